@@ -1,0 +1,59 @@
+#pragma once
+// The two policies of model_manager, as concepts. Valid-expression tables: docs/policies.md.
+
+#include <hfmm/error.hpp>
+#include <hfmm/model.hpp>
+
+#include <boost/asio/awaitable.hpp>
+
+#include <concepts>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace hfmm {
+
+/// Where a catalog lives. Constructors do no I/O; open() locks, connects and migrates.
+template <class S>
+concept storage = std::movable<S> && requires(S s, const model_metadata& m, std::span<const model_metadata> many,
+                                              std::string_view id) {
+  { s.open() } -> std::same_as<result<void>>;
+  { s.load() } -> std::same_as<result<std::vector<model_metadata>>>;
+  { s.upsert(m) } -> std::same_as<result<void>>;
+  { s.upsert_many(many) } -> std::same_as<result<void>>;
+  { s.erase(id) } -> std::same_as<result<void>>;
+  { s.close() } -> std::same_as<result<void>>;
+};
+
+/// A storage shared with other writers offers reload(): everything, as stored now.
+template <class S>
+concept reloadable_storage = storage<S> && requires(S s) {
+  { s.reload() } -> std::same_as<result<std::vector<model_metadata>>>;
+};
+
+/// Where repository structures come from.
+template <class F>
+concept fetcher = std::movable<F> && requires(F f, std::string_view id, std::string_view revision) {
+  { f.async_fetch_structure(id, revision) } -> std::same_as<boost::asio::awaitable<result<repo_structure>>>;
+};
+
+/// A fetcher that can tell a revision's commit sha cheaply lets refresh_all skip unchanged repos.
+template <class F>
+concept revision_resolving_fetcher = fetcher<F> && requires(F f, std::string_view id, std::string_view revision) {
+  { f.async_resolve_revision(id, revision) } -> std::same_as<boost::asio::awaitable<result<std::string>>>;
+};
+
+/// A fetcher with an endpoint() names the base of source and download URLs.
+template <class F>
+concept fetcher_with_endpoint = requires(const F f) {
+  { f.endpoint() } -> std::convertible_to<std::string_view>;
+};
+
+/// A fetcher that counts its requests lets refresh_all report how many it made.
+template <class F>
+concept counting_fetcher = requires(const F f) {
+  { f.requests() } -> std::convertible_to<std::size_t>;
+};
+
+}  // namespace hfmm

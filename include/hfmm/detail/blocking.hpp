@@ -1,0 +1,27 @@
+#pragma once
+// Runs one awaitable to completion on a private io_context: the blocking twin of async_x.
+// Never call it from a thread that runs an io_context.
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include <exception>
+#include <optional>
+
+namespace hfmm::detail {
+
+template <class T>
+T run_blocking(boost::asio::awaitable<T> op) {
+  boost::asio::io_context ctx;
+  std::optional<T> out;
+  std::exception_ptr failure;
+  boost::asio::co_spawn(ctx, std::move(op), [&](std::exception_ptr e, T value) {
+    failure = e;
+    if (!e) out.emplace(std::move(value));
+  });
+  ctx.run();
+  if (failure) std::rethrow_exception(failure);
+  return std::move(*out);
+}
+
+}  // namespace hfmm::detail

@@ -1,0 +1,76 @@
+#pragma once
+// The request sequence of one repository listing, shared by the Hub fetcher and the
+// recording replay: revision → commit sha, then every page of the recursive tree at that
+// sha (Link rel="next"), directories skipped. Templated on the transport so that including
+// this header costs nothing until a fetcher instantiates it.
+//
+// Transport requirements:
+//   co_await t.async_get(std::string target) -> result<http_response>   (target: origin-less
+//       "/api/..." or an absolute URL taken from a Link header)
+//   t.endpoint() -> std::string_view                                      (download URL base)
+
+#include <hfmm/detail/hub_protocol.hpp>
+
+#include <boost/asio/awaitable.hpp>
+
+#include <set>
+
+namespace hfmm::detail {
+
+struct listing_limits {
+  std::size_t max_entries = 1'000'000;
+  std::size_t max_pages = 100'000;
+};
+
+/// Revision → commit sha. An `unrecorded` answer (replay only) gives an empty sha.
+template <class Transport>
+boost::asio::awaitable<result<std::string>> resolve_revision(Transport& t, const repo_ref& ref, std::string_view revision) {
+  auto r = co_await t.async_get(revision_target(ref, revision));
+  if (!r) co_return r.error();
+  if (r->unrecorded) co_return std::string();
+  if (auto ec = classify_response(*r)) co_return ec;
+  co_return parse_revision_sha(r->body);
+}
+
+template <class Transport>
+boost::asio::awaitable<result<repo_structure>> fetch_listing(Transport& t, std::string_view repo_id,
+                                                             std::string_view revision, listing_limits limits = {}) {
+  auto ref = parse_repo_id(repo_id);
+  if (!ref) co_return ref.error();
+  if (!valid_revision(revision)) co_return errc::invalid_argument;
+  auto sha = co_await resolve_revision(t, *ref, revision);
+  if (!sha) co_return sha.error();
+
+  repo_structure out;
+  out.model_id = ref->id;
+  out.repo_type = ref->type;
+  out.branch = revision;
+  out.commit_sha = *sha;
+  // Listing at the sha keeps pages consistent and pins every download URL.
+  std::string_view listed_at = sha->empty() ? revision : std::string_view(*sha);
+  file_table_access::set_prefix_empty_table(out.files, standard_url_prefix(t.endpoint(), ref->type, ref->id, listed_at));
+
+  std::string target = tree_target(*ref, listed_at);
+  std::set<std::string> visited;
+  std::size_t entries = 0;
+  for (;;) {
+    if (!visited.insert(target).second || visited.size() > limits.max_pages) co_return errc::bad_response;  // Link loop
+    auto page = co_await t.async_get(target);
+    if (!page) co_return page.error();
+    if (auto ec = classify_response(*page)) {
+      // A branch we could not resolve (replay without a revision answer) that the tree does
+      // not know either is an unknown revision.
+      if (sha->empty() && page->status == 404 && page->header("X-Error-Code").empty()) co_return errc::revision_not_found;
+      co_return ec;
+    }
+    if (auto ok = parse_tree_page(page->body, out.files, entries, limits.max_entries); !ok) co_return ok.error();
+    auto next = parse_link_next(page->header("Link"));
+    if (!next) break;
+    target = resolve_reference(target, *next);
+  }
+  if (file_table_access::finish(out.files) != 0) co_return errc::bad_response;  // a path listed twice
+  out.fetched_at = now();
+  co_return out;
+}
+
+}  // namespace hfmm::detail

@@ -1,0 +1,92 @@
+#pragma once
+// errc, its error category and result<T>.
+//
+// Expected failures are returned as result<T> (boost::system::result) and never thrown;
+// result::value() throws boost::system::system_error for callers who prefer exceptions.
+// TLS and socket failures pass through as their own Asio/SSL error codes.
+
+#include <boost/system/error_code.hpp>
+#include <boost/system/result.hpp>
+
+#include <string>
+#include <type_traits>
+
+namespace hfmm {
+
+template <class T>
+using result = boost::system::result<T>;
+using error_code = boost::system::error_code;
+
+/// hfmm's own error conditions. Values start at 1 and are only ever appended.
+enum class errc {
+  unauthorized = 1,    ///< 401 for an anonymous request: missing, private or gated repo
+  token_rejected,      ///< 401 although a token was sent
+  gated,               ///< X-Error-Code: GatedRepo
+  repo_not_found,      ///< X-Error-Code: RepoNotFound, or an id the mock does not know
+  revision_not_found,  ///< X-Error-Code: RevisionNotFound
+  file_not_found,      ///< X-Error-Code: EntryNotFound; a missing file or directory
+  rate_limited,        ///< 429 after the allowed waits
+  http_status,         ///< another 4xx/5xx after retries
+  bad_response,        ///< body not JSON, wrong types, missing keys, over a cap, redirect loop
+  timeout,             ///< a deadline expired
+  offline,             ///< HF_HUB_OFFLINE is set
+  storage_io,          ///< the store could not be read or written (disk full, permissions)
+  storage_corrupt,     ///< the store is not readable as a catalog; it was left untouched
+  storage_locked,      ///< another writer holds the store
+  storage_conflict,    ///< the journal's stamp does not match its base file
+  schema_newer,        ///< written by a newer hfmm; left untouched
+  model_not_found,     ///< no model with that id in the catalog
+  invalid_argument,    ///< a bad argument (repo id, format, path)
+  hash_mismatch,       ///< content does not match its recorded hash
+};
+
+namespace detail {
+class errc_category final : public boost::system::error_category {
+public:
+  constexpr errc_category() noexcept : boost::system::error_category(0x6866'6d6d'0000'0001ull) {}
+  const char* name() const noexcept override { return "hfmm"; }
+  std::string message(int ev) const override { return describe(static_cast<errc>(ev)); }
+  char const* message(int ev, char*, std::size_t) const noexcept override {
+    return describe(static_cast<errc>(ev));
+  }
+
+  static const char* describe(errc e) noexcept {
+    switch (e) {
+      case errc::unauthorized: return "not found, private or gated — set HF_TOKEN to access it";
+      case errc::token_rejected: return "the token was rejected — check HF_TOKEN";
+      case errc::gated: return "the repository is gated — accept its terms on the Hub and set HF_TOKEN";
+      case errc::repo_not_found: return "repository not found — check the repo id";
+      case errc::revision_not_found: return "revision not found — check the branch, tag or commit";
+      case errc::file_not_found: return "file or directory not found";
+      case errc::rate_limited: return "rate limited by the Hub — wait, or set HF_TOKEN for a higher quota";
+      case errc::http_status: return "the server answered with an unexpected HTTP status";
+      case errc::bad_response: return "the server's response is malformed or exceeds a limit";
+      case errc::timeout: return "the operation timed out — check the network or raise the timeout";
+      case errc::offline: return "offline mode (HF_HUB_OFFLINE) — unset it to reach the Hub";
+      case errc::storage_io: return "the store could not be read or written — check space and permissions";
+      case errc::storage_corrupt: return "the store is corrupt or truncated; it was left untouched — restore it or move it away";
+      case errc::storage_locked: return "the store is locked by another writer — close it first";
+      case errc::storage_conflict: return "the store's journal does not match its file (rewritten by another program); nothing was changed — move the .journal file away to discard it";
+      case errc::schema_newer: return "the store was written by a newer hfmm — upgrade hfmm";
+      case errc::model_not_found: return "model not found in the catalog";
+      case errc::invalid_argument: return "invalid argument";
+      case errc::hash_mismatch: return "content does not match its recorded hash";
+    }
+    return "unknown hfmm error";
+  }
+};
+}  // namespace detail
+
+inline const boost::system::error_category& hfmm_category() noexcept {
+  static constexpr detail::errc_category instance;
+  return instance;
+}
+
+inline error_code make_error_code(errc e) noexcept {
+  return {static_cast<int>(e), hfmm_category()};
+}
+
+}  // namespace hfmm
+
+template <>
+struct boost::system::is_error_code_enum<hfmm::errc> : std::true_type {};

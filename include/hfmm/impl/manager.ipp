@@ -1,0 +1,581 @@
+#pragma once
+// Bodies of <hfmm/manager.hpp>.
+
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <algorithm>
+#include <set>
+
+namespace hfmm {
+
+namespace detail {
+inline char ascii_lower(char c) noexcept { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; }
+
+inline std::string to_lower_ascii(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) c = ascii_lower(c);
+  return out;
+}
+
+/// `needle` must already be lower case.
+inline bool icontains(std::string_view haystack, std::string_view needle) noexcept {
+  if (needle.empty()) return true;
+  if (needle.size() > haystack.size()) return false;
+  for (std::size_t i = 0; i + needle.size() <= haystack.size(); ++i) {
+    std::size_t k = 0;
+    while (k < needle.size() && ascii_lower(haystack[i + k]) == needle[k]) ++k;
+    if (k == needle.size()) return true;
+  }
+  return false;
+}
+
+/// The identity of a file's content: its LFS SHA-256, else its git oid.
+inline std::string content_key(const file_ref& f) {
+  if (auto lfs = f.lfs()) return lfs->sha256;
+  return f.oid();
+}
+}  // namespace detail
+
+inline void tag_invoke(boost::json::value_from_tag, boost::json::value& jv, const manager_stats& s) {
+  auto& o = jv.emplace_object();
+  o["total_models"] = s.total_models;
+  if (s.total_models == 0) return;  // the Python Model Manager's shape for an empty catalog
+  auto counts = [](const std::map<std::string, std::size_t>& m) {
+    boost::json::object c;
+    for (const auto& [k, v] : m) c[k] = v;
+    return c;
+  };
+  o["models_by_type"] = counts(s.models_by_type);
+  o["models_by_architecture"] = counts(s.models_by_architecture);
+  o["common_input_types"] = counts(s.common_input_types);
+  o["common_output_types"] = counts(s.common_output_types);
+  o["models_with_hf_config"] = s.models_with_hf_config;
+  o["models_with_inference_code"] = s.models_with_inference_code;
+  o["models_with_repo_structure"] = s.models_with_repo_structure;
+  o["total_tracked_files"] = s.total_tracked_files;
+  o["total_tracked_bytes"] = s.total_tracked_bytes;
+}
+
+inline result<manager_stats> tag_invoke(boost::json::try_value_to_tag<manager_stats>, const boost::json::value& jv) {
+  if (!jv.is_object()) return errc::invalid_argument;
+  const auto& o = jv.get_object();
+  manager_stats s;
+  auto number = [&](const char* key, auto& out) {
+    if (auto* v = o.if_contains(key)) {
+      auto n = detail::store_reader::to_unsigned(*v);
+      if (!n) return false;
+      out = static_cast<std::remove_reference_t<decltype(out)>>(*n);
+    }
+    return true;
+  };
+  auto counts = [&](const char* key, std::map<std::string, std::size_t>& out) {
+    auto* v = o.if_contains(key);
+    if (!v) return true;
+    if (!v->is_object()) return false;
+    for (const auto& kv : v->get_object()) {
+      auto n = detail::store_reader::to_unsigned(kv.value());
+      if (!n) return false;
+      out[std::string(kv.key())] = *n;
+    }
+    return true;
+  };
+  if (!number("total_models", s.total_models) || !counts("models_by_type", s.models_by_type) ||
+      !counts("models_by_architecture", s.models_by_architecture) ||
+      !counts("common_input_types", s.common_input_types) || !counts("common_output_types", s.common_output_types) ||
+      !number("models_with_hf_config", s.models_with_hf_config) ||
+      !number("models_with_inference_code", s.models_with_inference_code) ||
+      !number("models_with_repo_structure", s.models_with_repo_structure) ||
+      !number("total_tracked_files", s.total_tracked_files) || !number("total_tracked_bytes", s.total_tracked_bytes))
+    return errc::invalid_argument;
+  return s;
+}
+
+// ---- lifetime
+
+template <hfmm::storage S, hfmm::fetcher F>
+model_manager<S, F>::model_manager(S s, F f) : storage_(std::move(s)), fetcher_(std::move(f)) {
+  if (auto ok = init(); !ok) throw boost::system::system_error(ok.error(), "hfmm: cannot open the model store");
+}
+
+template <hfmm::storage S, hfmm::fetcher F>
+result<model_manager<S, F>> model_manager<S, F>::open(S s, F f) {
+  model_manager m(no_init_t{}, std::move(s), std::move(f));
+  if (auto ok = m.init(); !ok) return ok.error();
+  return m;
+}
+
+template <hfmm::storage S, hfmm::fetcher F>
+model_manager<S, F>::model_manager(model_manager&& o) noexcept
+    : storage_(std::move(o.storage_)), fetcher_(std::move(o.fetcher_)), open_(std::exchange(o.open_, false)),
+      models_(std::move(o.models_)), index_(std::move(o.index_)) {}
+
+template <hfmm::storage S, hfmm::fetcher F>
+model_manager<S, F>& model_manager<S, F>::operator=(model_manager&& o) noexcept {
+  if (this != &o) {
+    (void)close();
+    storage_ = std::move(o.storage_);
+    fetcher_ = std::move(o.fetcher_);
+    open_ = std::exchange(o.open_, false);
+    models_ = std::move(o.models_);
+    index_ = std::move(o.index_);
+  }
+  return *this;
+}
+
+template <hfmm::storage S, hfmm::fetcher F>
+result<void> model_manager<S, F>::init() {
+  if (auto ok = storage_.open(); !ok) return ok.error();
+  auto loaded = storage_.load();
+  if (!loaded) {
+    (void)storage_.close();
+    return loaded.error();
+  }
+  open_ = true;
+  replace_all(std::move(*loaded));
+  return {};
+}
+
+template <hfmm::storage S, hfmm::fetcher F>
+result<void> model_manager<S, F>::close() {
+  if (!open_) return {};
+  open_ = false;
+  return storage_.close();
+}
+
+template <hfmm::storage S, hfmm::fetcher F>
+result<void> model_manager<S, F>::reload() {
+  result<std::vector<model_metadata>> loaded;
+  if constexpr (reloadable_storage<S>) loaded = storage_.reload();
+  else loaded = storage_.load();
+  if (!loaded) return loaded.error();
+  replace_all(std::move(*loaded));
+  return {};
+}
+
+template <hfmm::storage S, hfmm::fetcher F>
+void model_manager<S, F>::replace_all(std::vector<model_metadata> ms) {
+  models_.clear();
+  index_.clear();
+  models_.reserve(ms.size());
+  index_.reserve(ms.size());
+  for (auto& m : ms) put(std::move(m));
+}
+
+template <hfmm::storage S, hfmm::fetcher F>
+void model_manager<S, F>::put(model_metadata m) {
+  auto [it, fresh] = index_.try_emplace(m.model_id, models_.size());
+  if (fresh) models_.push_back(std::make_unique<model_metadata>(std::move(m)));
+  else *models_[it->second] = std::move(m);
+}
+
+template <hfmm::storage S, hfmm::fetcher F>
+std::size_t model_manager<S, F>::position(std::string_view id) const {
+  auto it = index_.find(std::string(id));
+  return it == index_.end() ? static_cast<std::size_t>(-1) : it->second;
+}
+
+// ---- the Python Model Manager's methods
+
+template <hfmm::storage S, hfmm::fetcher F>
+result<void> model_manager<S, F>::add_model(model_metadata m) {
+  if (m.model_id.empty()) return errc::invalid_argument;
+  auto t = now();
+  if (m.created_at == timestamp{}) m.created_at = t;
+  m.updated_at = t;
+  if (auto ok = storage_.upsert(m); !ok) return ok.error();
+  put(std::move(m));
+  return {};
+}
+
+template <hfmm::storage S, hfmm::fetcher F>
+result<void> model_manager<S, F>::add_models(std::span<const model_metadata> ms) {
+  std::vector<model_metadata> batch(ms.begin(), ms.end());
+  auto t = now();
+  for (auto& m : batch) {
+    if (m.model_id.empty()) return errc::invalid_argument;
+    if (m.created_at == timestamp{}) m.created_at = t;
+    m.updated_at = t;
+  }
+  if (auto ok = storage_.upsert_many(batch); !ok) return ok.error();
+  for (auto& m : batch) put(std::move(m));
+  return {};
+}
+
+template <hfmm::storage S, hfmm::fetcher F>
+const model_metadata* model_manager<S, F>::get_model(std::string_view id) const {
+  auto pos = position(id);
+  return pos < models_.size() ? models_[pos].get() : nullptr;
+}
+
+template <hfmm::storage S, hfmm::fetcher F>
+result<void> model_manager<S, F>::remove_model(std::string_view id) {
+  auto pos = position(id);
+  if (pos >= models_.size()) return errc::model_not_found;
+  if (auto ok = storage_.erase(id); !ok) return ok.error();
+  index_.erase(std::string(id));
+  models_.erase(models_.begin() + static_cast<std::ptrdiff_t>(pos));
+  for (auto& [key, p] : index_)
+    if (p > pos) --p;
+  return {};
+}
+
+template <hfmm::storage S, hfmm::fetcher F>
+template <class Pred>
+std::vector<const model_metadata*> model_manager<S, F>::select(Pred pred) const {
+  std::vector<const model_metadata*> out;
+  for (const auto& m : models_)
+    if (pred(*m)) out.push_back(m.get());
+  return out;
+}
+
+template <hfmm::storage S, hfmm::fetcher F>
+std::vector<const model_metadata*> model_manager<S, F>::list_models(const model_filter& f) const {
+  return select([&](const model_metadata& m) {
+    if (f.model_type && m.model_type != *f.model_type) return false;
+    if (f.architecture && m.architecture != *f.architecture) return false;
+    return std::all_of(f.tags.begin(), f.tags.end(), [&](const std::string& tag) {
+      return std::find(m.tags.begin(), m.tags.end(), tag) != m.tags.end();
+    });
+  });
+}
+
+template <hfmm::storage S, hfmm::fetcher F>
+std::vector<const model_metadata*> model_manager<S, F>::search_models(std::string_view query) const {
+  auto q = detail::to_lower_ascii(query);
+  return select([&](const model_metadata& m) {
+    return detail::icontains(m.model_name, q) || detail::icontains(m.description, q) ||
+           std::any_of(m.tags.begin(), m.tags.end(), [&](const std::string& t) { return detail::icontains(t, q); });
+  });
+}
+
+namespace detail {
+inline bool has_io_type(const std::vector<io_spec>& specs, data_type t) {
+  return std::any_of(specs.begin(), specs.end(), [t](const io_spec& s) { return s.data_type == t; });
+}
+}  // namespace detail
+
+template <hfmm::storage S, hfmm::fetcher F>
+std::vector<const model_metadata*> model_manager<S, F>::get_models_by_input_type(data_type t) const {
+  return select([t](const model_metadata& m) { return detail::has_io_type(m.inputs, t); });
+}
+
+template <hfmm::storage S, hfmm::fetcher F>
+std::vector<const model_metadata*> model_manager<S, F>::get_models_by_output_type(data_type t) const {
+  return select([t](const model_metadata& m) { return detail::has_io_type(m.outputs, t); });
+}
+
+template <hfmm::storage S, hfmm::fetcher F>
+std::vector<const model_metadata*> model_manager<S, F>::get_compatible_models(data_type in, data_type out) const {
+  return select([=](const model_metadata& m) {
+    return detail::has_io_type(m.inputs, in) && detail::has_io_type(m.outputs, out);
+  });
+}
+
+template <hfmm::storage S, hfmm::fetcher F>
+std::optional<std::string> model_manager<S, F>::get_model_file_hash(std::string_view id, std::string_view path) const {
+  const auto* m = get_model(id);
+  return m ? get_file_hash_from_structure(m->repository_structure, path) : std::nullopt;
+}
+
+template <hfmm::storage S, hfmm::fetcher F>
+std::vector<const model_metadata*> model_manager<S, F>::get_models_with_file(std::string_view pattern) const {
+  auto q = detail::to_lower_ascii(pattern);
+  return select([&](const model_metadata& m) {
+    if (!m.repository_structure) return false;
+    for (auto f : m.repository_structure->files)
+      if (detail::icontains(f.path(), q)) return true;
+    return false;
+  });
+}
+
+template <hfmm::storage S, hfmm::fetcher F>
+std::string model_manager<S, F>::repo_id_of(const model_metadata& m) {
+  if (m.repository_structure && !m.repository_structure->model_id.empty())
+    return detail::display_id({m.repository_structure->repo_type, m.repository_structure->model_id});
+  return m.model_id;
+}
+
+template <hfmm::storage S, hfmm::fetcher F>
+model_metadata model_manager<S, F>::with_structure(const model_metadata& m, repo_structure s, bool& changed) {
+  model_metadata updated = m;
+  const auto& old = m.repository_structure;
+  if (!old) {
+    changed = true;
+  } else {
+    bool same_commit = !s.commit_sha.empty() && s.commit_sha == old->commit_sha;
+    changed = !(same_commit || (s.commit_sha.empty() && old->commit_sha.empty() && s.files == old->files));
+    if (changed) {
+      auto prev = std::make_shared<repo_structure>(*old);
+      prev->previous.reset();  // one level of history
+      s.previous = std::move(prev);
+    } else {
+      s.previous = old->previous;
+    }
+  }
+  updated.repository_structure = std::move(s);
+  updated.updated_at = now();
+  return updated;
+}
+
+template <hfmm::storage S, hfmm::fetcher F>
+boost::asio::awaitable<result<void>> model_manager<S, F>::async_refresh_repository_structure(std::string_view id,
+                                                                                             std::string_view branch) {
+  // Copies first: the caller's views may not outlive the first suspension.
+  std::string model_id(id), rev(branch);
+  const auto* m = get_model(model_id);
+  if (!m) co_return errc::model_not_found;
+  auto fetched = co_await fetcher_.async_fetch_structure(repo_id_of(*m), rev);
+  if (!fetched) co_return fetched.error();
+  m = get_model(model_id);  // the catalog may have changed while we waited
+  if (!m) co_return errc::model_not_found;
+  bool changed = false;
+  auto updated = with_structure(*m, std::move(*fetched), changed);
+  if (auto ok = storage_.upsert(updated); !ok) co_return ok.error();
+  put(std::move(updated));
+  co_return result<void>{};
+}
+
+template <hfmm::storage S, hfmm::fetcher F>
+result<void> model_manager<S, F>::refresh_repository_structure(std::string_view id, std::string_view branch) {
+  return detail::run_blocking(async_refresh_repository_structure(id, branch));
+}
+
+template <hfmm::storage S, hfmm::fetcher F>
+manager_stats model_manager<S, F>::get_stats() const {
+  manager_stats s;
+  s.total_models = models_.size();
+  for (const auto& m : models_) {
+    ++s.models_by_type[std::string(to_string(m->model_type))];
+    ++s.models_by_architecture[m->architecture];
+    for (const auto& i : m->inputs) ++s.common_input_types[std::string(to_string(i.data_type))];
+    for (const auto& o : m->outputs) ++s.common_output_types[std::string(to_string(o.data_type))];
+    s.models_with_hf_config += m->huggingface_config.has_value();
+    s.models_with_inference_code += m->inference_code_location.has_value();
+    if (m->repository_structure) {
+      ++s.models_with_repo_structure;
+      s.total_tracked_files += m->repository_structure->total_files();
+      s.total_tracked_bytes += m->repository_structure->total_size();
+    }
+  }
+  return s;
+}
+
+template <hfmm::storage S, hfmm::fetcher F>
+result<void> model_manager<S, F>::export_metadata(const std::filesystem::path& p, std::string_view format) const {
+  if (format != "json") return errc::invalid_argument;
+  std::vector<const model_metadata*> all;
+  all.reserve(models_.size());
+  for (const auto& m : models_) all.push_back(m.get());
+  return detail::atomic_replace(p, boost::json::serialize(detail::write_catalog(all)));
+}
+
+template <hfmm::storage S, hfmm::fetcher F>
+result<void> model_manager<S, F>::import_metadata(const std::filesystem::path& p) {
+  auto text = detail::read_whole_file(p);
+  if (!text) return text.error();
+  error_code ec;
+  auto root = boost::json::parse(*text, ec);
+  if (ec || !root.is_object()) return errc::storage_corrupt;
+  std::vector<model_metadata> batch;
+  batch.reserve(root.get_object().size());
+  for (const auto& kv : root.get_object()) {
+    auto m = detail::read_model(kv.value());
+    if (!m) return errc::storage_corrupt;
+    if (m->model_id.empty()) m->model_id = kv.key();
+    batch.push_back(std::move(*m));
+  }
+  // Imported records keep their own times: write them as they are.
+  if (auto ok = storage_.upsert_many(batch); !ok) return ok.error();
+  for (auto& m : batch) put(std::move(m));
+  return {};
+}
+
+// ---- beyond
+
+template <hfmm::storage S, hfmm::fetcher F>
+refresh_report model_manager<S, F>::refresh_all(const refresh_options& options) {
+  namespace asio = boost::asio;
+  refresh_report report{{}, 0};
+  std::vector<std::string> ids;
+  ids.reserve(models_.size());
+  for (const auto& m : models_) ids.push_back(m->model_id);
+  report.items.reserve(ids.size());
+  for (const auto& id : ids) report.items.push_back({id, result<void>{}, false});
+
+  std::size_t requests_before = 0;
+  if constexpr (counting_fetcher<F>) requests_before = fetcher_.requests();
+  std::size_t next = 0, done = 0;
+  auto started = std::chrono::steady_clock::now();
+  auto last_flush = started;
+  std::vector<std::size_t> pending;  // items whose updated model is not stored yet
+  std::vector<model_metadata> pending_models;
+
+  auto flush = [&] {
+    if (pending.empty()) return;
+    auto ok = storage_.upsert_many(pending_models);
+    for (std::size_t i = 0; i < pending.size(); ++i) {
+      if (ok) put(std::move(pending_models[i]));
+      else report.items[pending[i]].outcome = ok.error(), report.items[pending[i]].changed = false;
+    }
+    pending.clear();
+    pending_models.clear();
+    last_flush = std::chrono::steady_clock::now();
+  };
+
+  auto one = [&](std::size_t item) -> asio::awaitable<void> {
+    auto& it = report.items[item];
+    const auto* m = get_model(it.model_id);
+    if (!m) {
+      it.outcome = errc::model_not_found;
+      co_return;
+    }
+    std::string repo = repo_id_of(*m);
+    std::string branch = m->repository_structure ? m->repository_structure->branch : "main";
+    std::string known_sha = m->repository_structure ? m->repository_structure->commit_sha : "";
+    if constexpr (revision_resolving_fetcher<F>) {
+      if (options.only_changed && !known_sha.empty()) {
+        auto sha = co_await fetcher_.async_resolve_revision(repo, branch);
+        if (!sha) {
+          it.outcome = sha.error();
+          co_return;
+        }
+        if (*sha == known_sha) co_return;  // unchanged: no listing needed
+      }
+    }
+    auto fetched = co_await fetcher_.async_fetch_structure(repo, branch);
+    if (!fetched) {
+      it.outcome = fetched.error();
+      co_return;
+    }
+    m = get_model(it.model_id);
+    if (!m) {
+      it.outcome = errc::model_not_found;
+      co_return;
+    }
+    bool changed = false;
+    auto updated = with_structure(*m, std::move(*fetched), changed);
+    it.changed = changed;
+    pending.push_back(item);
+    pending_models.push_back(std::move(updated));
+  };
+
+  auto worker = [&]() -> asio::awaitable<void> {
+    while (next < ids.size() && !options.stop.stop_requested()) {
+      auto item = next++;
+      co_await one(item);
+      ++done;
+      if (pending.size() >= 100 || std::chrono::steady_clock::now() - last_flush >= std::chrono::seconds(2)) flush();
+      if (options.on_progress) {
+        refresh_progress p{done, ids.size(), report.items[item].model_id, std::nullopt};
+        auto elapsed = std::chrono::steady_clock::now() - started;
+        p.eta = std::chrono::duration_cast<std::chrono::seconds>(elapsed * (ids.size() - done) / done);
+        options.on_progress(p);
+      }
+    }
+  };
+
+  asio::io_context ctx;
+  auto workers = std::max<std::size_t>(1, std::min(options.concurrency, ids.size()));
+  for (std::size_t w = 0; w < workers; ++w) asio::co_spawn(ctx, worker(), asio::detached);
+  ctx.run();
+  flush();
+  for (std::size_t i = next; i < ids.size(); ++i) report.items[i].outcome = asio::error::operation_aborted;
+  if constexpr (counting_fetcher<F>) report.requests = fetcher_.requests() - requests_before;
+  return report;
+}
+
+template <hfmm::storage S, hfmm::fetcher F>
+const repo_structure* model_manager<S, F>::previous_structure(std::string_view id) const {
+  const auto* m = get_model(id);
+  return m && m->repository_structure ? m->repository_structure->previous.get() : nullptr;
+}
+
+template <hfmm::storage S, hfmm::fetcher F>
+std::vector<content_match> model_manager<S, F>::find_models_with_content(std::string_view hash) const {
+  std::vector<content_match> out;
+  bool sha256 = detail::is_lower_hex(hash, 64);
+  if (!sha256 && !detail::is_lower_hex(hash, 40)) return out;
+  for (const auto& m : models_) {
+    if (!m->repository_structure) continue;
+    for (auto f : m->repository_structure->files) {
+      bool hit = sha256 ? (f.is_lfs() && f.lfs()->sha256 == hash) : f.oid() == hash;
+      if (hit) out.push_back({m.get(), std::string(f.path())});
+    }
+  }
+  return out;
+}
+
+template <hfmm::storage S, hfmm::fetcher F>
+duplicate_report model_manager<S, F>::get_duplicate_report() const {
+  std::unordered_map<std::string, duplicate_report::group> groups;
+  for (const auto& m : models_) {
+    if (!m->repository_structure) continue;
+    for (auto f : m->repository_structure->files) {
+      if (f.size() == 0) continue;  // empty files share nothing worth reporting
+      auto& g = groups[detail::content_key(f)];
+      g.size = f.size();
+      g.files.push_back({m.get(), std::string(f.path())});
+    }
+  }
+  duplicate_report r;
+  for (auto& [key, g] : groups) {
+    if (g.files.size() < 2) continue;
+    g.content = key;
+    r.reclaimable_bytes += (g.files.size() - 1) * g.size;
+    r.groups.push_back(std::move(g));
+  }
+  std::sort(r.groups.begin(), r.groups.end(), [](const auto& a, const auto& b) {
+    auto wa = (a.files.size() - 1) * a.size, wb = (b.files.size() - 1) * b.size;
+    return wa != wb ? wa > wb : a.content < b.content;
+  });
+  return r;
+}
+
+template <hfmm::storage S, hfmm::fetcher F>
+std::vector<similar_model> model_manager<S, F>::get_similar_models(std::string_view id, std::size_t limit) const {
+  std::vector<similar_model> out;
+  const auto* target = get_model(id);
+  if (!target || !target->repository_structure || limit == 0) return out;
+  auto content_set = [](const repo_structure& s) {
+    std::vector<std::string> keys;
+    keys.reserve(s.files.size());
+    for (auto f : s.files) keys.push_back(detail::content_key(f));
+    std::sort(keys.begin(), keys.end());
+    keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+    return keys;
+  };
+  auto jaccard = [](auto a_begin, auto a_end, auto b_begin, auto b_end, auto less) {
+    std::size_t common = 0, a_size = 0, b_size = 0;
+    auto a = a_begin, b = b_begin;
+    while (a != a_end && b != b_end) {
+      if (less(*a, *b)) ++a, ++a_size;
+      else if (less(*b, *a)) ++b, ++b_size;
+      else ++a, ++b, ++common, ++a_size, ++b_size;
+    }
+    a_size += static_cast<std::size_t>(std::distance(a, a_end));
+    b_size += static_cast<std::size_t>(std::distance(b, b_end));
+    auto all = a_size + b_size - common;
+    return all == 0 ? 0.0 : static_cast<double>(common) / static_cast<double>(all);
+  };
+  const auto& ts = *target->repository_structure;
+  auto target_content = content_set(ts);
+  auto path_less = [](const file_ref& x, const file_ref& y) { return x.path() < y.path(); };
+  for (const auto& m : models_) {
+    if (m.get() == target || !m->repository_structure) continue;
+    const auto& s = *m->repository_structure;
+    double pj = jaccard(ts.files.begin(), ts.files.end(), s.files.begin(), s.files.end(), path_less);
+    auto other = content_set(s);
+    double cj = jaccard(target_content.begin(), target_content.end(), other.begin(), other.end(), std::less<>{});
+    if (pj > 0 || cj > 0) out.push_back({m.get(), pj, cj});
+  }
+  std::stable_sort(out.begin(), out.end(), [](const similar_model& a, const similar_model& b) {
+    return a.path_jaccard + a.content_jaccard > b.path_jaccard + b.content_jaccard;
+  });
+  if (out.size() > limit) out.resize(limit);
+  return out;
+}
+
+}  // namespace hfmm

@@ -1,0 +1,319 @@
+#pragma once
+// Bodies of <hfmm/structure.hpp>.
+
+#include <hfmm/detail/digest.hpp>
+
+#include <algorithm>
+#include <numeric>
+
+namespace hfmm {
+
+inline std::string_view to_string(repo_type t) {
+  switch (t) {
+    case repo_type::dataset: return "dataset";
+    case repo_type::space: return "space";
+    default: return "model";
+  }
+}
+
+inline std::optional<repo_type> parse_repo_type(std::string_view s) {
+  if (s == "model") return repo_type::model;
+  if (s == "dataset") return repo_type::dataset;
+  if (s == "space") return repo_type::space;
+  return std::nullopt;
+}
+
+// ---- file_ref
+
+inline std::string_view file_ref::path() const noexcept { return table_->path_of(table_->records_[index_]); }
+inline std::uint64_t file_ref::size() const noexcept { return table_->records_[index_].size; }
+inline bool file_ref::is_lfs() const noexcept { return table_->records_[index_].lfs != file_table::none; }
+
+inline std::string file_ref::oid() const {
+  const auto& r = table_->records_[index_];
+  if (r.flags & file_table::oid_binary) return detail::to_hex(r.oid);
+  return table_->texts_[r.text].oid;
+}
+
+inline std::optional<lfs_info> file_ref::lfs() const {
+  const auto& r = table_->records_[index_];
+  if (r.lfs == file_table::none) return std::nullopt;
+  const auto& l = table_->lfs_[r.lfs];
+  return lfs_info{l.sha_binary ? detail::to_hex(l.sha256) : table_->texts_[r.text].sha256, l.size, l.pointer_size};
+}
+
+inline std::optional<std::string> file_ref::xet_hash() const {
+  const auto& r = table_->records_[index_];
+  if (!(r.flags & file_table::xet_present)) return std::nullopt;
+  if (r.flags & file_table::xet_binary) return detail::to_hex(table_->lfs_[r.lfs].xet);
+  return table_->texts_[r.text].xet;
+}
+
+inline std::string file_ref::download_url() const {
+  const auto& r = table_->records_[index_];
+  if (r.flags & file_table::url_derived) return table_->standard_url(path());
+  if (r.flags & file_table::url_stored) return table_->texts_[r.text].url;
+  return {};
+}
+
+inline file_entry file_ref::to_entry() const { return {size(), oid(), lfs(), xet_hash(), download_url()}; }
+
+// ---- file_table
+
+inline std::size_t file_table::lower_bound(std::string_view path) const noexcept {
+  auto it = std::lower_bound(records_.begin(), records_.end(), path,
+                             [this](const record& r, std::string_view p) { return path_of(r) < p; });
+  return static_cast<std::size_t>(it - records_.begin());
+}
+
+inline std::size_t file_table::index_of(std::string_view path) const noexcept {
+  auto i = lower_bound(path);
+  return i < records_.size() && path_of(records_[i]) == path ? i : npos;
+}
+
+inline std::optional<file_entry> file_table::find(std::string_view path) const {
+  auto i = index_of(path);
+  if (i == npos) return std::nullopt;
+  return file_ref(this, i).to_entry();
+}
+
+inline std::optional<file_ref> file_table::find_ref(std::string_view path) const noexcept {
+  auto i = index_of(path);
+  if (i == npos) return std::nullopt;
+  return file_ref(this, i);
+}
+
+inline std::string file_table::standard_url(std::string_view path) const {
+  std::string url = url_prefix_;
+  detail::append_encoded_path(url, path);
+  return url;
+}
+
+inline file_table::text_record& file_table::text_of(record& r) {
+  if (r.text == none) {
+    r.text = static_cast<std::uint32_t>(texts_.size());
+    texts_.emplace_back();
+  }
+  return texts_[r.text];
+}
+
+inline file_table::record file_table::make_record(std::string_view path, const file_entry& e) {
+  record r;
+  r.size = e.size;
+  r.path_offset = static_cast<std::uint32_t>(arena_.size());
+  r.path_length = static_cast<std::uint32_t>(path.size());
+  arena_.append(path);
+  if (auto oid = detail::parse_lower_hex<20>(e.oid)) {
+    r.oid = *oid;
+    r.flags |= oid_binary;
+  } else {
+    text_of(r).oid = e.oid;
+  }
+  std::optional<std::array<std::uint8_t, 32>> xet;
+  if (e.xet_hash) {
+    r.flags |= xet_present;
+    xet = detail::parse_lower_hex<32>(*e.xet_hash);
+  }
+  if (e.lfs) {
+    lfs_record l;
+    l.size = e.lfs->size;
+    l.pointer_size = e.lfs->pointer_size;
+    if (auto sha = detail::parse_lower_hex<32>(e.lfs->sha256)) {
+      l.sha256 = *sha;
+      l.sha_binary = true;
+    } else {
+      text_of(r).sha256 = e.lfs->sha256;
+    }
+    if (xet) {
+      l.xet = *xet;
+      r.flags |= xet_binary;
+    }
+    r.lfs = static_cast<std::uint32_t>(lfs_.size());
+    lfs_.push_back(l);
+  }
+  if (e.xet_hash && !(r.flags & xet_binary)) text_of(r).xet = *e.xet_hash;
+  if (!e.download_url.empty()) {
+    if (!url_prefix_.empty() && e.download_url.size() > url_prefix_.size() &&
+        e.download_url.compare(0, url_prefix_.size(), url_prefix_) == 0 && e.download_url == standard_url(path)) {
+      r.flags |= url_derived;
+    } else {
+      r.flags |= url_stored;
+      text_of(r).url = e.download_url;
+    }
+  }
+  return r;
+}
+
+inline void file_table::insert(std::string_view path, const file_entry& entry) {
+  auto pos = lower_bound(path);
+  if (pos < records_.size() && path_of(records_[pos]) == path) {
+    // Replace in place; the old side records become garbage until the next rebuild.
+    auto old_offset = records_[pos].path_offset;
+    auto arena_size = arena_.size();
+    records_[pos] = make_record(path, entry);
+    arena_.resize(arena_size);  // reuse the existing copy of the path
+    records_[pos].path_offset = old_offset;
+    return;
+  }
+  records_.insert(records_.begin() + static_cast<std::ptrdiff_t>(pos), make_record(path, entry));
+}
+
+inline bool file_table::erase(std::string_view path) {
+  auto i = index_of(path);
+  if (i == npos) return false;
+  records_.erase(records_.begin() + static_cast<std::ptrdiff_t>(i));
+  if (records_.empty()) clear();
+  return true;
+}
+
+inline void file_table::clear() noexcept {
+  arena_.clear();
+  records_.clear();
+  lfs_.clear();
+  texts_.clear();
+}
+
+inline void file_table::reserve(std::size_t files, std::size_t path_bytes) {
+  records_.reserve(files);
+  arena_.reserve(path_bytes);
+}
+
+inline std::uint64_t file_table::total_size() const noexcept {
+  std::uint64_t total = 0;
+  for (const auto& r : records_) total += r.size;
+  return total;
+}
+
+inline void file_table::set_url_prefix(std::string prefix) {
+  if (prefix == url_prefix_) return;
+  if (records_.empty()) {
+    url_prefix_ = std::move(prefix);
+    return;
+  }
+  file_table rebuilt;
+  rebuilt.url_prefix_ = std::move(prefix);
+  rebuilt.reserve(records_.size(), arena_.size());
+  for (auto ref : *this) rebuilt.records_.push_back(rebuilt.make_record(ref.path(), ref.to_entry()));
+  *this = std::move(rebuilt);
+}
+
+inline void file_table::finish_unsorted() {
+  if (std::is_sorted(records_.begin(), records_.end(),
+                     [this](const record& a, const record& b) { return path_of(a) < path_of(b); })) {
+    // Already in order (Hub listings and our own stores); only duplicates could remain.
+  } else {
+    std::stable_sort(records_.begin(), records_.end(),
+                     [this](const record& a, const record& b) { return path_of(a) < path_of(b); });
+  }
+  // Keep the last of equal paths (stable sort preserves arrival order).
+  std::size_t out = 0;
+  for (std::size_t i = 0; i < records_.size(); ++i) {
+    if (i + 1 < records_.size() && path_of(records_[i]) == path_of(records_[i + 1])) continue;
+    records_[out++] = records_[i];
+  }
+  records_.resize(out);
+}
+
+inline std::size_t file_table::memory_bytes() const noexcept {
+  std::size_t bytes = arena_.capacity() + records_.capacity() * sizeof(record) + lfs_.capacity() * sizeof(lfs_record) +
+                      texts_.capacity() * sizeof(text_record) + url_prefix_.capacity();
+  for (const auto& t : texts_) bytes += t.oid.capacity() + t.sha256.capacity() + t.xet.capacity() + t.url.capacity();
+  return bytes;
+}
+
+inline bool operator==(const file_table& a, const file_table& b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    if (a[i].path() != b[i].path() || a[i].to_entry() != b[i].to_entry()) return false;
+  }
+  return true;
+}
+
+inline bool operator==(const repo_structure& a, const repo_structure& b) {
+  if (a.model_id != b.model_id || a.repo_type != b.repo_type || a.branch != b.branch ||
+      a.commit_sha != b.commit_sha || a.fetched_at != b.fetched_at || !(a.files == b.files))
+    return false;
+  if (!a.previous || !b.previous) return !a.previous && !b.previous;
+  return *a.previous == *b.previous;
+}
+
+inline std::string standard_url_prefix(std::string_view endpoint, repo_type type, std::string_view repo_id,
+                                       std::string_view revision) {
+  std::string url(endpoint);
+  while (!url.empty() && url.back() == '/') url.pop_back();
+  url += '/';
+  if (type == repo_type::dataset) url += "datasets/";
+  if (type == repo_type::space) url += "spaces/";
+  url.append(repo_id);
+  url += "/resolve/";
+  detail::append_encoded_segment(url, revision);
+  url += '/';
+  return url;
+}
+
+inline std::uint32_t lfs_pointer_size(std::uint64_t size) noexcept {
+  return static_cast<std::uint32_t>(125 + std::to_string(size).size());
+}
+
+inline std::string lfs_pointer_oid(std::string_view sha256_hex, std::uint64_t size) {
+  std::string pointer = "version https://git-lfs.github.com/spec/v1\noid sha256:";
+  pointer.append(sha256_hex);
+  pointer += "\nsize " + std::to_string(size) + "\n";
+  return detail::git_blob_oid(pointer);
+}
+
+// ---- free look-ups
+
+inline std::optional<std::string> get_file_hash_from_structure(const repo_structure& s, std::string_view path) {
+  if (auto ref = s.files.find_ref(path)) return ref->oid();
+  return std::nullopt;
+}
+inline std::optional<std::string> get_file_hash_from_structure(const std::optional<repo_structure>& s,
+                                                               std::string_view path) {
+  return s ? get_file_hash_from_structure(*s, path) : std::nullopt;
+}
+inline std::optional<std::string> get_file_hash_from_structure(const repo_structure* s, std::string_view path) {
+  return s ? get_file_hash_from_structure(*s, path) : std::nullopt;
+}
+
+inline std::vector<std::string> list_files_by_extension(const repo_structure& s, std::string_view ext) {
+  std::vector<std::string> out;
+  for (auto f : s.files)
+    if (f.path().ends_with(ext)) out.emplace_back(f.path());
+  return out;  // the table is path-sorted already
+}
+inline std::vector<std::string> list_files_by_extension(const std::optional<repo_structure>& s, std::string_view ext) {
+  return s ? list_files_by_extension(*s, ext) : std::vector<std::string>{};
+}
+inline std::vector<std::string> list_files_by_extension(const repo_structure* s, std::string_view ext) {
+  return s ? list_files_by_extension(*s, ext) : std::vector<std::string>{};
+}
+
+inline std::optional<std::string> get_file_sha256_from_structure(const repo_structure& s, std::string_view path) {
+  if (auto ref = s.files.find_ref(path))
+    if (auto lfs = ref->lfs()) return std::move(lfs->sha256);
+  return std::nullopt;
+}
+inline std::optional<std::string> get_file_sha256_from_structure(const std::optional<repo_structure>& s,
+                                                                 std::string_view path) {
+  return s ? get_file_sha256_from_structure(*s, path) : std::nullopt;
+}
+inline std::optional<std::string> get_file_sha256_from_structure(const repo_structure* s, std::string_view path) {
+  return s ? get_file_sha256_from_structure(*s, path) : std::nullopt;
+}
+
+namespace detail {
+/// Parsers build tables in bulk: append in any order, then finish once.
+struct file_table_access {
+  static void append(file_table& t, std::string_view path, const file_entry& e) { t.append_unsorted(path, e); }
+  /// Sorts; returns how many duplicate paths were dropped (the last one wins).
+  static std::size_t finish(file_table& t) {
+    auto before = t.size();
+    t.finish_unsorted();
+    return before - t.size();
+  }
+  static void set_prefix_empty_table(file_table& t, std::string prefix) { t.url_prefix_ = std::move(prefix); }
+};
+}  // namespace detail
+
+}  // namespace hfmm

@@ -1,0 +1,43 @@
+#pragma once
+// Boost.JSON conversions in the Python Model Manager's store layout (DESIGN §4.1):
+//   boost::json::value_from(x), boost::json::value_to<T>(jv), boost::json::try_value_to<T>(jv)
+// for io_spec, file_entry, repo_structure and model_metadata.
+//
+// Writing is canonical: all 18 record fields, LFS as the Hub's {"oid","size","pointerSize"}
+// ({} for regular files), naive-UTC times with six fraction digits, extras (commit_sha,
+// repo_type, previous, xet_hash) only when present. Reading is lenient: missing keys and
+// nulls take defaults, legacy "DataType.X"/"ModelType.X" and {"sha256","pointer_size"} are
+// accepted, unknown record keys go to model_metadata::extra. A value of the wrong JSON type
+// fails with errc::invalid_argument; detail::read_model() also says where.
+
+#include <hfmm/error.hpp>
+#include <hfmm/model.hpp>
+
+#include <boost/json/value.hpp>
+#include <boost/json/value_from.hpp>
+#include <boost/json/value_to.hpp>
+
+#include <span>
+
+namespace hfmm {
+
+void tag_invoke(boost::json::value_from_tag, boost::json::value& jv, const io_spec& v);
+void tag_invoke(boost::json::value_from_tag, boost::json::value& jv, const file_entry& v);
+void tag_invoke(boost::json::value_from_tag, boost::json::value& jv, const repo_structure& v);
+void tag_invoke(boost::json::value_from_tag, boost::json::value& jv, const model_metadata& v);
+
+result<io_spec> tag_invoke(boost::json::try_value_to_tag<io_spec>, const boost::json::value& jv);
+result<file_entry> tag_invoke(boost::json::try_value_to_tag<file_entry>, const boost::json::value& jv);
+result<repo_structure> tag_invoke(boost::json::try_value_to_tag<repo_structure>, const boost::json::value& jv);
+result<model_metadata> tag_invoke(boost::json::try_value_to_tag<model_metadata>, const boost::json::value& jv);
+
+namespace detail {
+/// Reads one store record; on failure `why` names the field and what was wrong.
+result<model_metadata> read_model(const boost::json::value& jv, std::string* why = nullptr);
+/// Writes a catalog (models in the given order) as the top-level object keyed by model_id.
+boost::json::object write_catalog(std::span<const model_metadata* const> models);
+}  // namespace detail
+
+}  // namespace hfmm
+
+#include <hfmm/impl/json.ipp>

@@ -1,0 +1,193 @@
+#pragma once
+// model_manager<Storage, Fetcher>: the catalog of models and their repository structures.
+//
+// Every method of the Python Model Manager, plus commit-pinned batch refresh, history,
+// content and similarity queries. Storage and fetcher are policies chosen at compile time
+// (concepts in <hfmm/concepts.hpp>).
+//
+// Thread safety: writers (add/remove/refresh/import/reload/close) need exclusive access;
+// concurrent const calls are safe while no writer runs. Pointers returned by queries are
+// valid until the next mutation. Query results are in first-insert order.
+
+#include <hfmm/concepts.hpp>
+#include <hfmm/detail/blocking.hpp>
+#include <hfmm/fetch/mock_fetcher.hpp>
+#include <hfmm/json.hpp>
+#include <hfmm/storage/json_file.hpp>
+#include <hfmm/storage/memory.hpp>
+
+#include <boost/system/system_error.hpp>
+
+#include <chrono>
+#include <filesystem>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <stop_token>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace hfmm {
+
+/// All given conditions must hold; every listed tag must be present.
+struct model_filter {
+  std::optional<hfmm::model_type> model_type;
+  std::optional<std::string> architecture;
+  std::vector<std::string> tags;
+};
+
+struct refresh_progress {
+  std::size_t done, total;
+  std::string_view current;
+  std::optional<std::chrono::seconds> eta;
+};
+
+struct refresh_options {
+  std::size_t concurrency = 16;
+  bool only_changed = true;  ///< skip the listing when the commit sha did not change
+  std::function<void(const refresh_progress&)> on_progress;
+  std::stop_token stop;
+};
+
+struct refresh_report {
+  struct item {
+    std::string model_id;
+    result<void> outcome;
+    bool changed;
+  };
+  std::vector<item> items;
+  std::size_t requests;  ///< requests the fetcher made (0 when it does not count them)
+  std::size_t failed() const noexcept {
+    return static_cast<std::size_t>(std::count_if(items.begin(), items.end(), [](const item& i) { return !i.outcome; }));
+  }
+};
+
+struct content_match {
+  const model_metadata* model;
+  std::string path;
+  bool operator==(const content_match&) const = default;
+};
+
+struct similar_model {
+  const model_metadata* model;
+  double path_jaccard, content_jaccard;
+  bool operator==(const similar_model&) const = default;
+};
+
+/// Identical content stored more than once across the catalog.
+struct duplicate_report {
+  struct group {
+    std::string content;  ///< LFS SHA-256, or the git oid of a regular file
+    std::uint64_t size = 0;
+    std::vector<content_match> files;
+    bool operator==(const group&) const = default;
+  };
+  std::vector<group> groups;        ///< largest reclaimable bytes first
+  std::uint64_t reclaimable_bytes = 0;  ///< sum over groups of (copies - 1) × size
+  bool operator==(const duplicate_report&) const = default;
+};
+
+/// get_stats(); its JSON uses the Python Model Manager's keys.
+struct manager_stats {
+  std::size_t total_models = 0;
+  std::map<std::string, std::size_t> models_by_type, models_by_architecture, common_input_types, common_output_types;
+  std::size_t models_with_hf_config = 0, models_with_inference_code = 0, models_with_repo_structure = 0;
+  std::uint64_t total_tracked_files = 0;
+  std::uint64_t total_tracked_bytes = 0;
+  bool operator==(const manager_stats&) const = default;
+};
+
+void tag_invoke(boost::json::value_from_tag, boost::json::value& jv, const manager_stats& s);
+result<manager_stats> tag_invoke(boost::json::try_value_to_tag<manager_stats>, const boost::json::value& jv);
+
+template <hfmm::storage Storage = json_file_storage, hfmm::fetcher Fetcher = mock_fetcher>
+class model_manager {
+public:
+  /// open() + load(); throws boost::system::system_error on failure, the store untouched.
+  explicit model_manager(Storage s, Fetcher f = {});
+  /// The non-throwing constructor.
+  static result<model_manager> open(Storage s, Fetcher f = {});
+  model_manager(model_manager&& o) noexcept;
+  model_manager& operator=(model_manager&& o) noexcept;
+  model_manager(const model_manager&) = delete;
+  model_manager& operator=(const model_manager&) = delete;
+  ~model_manager() { (void)close(); }
+
+  Storage& storage() noexcept { return storage_; }
+  const Storage& storage() const noexcept { return storage_; }
+  Fetcher& fetcher() noexcept { return fetcher_; }
+  const Fetcher& fetcher() const noexcept { return fetcher_; }
+
+  /// Persists and releases the store; idempotent.
+  result<void> close();
+  /// Reloads everything from the store (what other writers stored, for shared stores).
+  result<void> reload();
+
+  // ---- the Python Model Manager's methods
+  /// Inserts or replaces (keeping the first-insert position); sets updated_at (and created_at
+  /// when unset). Durable on return.
+  result<void> add_model(model_metadata m);
+  /// One batch, one transaction.
+  result<void> add_models(std::span<const model_metadata> ms);
+  const model_metadata* get_model(std::string_view id) const;
+  /// Errors: model_not_found, and the storage's.
+  result<void> remove_model(std::string_view id);
+  std::vector<const model_metadata*> list_models(const model_filter& f = {}) const;
+  /// ASCII case-insensitive substring of name, description or a tag.
+  std::vector<const model_metadata*> search_models(std::string_view query) const;
+  std::vector<const model_metadata*> get_models_by_input_type(data_type t) const;
+  std::vector<const model_metadata*> get_models_by_output_type(data_type t) const;
+  std::vector<const model_metadata*> get_compatible_models(data_type in, data_type out) const;
+  std::optional<std::string> get_model_file_hash(std::string_view id, std::string_view path) const;
+  /// ASCII case-insensitive substring of any file path; each model once.
+  std::vector<const model_metadata*> get_models_with_file(std::string_view pattern) const;
+  /// Fetches the model's structure again; on failure the old one stays.
+  /// Errors: model_not_found, the fetcher's, the storage's.
+  result<void> refresh_repository_structure(std::string_view id, std::string_view branch = "main");
+  boost::asio::awaitable<result<void>> async_refresh_repository_structure(std::string_view id,
+                                                                          std::string_view branch = "main");
+  manager_stats get_stats() const;
+  /// Writes the catalog in the JSON store layout; another format → invalid_argument.
+  result<void> export_metadata(const std::filesystem::path& p, std::string_view format = "json") const;
+  /// Merges a JSON store file, replacing by model_id. Errors: file_not_found, storage_corrupt.
+  result<void> import_metadata(const std::filesystem::path& p);
+
+  // ---- beyond
+  refresh_report refresh_all(const refresh_options& options = {});
+  const repo_structure* previous_structure(std::string_view id) const;
+  /// Files whose LFS SHA-256 (64 hex) or git oid (40 hex) equals `hash`.
+  std::vector<content_match> find_models_with_content(std::string_view sha256_or_oid) const;
+  duplicate_report get_duplicate_report() const;
+  /// Other models ranked by the mean of their path and content Jaccard indexes.
+  std::vector<similar_model> get_similar_models(std::string_view id, std::size_t limit = 10) const;
+
+  std::size_t size() const noexcept { return models_.size(); }
+
+private:
+  struct no_init_t {};
+  model_manager(no_init_t, Storage s, Fetcher f) : storage_(std::move(s)), fetcher_(std::move(f)) {}
+  result<void> init();
+  void replace_all(std::vector<model_metadata> ms);
+  void put(model_metadata m);
+  std::size_t position(std::string_view id) const;
+  /// The model with a fresh structure; keeps the old one as `previous` when the commit changed.
+  static model_metadata with_structure(const model_metadata& m, repo_structure s, bool& changed);
+  static std::string repo_id_of(const model_metadata& m);
+  template <class Pred>
+  std::vector<const model_metadata*> select(Pred pred) const;
+
+  Storage storage_;
+  Fetcher fetcher_;
+  bool open_ = false;
+  std::vector<std::unique_ptr<model_metadata>> models_;
+  std::unordered_map<std::string, std::size_t> index_;
+};
+
+using offline_model_manager = model_manager<memory_storage, mock_fetcher>;
+using json_model_manager = model_manager<json_file_storage, mock_fetcher>;
+
+}  // namespace hfmm
+
+#include <hfmm/impl/manager.ipp>

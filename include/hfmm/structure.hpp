@@ -1,0 +1,230 @@
+#pragma once
+// file_entry, file_table, repo_structure and the free look-ups on them.
+//
+// A repo_structure is the file list of one Hub repository pinned to a commit. Its files live
+// in a file_table: path-sorted records with binary digests, one arena for all paths, and no
+// stored download URL when it follows the standard "<prefix><encoded path>" pattern.
+// Values are regular: copyable, comparable; concurrent const access is safe.
+
+#include <hfmm/detail/hex.hpp>
+#include <hfmm/detail/time.hpp>
+
+#include <array>
+#include <cstdint>
+#include <iterator>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace hfmm {
+
+enum class repo_type { model, dataset, space };  // JSON "model" | "dataset" | "space"
+std::string_view to_string(repo_type);
+std::optional<repo_type> parse_repo_type(std::string_view);
+
+/// Git LFS data of a file: SHA-256 of the content, its size and the pointer file's length.
+struct lfs_info {
+  std::string sha256;
+  std::uint64_t size = 0;
+  std::uint32_t pointer_size = 0;
+  bool operator==(const lfs_info&) const = default;
+};
+
+/// One file of a repository. `oid` is the git blob id (of the LFS pointer for LFS files).
+struct file_entry {
+  std::uint64_t size = 0;
+  std::string oid;
+  std::optional<lfs_info> lfs;
+  std::optional<std::string> xet_hash;
+  std::string download_url;
+  bool operator==(const file_entry&) const = default;
+};
+
+class file_table;
+
+/// A light view of one file of a file_table; hex strings are made on demand.
+/// Valid until the table is modified.
+class file_ref {
+public:
+  std::string_view path() const noexcept;
+  std::uint64_t size() const noexcept;
+  std::string oid() const;
+  std::optional<lfs_info> lfs() const;
+  std::optional<std::string> xet_hash() const;
+  std::string download_url() const;
+  file_entry to_entry() const;
+  bool is_lfs() const noexcept;
+
+private:
+  friend class file_table;
+  file_ref(const file_table* table, std::size_t index) noexcept : table_(table), index_(index) {}
+  const file_table* table_;
+  std::size_t index_;
+};
+
+namespace detail { struct file_table_access; }
+
+/// Path-sorted, compact set of files. Paths compare as byte strings (case-sensitive).
+class file_table {
+public:
+  class const_iterator {
+  public:
+    using iterator_category = std::random_access_iterator_tag;
+    using value_type = file_ref;
+    using difference_type = std::ptrdiff_t;
+    using reference = file_ref;
+    using pointer = void;
+    const_iterator() = default;
+    file_ref operator*() const noexcept { return file_ref(table_, index_); }
+    file_ref operator[](difference_type n) const noexcept { return file_ref(table_, index_ + n); }
+    const_iterator& operator++() noexcept { ++index_; return *this; }
+    const_iterator operator++(int) noexcept { auto c = *this; ++index_; return c; }
+    const_iterator& operator--() noexcept { --index_; return *this; }
+    const_iterator operator--(int) noexcept { auto c = *this; --index_; return c; }
+    const_iterator& operator+=(difference_type n) noexcept { index_ += n; return *this; }
+    const_iterator& operator-=(difference_type n) noexcept { index_ -= n; return *this; }
+    friend const_iterator operator+(const_iterator it, difference_type n) noexcept { return it += n; }
+    friend const_iterator operator+(difference_type n, const_iterator it) noexcept { return it += n; }
+    friend const_iterator operator-(const_iterator it, difference_type n) noexcept { return it -= n; }
+    friend difference_type operator-(const const_iterator& a, const const_iterator& b) noexcept {
+      return static_cast<difference_type>(a.index_) - static_cast<difference_type>(b.index_);
+    }
+    friend bool operator==(const const_iterator& a, const const_iterator& b) noexcept { return a.index_ == b.index_; }
+    friend auto operator<=>(const const_iterator& a, const const_iterator& b) noexcept { return a.index_ <=> b.index_; }
+
+  private:
+    friend class file_table;
+    const_iterator(const file_table* t, std::size_t i) noexcept : table_(t), index_(i) {}
+    const file_table* table_ = nullptr;
+    std::size_t index_ = 0;
+  };
+  using iterator = const_iterator;
+
+  file_table() = default;
+
+  std::size_t size() const noexcept { return records_.size(); }
+  bool empty() const noexcept { return records_.empty(); }
+  bool contains(std::string_view path) const noexcept { return index_of(path) != npos; }
+  std::optional<file_entry> find(std::string_view path) const;
+  /// The view of one path, when present.
+  std::optional<file_ref> find_ref(std::string_view path) const noexcept;
+  /// Inserts or replaces the entry for `path`.
+  void insert(std::string_view path, const file_entry& entry);
+  /// Removes `path`; returns whether it was present.
+  bool erase(std::string_view path);
+  void clear() noexcept;
+  void reserve(std::size_t files, std::size_t path_bytes = 0);
+
+  const_iterator begin() const noexcept { return {this, 0}; }
+  const_iterator end() const noexcept { return {this, records_.size()}; }
+  file_ref operator[](std::size_t i) const noexcept { return file_ref(this, i); }
+
+  std::uint64_t total_size() const noexcept;
+
+  /// Download URLs equal to `prefix + percent-encoded path` are derived, not stored.
+  const std::string& url_prefix() const noexcept { return url_prefix_; }
+  /// Changes the prefix; every entry keeps its URL.
+  void set_url_prefix(std::string prefix);
+
+  /// Heap bytes held (arena, records, side tables); for benchmarks.
+  std::size_t memory_bytes() const noexcept;
+
+  /// Logical equality: same paths with the same entries.
+  friend bool operator==(const file_table& a, const file_table& b);
+
+private:
+  friend class file_ref;
+  friend struct detail::file_table_access;
+  static constexpr std::uint32_t none = 0xFFFF'FFFFu;
+  static constexpr std::size_t npos = static_cast<std::size_t>(-1);
+
+  enum flag : std::uint8_t {
+    oid_binary = 1,     // oid_ holds the digest; else texts_[text].oid
+    url_derived = 2,    // url = url_prefix_ + encoded path
+    url_stored = 4,     // url = texts_[text].url (may be empty when neither flag is set)
+    xet_present = 8,
+    xet_binary = 16,    // lfs_[lfs].xet holds the digest; else texts_[text].xet
+  };
+  struct record {
+    std::uint64_t size = 0;
+    std::uint32_t path_offset = 0, path_length = 0;
+    std::uint32_t lfs = none;   // index into lfs_
+    std::uint32_t text = none;  // index into texts_
+    std::array<std::uint8_t, 20> oid{};
+    std::uint8_t flags = 0;
+  };
+  struct lfs_record {
+    std::array<std::uint8_t, 32> sha256{};
+    std::array<std::uint8_t, 32> xet{};
+    std::uint64_t size = 0;
+    std::uint32_t pointer_size = 0;
+    bool sha_binary = false;  // else texts_[text].sha256
+  };
+  struct text_record {  // values kept verbatim because they are not canonical digests
+    std::string oid, sha256, xet, url;
+  };
+
+  std::string_view path_of(const record& r) const noexcept { return {arena_.data() + r.path_offset, r.path_length}; }
+  std::size_t index_of(std::string_view path) const noexcept;
+  std::size_t lower_bound(std::string_view path) const noexcept;
+  record make_record(std::string_view path, const file_entry& entry);
+  text_record& text_of(record& r);
+  std::string standard_url(std::string_view path) const;
+  // Bulk building for parsers: append in any order, then sort once (the last duplicate wins).
+  void append_unsorted(std::string_view path, const file_entry& entry) { records_.push_back(make_record(path, entry)); }
+  void finish_unsorted();
+
+  std::string arena_;
+  std::vector<record> records_;
+  std::vector<lfs_record> lfs_;
+  std::vector<text_record> texts_;
+  std::string url_prefix_;
+};
+
+struct repo_structure {
+  std::string model_id;
+  hfmm::repo_type repo_type = repo_type::model;
+  std::string branch = "main";
+  std::string commit_sha;  ///< empty when unknown
+  timestamp fetched_at{};
+  file_table files;
+  /// The structure before the last change of commit (one level).
+  std::shared_ptr<const repo_structure> previous;
+
+  std::uint64_t total_files() const noexcept { return files.size(); }
+  std::uint64_t total_size() const noexcept { return files.total_size(); }
+
+  /// Value equality (`previous` is compared by value).
+  friend bool operator==(const repo_structure& a, const repo_structure& b);
+};
+
+/// The standard download URL prefix: `{endpoint}/{[datasets/|spaces/]}{repo_id}/resolve/{revision}/`.
+std::string standard_url_prefix(std::string_view endpoint, repo_type type, std::string_view repo_id,
+                                std::string_view revision);
+
+/// The git blob id of a Git LFS pointer file for (sha256 hex, size), and the pointer's length.
+std::string lfs_pointer_oid(std::string_view sha256_hex, std::uint64_t size);
+std::uint32_t lfs_pointer_size(std::uint64_t size) noexcept;
+
+// ---- free look-ups (the Python Model Manager's helpers). Absent structure → empty result.
+
+/// Git oid of exactly `path` (case-sensitive).
+std::optional<std::string> get_file_hash_from_structure(const repo_structure& s, std::string_view path);
+std::optional<std::string> get_file_hash_from_structure(const std::optional<repo_structure>& s, std::string_view path);
+std::optional<std::string> get_file_hash_from_structure(const repo_structure* s, std::string_view path);
+
+/// Paths ending with `ext` (plain case-sensitive suffix; "" matches all), sorted.
+std::vector<std::string> list_files_by_extension(const repo_structure& s, std::string_view ext);
+std::vector<std::string> list_files_by_extension(const std::optional<repo_structure>& s, std::string_view ext);
+std::vector<std::string> list_files_by_extension(const repo_structure* s, std::string_view ext);
+
+/// LFS SHA-256 of `path`, when it is an LFS file.
+std::optional<std::string> get_file_sha256_from_structure(const repo_structure& s, std::string_view path);
+std::optional<std::string> get_file_sha256_from_structure(const std::optional<repo_structure>& s, std::string_view path);
+std::optional<std::string> get_file_sha256_from_structure(const repo_structure* s, std::string_view path);
+
+}  // namespace hfmm
+
+#include <hfmm/impl/structure.ipp>
