@@ -78,6 +78,11 @@ public:
     using pointer = void;
     const_iterator() = default;
     file_ref operator*() const noexcept { return file_ref(table_, index_); }
+    struct arrow_proxy {
+      file_ref ref;
+      const file_ref* operator->() const noexcept { return &ref; }
+    };
+    arrow_proxy operator->() const noexcept { return {**this}; }
     file_ref operator[](difference_type n) const noexcept { return file_ref(table_, index_ + n); }
     const_iterator& operator++() noexcept { ++index_; return *this; }
     const_iterator operator++(int) noexcept { auto c = *this; ++index_; return c; }

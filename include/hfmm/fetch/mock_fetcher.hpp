@@ -20,9 +20,12 @@
 
 namespace hfmm {
 
-class mock_fetcher {
+/// A class template only so that its coroutines are compiled where they are used (STYLE.md:
+/// inline coroutines cost seconds in every translation unit); use the alias mock_fetcher.
+template <class Recordings = detail::recording_set>
+class basic_mock_fetcher {
 public:
-  mock_fetcher() = default;
+  basic_mock_fetcher() = default;
 
   /// Serves `s` for its id (with the datasets/ or spaces/ prefix for those repo types).
   void add(repo_structure s) {
@@ -31,11 +34,11 @@ public:
   }
 
   /// Replays dir/recordings.json. Errors: file_not_found, bad_response (malformed file).
-  static result<mock_fetcher> from_recordings(const std::filesystem::path& dir) {
-    auto set = detail::recording_set::load(dir);
+  static result<basic_mock_fetcher> from_recordings(const std::filesystem::path& dir) {
+    auto set = Recordings::load(dir);
     if (!set) return set.error();
-    mock_fetcher f;
-    f.state_->recordings = std::make_shared<const detail::recording_set>(std::move(*set));
+    basic_mock_fetcher f;
+    f.state_->recordings = std::make_shared<const Recordings>(std::move(*set));
     return f;
   }
 
@@ -56,7 +59,7 @@ public:
 private:
   struct state {
     std::map<std::string, std::shared_ptr<const repo_structure>, std::less<>> added;
-    std::shared_ptr<const detail::recording_set> recordings;
+    std::shared_ptr<const Recordings> recordings;
     std::size_t requests = 0;
   };
   struct replay_transport {
@@ -85,7 +88,10 @@ private:
       copy.fetched_at = now();
       co_return copy;
     }
-    if (!state_->recordings) co_return errc::repo_not_found;
+    if (!state_->recordings) {
+      ++state_->requests;  // answered "not found", as a Hub would
+      co_return errc::repo_not_found;
+    }
     replay_transport t{state_.get()};
     co_return co_await detail::fetch_listing(t, repo_id, revision);
   }
@@ -98,13 +104,18 @@ private:
       if (revision == s->branch || revision == s->commit_sha) co_return s->commit_sha;
       co_return errc::revision_not_found;
     }
-    if (!state_->recordings) co_return errc::repo_not_found;
+    if (!state_->recordings) {
+      ++state_->requests;  // answered "not found", as a Hub would
+      co_return errc::repo_not_found;
+    }
     replay_transport t{state_.get()};
     co_return co_await detail::resolve_revision(t, *ref, revision);
   }
 
   std::shared_ptr<state> state_ = std::make_shared<state>();
 };
+
+using mock_fetcher = basic_mock_fetcher<>;
 
 }  // namespace hfmm
 

@@ -64,7 +64,7 @@ result<bool> basic_json_file_storage<Codec>::stamp_matches(const journal_header&
   // Content decides: a copy or touch keeps the content, a rewrite by another program does not.
   if (base_bytes) return detail::sha256_hex(*base_bytes) == h.base_sha256;
   auto now = stamp_base();
-  if (!now) return now.error();
+  if (!now) return {boost::system::in_place_error, now.error()};
   return now->base_sha256 == h.base_sha256;
 }
 

@@ -1,0 +1,30 @@
+#include <hfmm/error.hpp>
+
+#include "../support/doctest_result.hpp"
+
+#include <set>
+
+TEST_CASE("every errc has its own category, a distinct message and compares as an error code") {
+  std::set<std::string> messages;
+  for (int v = 1; v <= static_cast<int>(hfmm::errc::hash_mismatch); ++v) {
+    auto e = static_cast<hfmm::errc>(v);
+    hfmm::error_code ec = e;
+    CHECK(ec.value() == v);
+    CHECK(ec == e);
+    CHECK(std::string(ec.category().name()) == "hfmm");
+    CHECK_FALSE(ec.message().empty());
+    CHECK(ec.message() != "unknown hfmm error");
+    CHECK(messages.insert(ec.message()).second);
+  }
+  CHECK(hfmm::error_code(hfmm::errc::unauthorized).message() ==
+        "not found, private or gated — set HF_TOKEN to access it");
+  CHECK(hfmm::error_code(hfmm::errc::token_rejected).message() == "the token was rejected — check HF_TOKEN");
+  CHECK(hfmm::error_code(static_cast<hfmm::errc>(999)).message() == "unknown hfmm error");
+}
+
+TEST_CASE("result<T> carries an errc, and value() throws it") {
+  hfmm::result<int> r = hfmm::errc::model_not_found;
+  REQUIRE_FALSE(r);
+  CHECK(r.error() == hfmm::errc::model_not_found);
+  CHECK_THROWS_AS(r.value(), boost::system::system_error);
+}

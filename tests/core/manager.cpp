@@ -1,0 +1,279 @@
+#include "../support/test_support.hpp"
+
+#include <hfmm/hfmm.hpp>
+
+#include <boost/json/parse.hpp>
+
+namespace {
+hfmm::model_metadata model(std::string id, hfmm::model_type type, std::string arch, std::vector<std::string> tags,
+                           hfmm::data_type in = hfmm::data_type::tokens, hfmm::data_type out = hfmm::data_type::logits) {
+  hfmm::model_metadata m;
+  m.model_id = id;
+  m.model_name = id.substr(id.rfind('/') + 1);
+  m.model_type = type;
+  m.architecture = std::move(arch);
+  m.tags = std::move(tags);
+  m.inputs = {{.name = "in", .data_type = in}};
+  m.outputs = {{.name = "out", .data_type = out}};
+  m.description = "Model " + id;
+  return m;
+}
+
+hfmm::repo_structure tiny_structure(std::string id, std::string sha, std::vector<std::pair<std::string, std::string>> files) {
+  hfmm::repo_structure s{.model_id = std::move(id), .commit_sha = std::move(sha)};
+  for (auto& [path, oid] : files) s.files.insert(path, {.size = 100, .oid = oid});
+  return s;
+}
+
+const std::string oid_a(40, 'a'), oid_b(40, 'b'), oid_c(40, 'c');
+}  // namespace
+
+TEST_CASE("add, get, replace and remove keep first-insert order") {
+  hfmm::offline_model_manager mm(hfmm::memory_storage{});
+  CHECK(mm.add_model(model("a/one", hfmm::model_type::language_model, "GPT2", {"x"})));
+  CHECK(mm.add_model(model("b/two", hfmm::model_type::vision_model, "ViT", {"y"})));
+  CHECK(mm.add_model(model("c/three", hfmm::model_type::audio_model, "Whisper", {"x", "y"})));
+  REQUIRE(mm.get_model("b/two"));
+  CHECK(mm.get_model("b/two")->architecture == "ViT");
+  CHECK(mm.get_model("b/two")->updated_at != hfmm::timestamp{});
+  CHECK(mm.get_model("nope") == nullptr);
+
+  auto created = mm.get_model("a/one")->created_at;
+  auto replacement = model("a/one", hfmm::model_type::language_model, "GPT2-XL", {"x"});
+  replacement.created_at = created;
+  CHECK(mm.add_model(replacement));
+  auto all = mm.list_models();
+  REQUIRE(all.size() == 3);
+  CHECK(all[0]->model_id == "a/one");
+  CHECK(all[0]->architecture == "GPT2-XL");
+  CHECK(all[0]->created_at == created);
+
+  CHECK(mm.remove_model("b/two"));
+  CHECK(mm.remove_model("b/two").error() == hfmm::errc::model_not_found);
+  CHECK(mm.list_models().size() == 2);
+  CHECK(mm.get_model("c/three")->architecture == "Whisper");
+  CHECK(mm.add_model(hfmm::model_metadata{}).error() == hfmm::errc::invalid_argument);
+}
+
+TEST_CASE("list filters, search and IO-type queries") {
+  hfmm::offline_model_manager mm(hfmm::memory_storage{});
+  REQUIRE(mm.add_model(model("a/gpt", hfmm::model_type::language_model, "GPT2", {"text", "gen"})));
+  REQUIRE(mm.add_model(model("b/vit", hfmm::model_type::vision_model, "ViT", {"vision"}, hfmm::data_type::image,
+                             hfmm::data_type::embeddings)));
+  REQUIRE(mm.add_model(model("c/bert", hfmm::model_type::language_model, "Bert", {"text"}, hfmm::data_type::tokens,
+                             hfmm::data_type::embeddings)));
+  auto ids = [](const std::vector<const hfmm::model_metadata*>& v) {
+    std::vector<std::string> out;
+    for (auto* m : v) out.push_back(m->model_id);
+    return out;
+  };
+  using v = std::vector<std::string>;
+  CHECK(ids(mm.list_models({.model_type = hfmm::model_type::language_model})) == v{"a/gpt", "c/bert"});
+  CHECK(ids(mm.list_models({.architecture = "ViT"})) == v{"b/vit"});
+  CHECK(ids(mm.list_models({.tags = {"text", "gen"}})) == v{"a/gpt"});
+  CHECK(ids(mm.list_models({.model_type = hfmm::model_type::vision_model, .tags = {"text"}})).empty());
+  CHECK(ids(mm.search_models("TEXT")) == v{"a/gpt", "c/bert"});  // tags, case-insensitive
+  CHECK(ids(mm.search_models("vit")) == v{"b/vit"});                // name
+  CHECK(ids(mm.search_models("model c/")) == v{"c/bert"});          // description
+  CHECK(ids(mm.get_models_by_input_type(hfmm::data_type::tokens)) == v{"a/gpt", "c/bert"});
+  CHECK(ids(mm.get_models_by_output_type(hfmm::data_type::embeddings)) == v{"b/vit", "c/bert"});
+  CHECK(ids(mm.get_compatible_models(hfmm::data_type::tokens, hfmm::data_type::embeddings)) == v{"c/bert"});
+  CHECK(mm.get_compatible_models(hfmm::data_type::audio, hfmm::data_type::text).empty());
+}
+
+TEST_CASE("stats: the empty-catalog shape and the full one") {
+  hfmm::offline_model_manager mm(hfmm::memory_storage{});
+  CHECK(boost::json::value_from(mm.get_stats()) == boost::json::parse(R"({"total_models":0})"));
+  auto hub = hfmm_test::recorded_hub();
+  auto gpt2 = model("wzshiming/gpt2", hfmm::model_type::language_model, "GPT2LMHeadModel", {});
+  gpt2.repository_structure = hfmm::fetch_huggingface_repo_structure(hub, "wzshiming/gpt2").value();
+  gpt2.huggingface_config = boost::json::object{{"n_layer", 12}};
+  REQUIRE(mm.add_model(gpt2));
+  REQUIRE(mm.add_model(model("b/vit", hfmm::model_type::vision_model, "ViT", {}, hfmm::data_type::image)));
+  auto stats = mm.get_stats();
+  CHECK(stats.total_models == 2);
+  CHECK(stats.models_by_type.at("language_model") == 1);
+  CHECK(stats.models_by_architecture.at("ViT") == 1);
+  CHECK(stats.common_input_types.at("image") == 1);
+  CHECK(stats.common_output_types.at("logits") == 2);
+  CHECK(stats.models_with_hf_config == 1);
+  CHECK(stats.models_with_repo_structure == 1);
+  CHECK(stats.total_tracked_files == 26);
+  auto jv = boost::json::value_from(stats);
+  for (auto key : {"total_models", "models_by_type", "models_by_architecture", "common_input_types",
+                   "common_output_types", "models_with_hf_config", "models_with_inference_code",
+                   "models_with_repo_structure", "total_tracked_files"})
+    CHECK(jv.as_object().contains(key));
+  CHECK(boost::json::value_to<hfmm::manager_stats>(jv) == stats);
+}
+
+TEST_CASE("file queries over real structures") {
+  auto hub = hfmm_test::recorded_hub();
+  hfmm::offline_model_manager mm(hfmm::memory_storage{}, hub);
+  for (auto id : {"wzshiming/gpt2", "google-bert/bert-base-uncased", "FluidInference/parakeet-tdt-0.6b-v3-coreml"}) {
+    auto m = hfmm::create_model_from_huggingface(mm.fetcher(), id, {});
+    REQUIRE(m.repository_structure);
+    REQUIRE(mm.add_model(m));
+  }
+  REQUIRE(mm.add_model(model("local/no-structure", hfmm::model_type::language_model, "X", {})));
+  CHECK(mm.get_model_file_hash("wzshiming/gpt2", "config.json") == "10c66461e4c109db5a2196bff4bb59be30396ed8");
+  CHECK_FALSE(mm.get_model_file_hash("wzshiming/gpt2", "nope.json"));
+  CHECK_FALSE(mm.get_model_file_hash("local/no-structure", "config.json"));
+  CHECK_FALSE(mm.get_model_file_hash("unknown", "config.json"));
+  CHECK(mm.get_models_with_file("config.json").size() == 3);
+  CHECK(mm.get_models_with_file("CONFIG.JSON").size() == 3);
+  auto onnx = mm.get_models_with_file("onnx/decoder_model.onnx");
+  REQUIRE(onnx.size() == 1);
+  CHECK(onnx[0]->model_id == "wzshiming/gpt2");
+  CHECK(mm.get_models_with_file(".mlmodelc").size() == 1);
+  CHECK(mm.get_models_with_file("nonexistent.file").empty());
+
+  // Identical content: bert's and gpt2's files share nothing, parakeet shares within itself.
+  auto sha = hfmm::get_file_sha256_from_structure(mm.get_model("wzshiming/gpt2")->repository_structure, "model.safetensors");
+  auto hits = mm.find_models_with_content(*sha);
+  REQUIRE(hits.size() == 1);
+  CHECK(hits[0].path == "model.safetensors");
+  auto by_oid = mm.find_models_with_content("10c66461e4c109db5a2196bff4bb59be30396ed8");
+  REQUIRE(by_oid.size() == 1);
+  CHECK(by_oid[0].model->model_id == "wzshiming/gpt2");
+  CHECK(mm.find_models_with_content("xyz").empty());
+}
+
+TEST_CASE("refresh: a failed refresh keeps the old structure; a new commit keeps the previous one") {
+  hfmm::mock_fetcher hub;
+  hub.add(tiny_structure("org/m", std::string(40, '1'), {{"a.txt", oid_a}, {"b.txt", oid_b}}));
+  hfmm::offline_model_manager mm(hfmm::memory_storage{}, hub);
+  REQUIRE(mm.add_model(model("org/m", hfmm::model_type::language_model, "X", {})));
+  REQUIRE(mm.add_model(model("org/gone", hfmm::model_type::language_model, "X", {})));
+  CHECK(mm.refresh_repository_structure("org/m"));
+  REQUIRE(mm.get_model("org/m")->repository_structure);
+  CHECK(mm.get_model("org/m")->repository_structure->commit_sha == std::string(40, '1'));
+  CHECK(mm.previous_structure("org/m") == nullptr);
+
+  CHECK(mm.refresh_repository_structure("org/m", "dev").error() == hfmm::errc::revision_not_found);
+  CHECK(mm.get_model("org/m")->repository_structure->total_files() == 2);  // kept
+  CHECK(mm.refresh_repository_structure("org/gone").error() == hfmm::errc::repo_not_found);
+  CHECK(mm.refresh_repository_structure("not/in/catalog").error() == hfmm::errc::model_not_found);
+
+  mm.fetcher().add(tiny_structure("org/m", std::string(40, '2'), {{"a.txt", oid_a}, {"c.txt", oid_c}}));
+  CHECK(mm.refresh_repository_structure("org/m"));
+  const auto* prev = mm.previous_structure("org/m");
+  REQUIRE(prev);
+  CHECK(prev->commit_sha == std::string(40, '1'));
+  CHECK(prev->files.contains("b.txt"));
+  CHECK(mm.get_model("org/m")->repository_structure->files.contains("c.txt"));
+
+  // The same commit again: nothing changed, the history stays.
+  CHECK(mm.refresh_repository_structure("org/m"));
+  REQUIRE(mm.previous_structure("org/m"));
+  CHECK(mm.previous_structure("org/m")->commit_sha == std::string(40, '1'));
+}
+
+TEST_CASE("refresh_all: concurrent, unchanged repos cost one request, failures do not stop the rest") {
+  hfmm::mock_fetcher hub;
+  for (int i = 0; i < 30; ++i)
+    hub.add(tiny_structure("org/m" + std::to_string(i), std::string(40, 'a'), {{"a.txt", oid_a}}));
+  hfmm::offline_model_manager mm(hfmm::memory_storage{}, hub);
+  for (int i = 0; i < 30; ++i) REQUIRE(mm.add_model(model("org/m" + std::to_string(i), hfmm::model_type::language_model, "X", {})));
+  REQUIRE(mm.add_model(model("org/missing", hfmm::model_type::language_model, "X", {})));
+
+  std::size_t progress_calls = 0, last_done = 0;
+  auto first = mm.refresh_all({.concurrency = 4, .on_progress = [&](const hfmm::refresh_progress& p) {
+                                 ++progress_calls;
+                                 CHECK(p.done == last_done + 1);
+                                 CHECK(p.total == 31);
+                                 last_done = p.done;
+                               }});
+  CHECK(progress_calls == 31);
+  CHECK(first.items.size() == 31);
+  CHECK(first.failed() == 1);
+  CHECK(first.items.back().outcome.error() == hfmm::errc::repo_not_found);
+  CHECK(first.requests == 31);
+  CHECK(std::count_if(first.items.begin(), first.items.end(), [](auto& i) { return i.changed; }) == 30);
+  CHECK(mm.get_stats().models_with_repo_structure == 30);
+
+  mm.fetcher().add(tiny_structure("org/m7", std::string(40, 'b'), {{"a.txt", oid_a}, {"b.txt", oid_b}}));
+  auto second = mm.refresh_all({.concurrency = 8});
+  // 29 unchanged: one revision request each; m7: revision + listing; missing: one failed request.
+  CHECK(second.requests == 29 + 2 + 1);
+  CHECK(std::count_if(second.items.begin(), second.items.end(), [](auto& i) { return i.changed; }) == 1);
+  CHECK(mm.get_model("org/m7")->repository_structure->total_files() == 2);
+  CHECK(mm.previous_structure("org/m7")->total_files() == 1);
+
+  std::stop_source stop;
+  stop.request_stop();
+  auto stopped = mm.refresh_all({.stop = stop.get_token()});
+  CHECK(stopped.failed() == 31);
+  CHECK(stopped.items[0].outcome.error() == boost::asio::error::operation_aborted);
+}
+
+TEST_CASE("history, duplicates and similarity") {
+  hfmm::offline_model_manager mm(hfmm::memory_storage{});
+  auto a = model("o/a", hfmm::model_type::language_model, "X", {});
+  a.repository_structure = tiny_structure("o/a", "", {{"config.json", oid_a}, {"w.bin", oid_b}});
+  auto b = model("o/b", hfmm::model_type::language_model, "X", {});
+  b.repository_structure = tiny_structure("o/b", "", {{"config.json", oid_a}, {"w.bin", oid_c}});
+  auto c = model("o/c", hfmm::model_type::language_model, "X", {});
+  c.repository_structure = tiny_structure("o/c", "", {{"other.txt", oid_c}});
+  REQUIRE(mm.add_models(std::vector{a, b, c}));
+
+  auto dupes = mm.get_duplicate_report();
+  REQUIRE(dupes.groups.size() == 2);
+  CHECK(dupes.reclaimable_bytes == 200);
+  for (const auto& g : dupes.groups) CHECK(g.files.size() == 2);
+
+  auto similar = mm.get_similar_models("o/a");
+  REQUIRE(similar.size() == 1);  // c shares neither a path nor content with a
+  CHECK(similar[0].model->model_id == "o/b");
+  CHECK(similar[0].path_jaccard == doctest::Approx(1.0));
+  CHECK(similar[0].content_jaccard == doctest::Approx(1.0 / 3.0));
+  CHECK(mm.get_similar_models("o/b", 1).size() == 1);
+  CHECK(mm.get_similar_models("o/none").empty());
+}
+
+TEST_CASE("export and import in the JSON store layout; persistence across reopen") {
+  hfmm_test::scratch_dir dir;
+  auto hub = hfmm_test::recorded_hub();
+  {
+    hfmm::json_model_manager mm(hfmm::json_file_storage(dir / "catalog.json"), hub);
+    auto m = hfmm::create_model_from_huggingface(mm.fetcher(), "wzshiming/gpt2", {{"architectures", boost::json::array{"GPT2LMHeadModel"}}});
+    REQUIRE(mm.add_model(m));
+    REQUIRE(mm.add_model(model("o/x", hfmm::model_type::vision_model, "ViT", {"t"})));
+    CHECK(mm.export_metadata(dir / "export.json"));
+    CHECK(mm.export_metadata(dir / "export.csv", "csv").error() == hfmm::errc::invalid_argument);
+  }
+  {
+    hfmm::json_model_manager reopened(hfmm::json_file_storage(dir / "catalog.json"));
+    REQUIRE(reopened.list_models().size() == 2);
+    CHECK(reopened.get_model_file_hash("wzshiming/gpt2", "config.json") == "10c66461e4c109db5a2196bff4bb59be30396ed8");
+    CHECK(reopened.get_model("o/x")->tags == std::vector<std::string>{"t"});
+  }
+  auto exported = boost::json::parse(hfmm_test::slurp(dir / "export.json")).as_object();
+  CHECK(exported.size() == 2);
+  CHECK(exported.at("wzshiming/gpt2").at("repository_structure").at("total_files") == 26);
+
+  hfmm::offline_model_manager other(hfmm::memory_storage{});
+  REQUIRE(other.add_model(model("o/x", hfmm::model_type::language_model, "old", {})));
+  REQUIRE(other.add_model(model("o/y", hfmm::model_type::language_model, "Y", {})));
+  CHECK(other.import_metadata(dir / "export.json"));
+  CHECK(other.list_models().size() == 3);
+  CHECK(other.get_model("o/x")->architecture == "ViT");  // replaced by model_id
+  CHECK(other.list_models()[0]->model_id == "o/x");      // in its first-insert position
+  CHECK(other.import_metadata(dir / "missing.json").error() == hfmm::errc::file_not_found);
+  hfmm_test::spit(dir / "bad.json", "{\"a\": ");
+  CHECK(other.import_metadata(dir / "bad.json").error() == hfmm::errc::storage_corrupt);
+}
+
+TEST_CASE("async refresh runs on the caller's io_context") {
+  hfmm::mock_fetcher hub;
+  hub.add(tiny_structure("org/m", std::string(40, '1'), {{"a.txt", oid_a}}));
+  hfmm::offline_model_manager mm(hfmm::memory_storage{}, hub);
+  REQUIRE(mm.add_model(model("org/m", hfmm::model_type::language_model, "X", {})));
+  boost::asio::io_context ctx;
+  hfmm::result<void> outcome = hfmm::errc::timeout;
+  boost::asio::co_spawn(ctx, mm.async_refresh_repository_structure("org/m"),
+                        [&](std::exception_ptr, hfmm::result<void> r) { outcome = r; });
+  ctx.run();
+  CHECK(outcome);
+  CHECK(mm.get_model("org/m")->repository_structure->total_files() == 1);
+}
