@@ -47,8 +47,11 @@ inline model_metadata make_model_from_config(std::string_view model_id, const bo
   if (has({"vision", "vit", "clip"})) m.model_type = model_type::vision_model;
   else if (has({"audio", "wav2vec", "whisper"})) m.model_type = model_type::audio_model;
   else m.model_type = model_type::language_model;
-  m.inputs.push_back({.name = "input_ids", .data_type = data_type::tokens, .description = "Tokenized input"});
-  m.outputs.push_back({.name = "logits", .data_type = data_type::logits, .description = "Model output logits"});
+  io_spec input, output;
+  input.name = "input_ids", input.data_type = data_type::tokens, input.description = "Tokenized input";
+  output.name = "logits", output.data_type = data_type::logits, output.description = "Model output logits";
+  m.inputs.push_back(std::move(input));
+  m.outputs.push_back(std::move(output));
   m.huggingface_config = hf_config;
   m.inference_code_location = options.inference_code_location;
   std::string base(endpoint);

@@ -1,0 +1,16 @@
+# The version in CMakeLists.txt, meson.build and include/hfmm/version.hpp must agree.
+file(READ ${SOURCE}/include/hfmm/version.hpp header)
+string(REGEX MATCH "HFMM_VERSION_STRING \"([0-9.]+)\"" _ "${header}")
+set(header_version ${CMAKE_MATCH_1})
+foreach(part MAJOR MINOR PATCH)
+  string(REGEX MATCH "HFMM_VERSION_${part} ([0-9]+)" _ "${header}")
+  list(APPEND parts ${CMAKE_MATCH_1})
+endforeach()
+list(JOIN parts "." joined)
+file(READ ${SOURCE}/meson.build meson)
+string(REGEX MATCH "version : '([0-9.]+)'" _ "${meson}")
+set(meson_version ${CMAKE_MATCH_1})
+if(NOT header_version STREQUAL CMAKE_VERSION_UNDER_TEST OR NOT joined STREQUAL CMAKE_VERSION_UNDER_TEST
+   OR NOT meson_version STREQUAL CMAKE_VERSION_UNDER_TEST)
+  message(FATAL_ERROR "versions disagree: CMake ${CMAKE_VERSION_UNDER_TEST}, version.hpp ${header_version} (${joined}), meson ${meson_version}")
+endif()
