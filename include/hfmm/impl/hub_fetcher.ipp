@@ -275,8 +275,9 @@ boost::asio::awaitable<result<detail::http_response>> basic_hub_fetcher<U>::send
     error_code ec = conn->secure ? co_await exchange(*conn->secure, *conn, req, parser)
                                  : co_await exchange(*conn->plain, *conn, req, parser);
     if (ec) {
-      // A pooled connection the server closed meanwhile: try once more on a new one.
-      if (reused && fresh_try == 0 && detail::is_connection_failure(ec)) continue;
+      // A pooled connection the server closed meanwhile (nothing came back): try once more
+      // on a new one. A failure after the answer began is the caller's to retry.
+      if (reused && fresh_try == 0 && !parser.is_header_done() && detail::is_connection_failure(ec)) continue;
       co_return ec;
     }
     auto& msg = parser.get();

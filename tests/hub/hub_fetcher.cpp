@@ -1,0 +1,382 @@
+// The real hub_fetcher against an in-process HTTPS Hub serving the recorded responses.
+// All HTTPS tests live in this one translation unit (coroutine code is costly to compile).
+#include "../support/local_hub.hpp"
+#include "../support/test_support.hpp"
+
+#include <hfmm/fetch/hub_fetcher.hpp>
+#include <hfmm/manager.hpp>
+
+using hfmm::detail::run_blocking;
+using hfmm_test::local_hub;
+using hfmm_test::scripted_reply;
+
+namespace {
+
+struct hub_fixture {
+  hfmm_test::scratch_dir dir;
+  local_hub hub;
+  std::string ca_file;
+  std::vector<hfmm::hub_event> events;
+
+  explicit hub_fixture(local_hub::options o = {.recordings = hfmm_test::hub_dir()})
+      : hub(std::move(o)), ca_file(hub.write_certificate(dir / "hub.pem")) {}
+
+  hfmm::hub_options options() {
+    return {.endpoint = hub.endpoint(), .token = "", .ca_file = ca_file, .connect_timeout = std::chrono::seconds(5),
+            .request_timeout = std::chrono::seconds(5), .max_retries = 3,
+            .on_diagnostic = [this](const hfmm::hub_event& e) { events.push_back(e); },
+            .retry_base_delay = std::chrono::milliseconds(5)};
+  }
+  hfmm::hub_fetcher fetcher() { return hfmm::hub_fetcher(options()); }
+};
+
+struct env_guard {  // sets an environment variable for one test
+  std::string name;
+  std::optional<std::string> old;
+  env_guard(std::string n, const char* value) : name(std::move(n)) {
+    if (const char* v = std::getenv(name.c_str())) old = v;
+    if (value) ::setenv(name.c_str(), value, 1);
+    else ::unsetenv(name.c_str());
+  }
+  ~env_guard() {
+    if (old) ::setenv(name.c_str(), old->c_str(), 1);
+    else ::unsetenv(name.c_str());
+  }
+};
+
+std::string tree_of(const std::string& file) { return hfmm_test::slurp(hfmm_test::hub_dir() / file); }
+
+}  // namespace
+
+TEST_CASE("hub_fetcher: gpt2 from the local HTTPS Hub, pinned to its commit") {
+  hub_fixture f;
+  auto hub = f.fetcher();
+  auto s = run_blocking(hub.async_fetch_structure("wzshiming/gpt2", "main"));
+  REQUIRE(s);
+  CHECK(s->total_files() == 26);
+  CHECK(s->total_size() == 5632417295ull);
+  CHECK(s->commit_sha == "ae329b6937f31305a0d6c6779f6cd4072cc4097e");
+  CHECK(s->files.find("config.json")->download_url ==
+        f.hub.endpoint() + "/wzshiming/gpt2/resolve/ae329b6937f31305a0d6c6779f6cd4072cc4097e/config.json");
+  CHECK(hub.requests() == 2);
+  auto seen = f.hub.seen();
+  REQUIRE(seen.size() == 2);
+  CHECK(seen[0].target == "/api/models/wzshiming/gpt2/revision/main");
+  CHECK(seen[1].target == "/api/models/wzshiming/gpt2/tree/ae329b6937f31305a0d6c6779f6cd4072cc4097e?recursive=true");
+  CHECK(seen[0].authorization.empty());  // anonymous without a token
+  CHECK(f.hub.connections() == 1);       // keep-alive
+  CHECK(run_blocking(hub.async_resolve_revision("wzshiming/gpt2", "main")).value() ==
+        "ae329b6937f31305a0d6c6779f6cd4072cc4097e");
+}
+
+TEST_CASE("hub_fetcher: parakeet over two pages through Link") {
+  hub_fixture f;
+  auto hub = f.fetcher();
+  auto s = run_blocking(hub.async_fetch_structure("FluidInference/parakeet-tdt-0.6b-v3-coreml", "main"));
+  REQUIRE(s);
+  CHECK(s->total_files() == 84);
+  CHECK(hub.requests() == 3);
+  CHECK(f.hub.seen().back().target.find("cursor=") != std::string::npos);
+}
+
+TEST_CASE("hub_fetcher: recorded and scripted errors become typed errors") {
+  hub_fixture f;
+  auto hub = f.fetcher();
+  auto missing = run_blocking(hub.async_fetch_structure("wzshiming/does-not-exist", "main"));
+  CHECK(missing.error() == hfmm::errc::unauthorized);
+  CHECK(missing.error().message() == "not found, private or gated — set HF_TOKEN to access it");
+  CHECK(run_blocking(hub.async_fetch_structure("wzshiming/gpt2", "does-not-exist")).error() ==
+        hfmm::errc::revision_not_found);
+
+  auto with_token = f.options();
+  with_token.token = "hf_test_token";
+  hfmm::hub_fetcher authed(with_token);
+  CHECK(run_blocking(authed.async_fetch_structure("wzshiming/does-not-exist", "main")).error() ==
+        hfmm::errc::token_rejected);
+
+  f.hub.script([](const hfmm_test::seen_request& r, std::size_t) -> std::optional<scripted_reply> {
+    if (r.target.find("/gated/") != std::string::npos) return scripted_reply{.status = 403, .headers = {{"X-Error-Code", "GatedRepo"}}};
+    if (r.target.find("/gone/") != std::string::npos) return scripted_reply{.status = 404, .headers = {{"X-Error-Code", "RepoNotFound"}}};
+    if (r.target.find("/teapot/") != std::string::npos) return scripted_reply{.status = 418};
+    return std::nullopt;
+  });
+  CHECK(run_blocking(hub.async_fetch_structure("org/gated", "main")).error() == hfmm::errc::gated);
+  CHECK(run_blocking(hub.async_fetch_structure("org/gone", "main")).error() == hfmm::errc::repo_not_found);
+  CHECK(run_blocking(hub.async_fetch_structure("org/teapot", "main")).error() == hfmm::errc::http_status);
+  CHECK(run_blocking(hub.async_fetch_structure("org/../x", "main")).error() == hfmm::errc::invalid_argument);
+}
+
+TEST_CASE("hub_fetcher: the token reaches the Hub, never a redirect target on another host") {
+  hub_fixture f;
+  auto o = f.options();
+  o.token = "hf_secret_value";
+  hfmm::hub_fetcher hub(o);
+  auto other_host = f.hub.endpoint("127.0.0.1");
+  f.hub.script([&](const hfmm_test::seen_request& r, std::size_t) -> std::optional<scripted_reply> {
+    if (r.target == "/api/models/org/moved/revision/main")
+      return scripted_reply{.status = 307, .headers = {{"Location", other_host + "/api/models/wzshiming/gpt2/revision/main"}}};
+    if (r.target == "/api/models/org/renamed/revision/main")
+      return scripted_reply{.status = 307, .headers = {{"Location", "/api/models/wzshiming/gpt2/revision/main"}}};
+    return std::nullopt;
+  });
+  REQUIRE(run_blocking(hub.async_fetch_structure("wzshiming/gpt2", "main")));
+  for (const auto& r : f.hub.seen()) CHECK(r.authorization == "Bearer hf_secret_value");
+
+  auto moved = run_blocking(hub.async_resolve_revision("org/moved", "main"));
+  REQUIRE(moved);
+  auto seen = f.hub.seen();
+  REQUIRE(seen.back().host.starts_with("127.0.0.1"));
+  CHECK(seen.back().authorization.empty());  // another host: no token
+  CHECK(seen[seen.size() - 2].authorization == "Bearer hf_secret_value");
+
+  auto renamed = run_blocking(hub.async_resolve_revision("org/renamed", "main"));  // relative Location, same host
+  REQUIRE(renamed);
+  CHECK(f.hub.seen().back().authorization == "Bearer hf_secret_value");
+  for (const auto& e : f.events) CHECK(e.url.find("hf_secret_value") == std::string::npos);
+}
+
+TEST_CASE("hub_fetcher: redirect loops, revision encoding, datasets and spaces") {
+  hub_fixture f;
+  auto hub = f.fetcher();
+  const std::string sha(40, 'd');
+  f.hub.script([&](const hfmm_test::seen_request& r, std::size_t) -> std::optional<scripted_reply> {
+    if (r.target.starts_with("/api/models/org/loop/"))
+      return scripted_reply{.status = 307, .headers = {{"Location", "/api/models/org/loop/revision/main"}}};
+    if (r.target == "/api/models/org/pr/revision/refs%2Fpr%2F1" ||
+        r.target == "/api/datasets/wzshiming/fixtures_image_utils/revision/main" ||
+        r.target == "/api/spaces/wzshiming/hello_world/revision/main")
+      return scripted_reply{.body = "{\"sha\":\"" + sha + "\"}"};
+    if (r.target == "/api/models/org/pr/tree/" + sha + "?recursive=true")
+      return scripted_reply{.body = tree_of("google-bert--bert-base-uncased.tree.dd4bc8b2.json")};
+    if (r.target == "/api/datasets/wzshiming/fixtures_image_utils/tree/" + sha + "?recursive=true")
+      return scripted_reply{.body = tree_of("datasets--wzshiming--fixtures_image_utils.tree.main.json")};
+    if (r.target == "/api/spaces/wzshiming/hello_world/tree/" + sha + "?recursive=true")
+      return scripted_reply{.body = tree_of("spaces--wzshiming--hello_world.tree.main.json")};
+    return std::nullopt;
+  });
+  CHECK(run_blocking(hub.async_fetch_structure("org/loop", "main")).error() == hfmm::errc::bad_response);
+  auto pr = run_blocking(hub.async_fetch_structure("org/pr", "refs/pr/1"));
+  REQUIRE(pr);
+  CHECK(pr->branch == "refs/pr/1");
+  CHECK(pr->total_files() == 5);
+  auto ds = run_blocking(hub.async_fetch_structure("datasets/wzshiming/fixtures_image_utils", "main"));
+  REQUIRE(ds);
+  CHECK(ds->repo_type == hfmm::repo_type::dataset);
+  CHECK(ds->total_files() == 35);
+  CHECK(ds->files.begin()->download_url().starts_with(f.hub.endpoint() + "/datasets/wzshiming/fixtures_image_utils/resolve/" + sha + "/"));
+  auto space = run_blocking(hub.async_fetch_structure("spaces/wzshiming/hello_world", "main"));
+  REQUIRE(space);
+  CHECK(space->repo_type == hfmm::repo_type::space);
+  CHECK(space->total_files() > 0);
+}
+
+TEST_CASE("hub_fetcher: retries 5xx and broken connections, then succeeds") {
+  hub_fixture f;
+  auto hub = f.fetcher();
+  std::map<std::string, int> failures;
+  f.hub.script([&](const hfmm_test::seen_request& r, std::size_t) -> std::optional<scripted_reply> {
+    auto& n = failures[r.target];
+    if (n >= 1) return std::nullopt;
+    ++n;
+    if (r.target.find("/revision/") != std::string::npos) return scripted_reply{.status = 500};
+    return scripted_reply{.body = tree_of("wzshiming--gpt2.tree.main.recursive-expand.json"),
+                          .how = scripted_reply::mode::reset};
+  });
+  auto s = run_blocking(hub.async_fetch_structure("wzshiming/gpt2", "main"));
+  REQUIRE(s);
+  CHECK(s->total_files() == 26);
+  CHECK(std::count_if(f.events.begin(), f.events.end(), [](auto& e) { return e.what == hfmm::hub_event::kind::retry; }) == 2);
+  CHECK(f.events.at(0).status == 500);
+  CHECK(f.events.at(1).error);  // the reset
+
+  // A truncated body is retried too.
+  failures.clear();
+  f.hub.script([&](const hfmm_test::seen_request& r, std::size_t) -> std::optional<scripted_reply> {
+    if (failures[r.target]++ == 0 && r.target.find("/tree/") != std::string::npos)
+      return scripted_reply{.body = "[{\"type\":\"file\"", .how = scripted_reply::mode::truncated};
+    return std::nullopt;
+  });
+  CHECK(run_blocking(hub.async_fetch_structure("wzshiming/gpt2", "main")));
+
+  // Persistent 503: retries exhausted.
+  f.hub.script([](const hfmm_test::seen_request&, std::size_t) { return std::optional<scripted_reply>(scripted_reply{.status = 503}); });
+  auto before = hub.requests();
+  CHECK(run_blocking(hub.async_resolve_revision("wzshiming/gpt2", "main")).error() == hfmm::errc::http_status);
+  CHECK(hub.requests() - before == 4);  // 1 + max_retries
+}
+
+TEST_CASE("hub_fetcher: 429 waits what RateLimit or Retry-After says, never blindly") {
+  hub_fixture f;
+  auto hub = f.fetcher();
+  int n429 = 0;
+  f.hub.script([&](const hfmm_test::seen_request& r, std::size_t) -> std::optional<scripted_reply> {
+    if (r.target.find("/revision/") != std::string::npos && n429++ == 0)
+      return scripted_reply{.status = 429, .headers = {{"RateLimit", "\"api\";r=0;t=1"},
+                                                       {"RateLimit-Policy", "\"fixed window\";\"api\";q=500;w=300"}}};
+    if (r.target.find("/blind/") != std::string::npos) return scripted_reply{.status = 429};
+    if (r.target.find("/patient/") != std::string::npos)
+      return scripted_reply{.status = 429, .headers = {{"Retry-After", "3600"}}};
+    return std::nullopt;
+  });
+  auto t0 = std::chrono::steady_clock::now();
+  auto s = run_blocking(hub.async_fetch_structure("wzshiming/gpt2", "main"));
+  auto waited = std::chrono::steady_clock::now() - t0;
+  REQUIRE(s);
+  CHECK(waited >= std::chrono::seconds(1));
+  REQUIRE_FALSE(f.events.empty());
+  CHECK(f.events[0].what == hfmm::hub_event::kind::rate_limit_wait);
+  CHECK(f.events[0].wait >= std::chrono::seconds(1));
+
+  auto before = hub.requests();
+  CHECK(run_blocking(hub.async_resolve_revision("org/blind", "main")).error() == hfmm::errc::rate_limited);
+  CHECK(hub.requests() - before == 1);  // no blind retry
+  before = hub.requests();
+  CHECK(run_blocking(hub.async_resolve_revision("org/patient", "main")).error() == hfmm::errc::rate_limited);
+  CHECK(hub.requests() - before == 1);  // longer than max_rate_limit_wait: fail now
+}
+
+TEST_CASE("hub_fetcher: pacing when RateLimit r= runs low") {
+  hub_fixture f;
+  auto hub = f.fetcher();
+  f.hub.script([](const hfmm_test::seen_request&, std::size_t) -> std::optional<scripted_reply> {
+    return scripted_reply{.headers = {{"RateLimit", "\"api\";r=1;t=1"}}, .body = "{\"sha\":\"" + std::string(40, 'a') + "\"}"};
+  });
+  REQUIRE(run_blocking(hub.async_resolve_revision("org/a", "main")));
+  auto t0 = std::chrono::steady_clock::now();
+  REQUIRE(run_blocking(hub.async_resolve_revision("org/a", "main")));
+  CHECK(std::chrono::steady_clock::now() - t0 >= std::chrono::milliseconds(300));
+  CHECK(std::any_of(f.events.begin(), f.events.end(), [](auto& e) { return e.what == hfmm::hub_event::kind::pacing; }));
+}
+
+TEST_CASE("hub_fetcher: malformed bodies, caps and slow servers end in clear errors") {
+  hub_fixture f;
+  auto o = f.options();
+  o.max_body_bytes = 1 << 20;
+  o.request_timeout = std::chrono::milliseconds(500);
+  o.max_entries = 30;
+  hfmm::hub_fetcher hub(o);
+  f.hub.script([](const hfmm_test::seen_request& r, std::size_t) -> std::optional<scripted_reply> {
+    const std::string sha(40, 'e');
+    if (!r.target.starts_with("/api/models/org/")) return std::nullopt;
+    if (r.target.find("/revision/") != std::string::npos && r.target.find("/nosha/") == std::string::npos)
+      return scripted_reply{.body = "{\"sha\":\"" + sha + "\"}"};
+    if (r.target.find("/malformed/") != std::string::npos) return scripted_reply{.body = "[{\"type\":\"file\","};
+    if (r.target.find("/types/") != std::string::npos)
+      return scripted_reply{.body = R"([{"type":"file","oid":"0000000000000000000000000000000000000000","size":"12","path":"a"}])"};
+    if (r.target.find("/nonhex/") != std::string::npos)
+      return scripted_reply{.body = R"([{"type":"file","oid":"zzzz","size":1,"path":"a"}])"};
+    if (r.target.find("/negative/") != std::string::npos)
+      return scripted_reply{.body = R"([{"type":"file","oid":"0000000000000000000000000000000000000000","size":-5,"path":"a"}])"};
+    if (r.target.find("/dupes/") != std::string::npos)
+      return scripted_reply{.body = R"([{"type":"file","oid":"0000000000000000000000000000000000000000","size":1,"path":"a"},{"type":"file","oid":"0000000000000000000000000000000000000000","size":1,"path":"a"}])"};
+    if (r.target.find("/endless/") != std::string::npos) return scripted_reply{.how = scripted_reply::mode::endless};
+    if (r.target.find("/drip/") != std::string::npos)
+      return scripted_reply{.body = "[]", .how = scripted_reply::mode::slow_drip, .drip = std::chrono::milliseconds(200)};
+    if (r.target.find("/big/") != std::string::npos)
+      return scripted_reply{.body = std::string(2 << 20, ' ') + "[]"};
+    if (r.target.find("/nosha/") != std::string::npos) return scripted_reply{.body = "{\"sha\":42}"};
+    if (r.target.find("/linkloop/") != std::string::npos)
+      return scripted_reply{.headers = {{"Link", "<" + r.target + ">; rel=\"next\""}}, .body = "[]"};
+    return std::nullopt;
+  });
+  for (auto id : {"org/malformed", "org/types", "org/nonhex", "org/negative", "org/dupes", "org/endless", "org/big",
+                  "org/nosha", "org/linkloop"}) {
+    CAPTURE(id);
+    CHECK(run_blocking(hub.async_fetch_structure(id, "main")).error() == hfmm::errc::bad_response);
+  }
+  CHECK(run_blocking(hub.async_fetch_structure("FluidInference/parakeet-tdt-0.6b-v3-coreml", "main")).error() ==
+        hfmm::errc::bad_response);  // 100 entries on page 1 > max_entries
+  auto t0 = std::chrono::steady_clock::now();
+  CHECK(run_blocking(hub.async_fetch_structure("org/drip", "main")).error() == hfmm::errc::timeout);
+  CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(3));
+}
+
+TEST_CASE("hub_fetcher: TLS is verified — untrusted and wrong-host certificates fail") {
+  hub_fixture good;
+  auto untrusting = good.options();
+  untrusting.ca_file.clear();  // the system store does not know the test certificate
+  hfmm::hub_fetcher system_store(untrusting);
+  auto r = run_blocking(system_store.async_resolve_revision("wzshiming/gpt2", "main"));
+  REQUIRE_FALSE(r);
+  CHECK(r.error().category() == boost::asio::error::get_ssl_category());
+
+  hub_fixture wrong({.san = "DNS:wrong.example", .recordings = hfmm_test::hub_dir()});
+  hfmm::hub_fetcher trusting_wrong(wrong.options());  // trusts the certificate, but the name does not match
+  auto w = run_blocking(trusting_wrong.async_resolve_revision("wzshiming/gpt2", "main"));
+  REQUIRE_FALSE(w);
+  CHECK(w.error().category() == boost::asio::error::get_ssl_category());
+
+  auto by_ip = good.options();
+  by_ip.endpoint = good.hub.endpoint("127.0.0.1");  // the certificate names IP:127.0.0.1 too
+  CHECK(run_blocking(hfmm::hub_fetcher(by_ip).async_resolve_revision("wzshiming/gpt2", "main")));
+
+  auto bad_ca = good.options();
+  bad_ca.ca_file = "/nonexistent.pem";
+  CHECK(run_blocking(hfmm::hub_fetcher(bad_ca).async_resolve_revision("wzshiming/gpt2", "main")).error() ==
+        hfmm::errc::invalid_argument);
+}
+
+TEST_CASE("hub_fetcher: plain http:// endpoints for local mirrors, and the environment") {
+  local_hub plain({.tls = false, .recordings = hfmm_test::hub_dir()});
+  {
+    env_guard endpoint("HF_ENDPOINT", plain.endpoint().c_str());
+    env_guard token("HF_TOKEN", "hf_from_env");
+    env_guard offline("HF_HUB_OFFLINE", nullptr);
+    hfmm::hub_fetcher hub;
+    CHECK(hub.endpoint() == plain.endpoint());
+    CHECK(hub.options().user_agent == "hfmm/" HFMM_VERSION_STRING);
+    auto s = hfmm::fetch_huggingface_repo_structure("wzshiming/gpt2");
+    REQUIRE(s);
+    CHECK(s->total_files() == 26);
+    CHECK(plain.seen().back().authorization == "Bearer hf_from_env");
+  }
+  {
+    hfmm_test::scratch_dir dir;
+    hfmm_test::spit(dir / "token", "hf_from_file\n");
+    env_guard token("HF_TOKEN", nullptr);
+    env_guard path("HF_TOKEN_PATH", (dir / "token").c_str());
+    CHECK(hfmm::hub_fetcher(hfmm::hub_options{.endpoint = plain.endpoint()}).options().token == "hf_from_file");
+  }
+  {
+    env_guard offline("HF_HUB_OFFLINE", "1");
+    auto before = plain.seen().size();
+    hfmm::hub_fetcher hub({.endpoint = plain.endpoint()});
+    CHECK(run_blocking(hub.async_fetch_structure("wzshiming/gpt2", "main")).error() == hfmm::errc::offline);
+    CHECK(plain.seen().size() == before);
+  }
+}
+
+TEST_CASE("hub_fetcher: concurrent listings share a bounded set of keep-alive connections") {
+  hub_fixture f({.recordings = hfmm_test::hub_dir(), .latency = std::chrono::milliseconds(20)});
+  auto o = f.options();
+  o.max_connections = 4;
+  hfmm::hub_fetcher hub(o);
+  boost::asio::io_context ctx;
+  int ok = 0;
+  for (int i = 0; i < 12; ++i)
+    boost::asio::co_spawn(ctx, hub.async_fetch_structure("wzshiming/gpt2", "main"),
+                          [&](std::exception_ptr, hfmm::result<hfmm::repo_structure> r) { ok += r.has_value(); });
+  ctx.run();
+  CHECK(ok == 12);
+  CHECK(f.hub.connections() <= 4);
+  CHECK(hub.requests() == 24);
+}
+
+TEST_CASE("refresh_all through hub_fetcher: unchanged repos cost one request each") {
+  hub_fixture f;
+  hfmm::model_manager<hfmm::memory_storage, hfmm::hub_fetcher> mm(hfmm::memory_storage{}, f.fetcher());
+  for (auto id : {"wzshiming/gpt2", "google-bert/bert-base-uncased", "FluidInference/parakeet-tdt-0.6b-v3-coreml",
+                  "wzshiming/does-not-exist"}) {
+    hfmm::model_metadata m;
+    m.model_id = id;
+    REQUIRE(mm.add_model(m));
+  }
+  auto first = mm.refresh_all({.concurrency = 4});
+  CHECK(first.failed() == 1);
+  CHECK(first.requests == 2 + 2 + 3 + 1);
+  CHECK(mm.get_model("FluidInference/parakeet-tdt-0.6b-v3-coreml")->repository_structure->total_files() == 84);
+  auto second = mm.refresh_all({.concurrency = 4});
+  CHECK(second.requests == 4);  // one revision call per repo
+  CHECK(second.failed() == 1);
+  CHECK(std::none_of(second.items.begin(), second.items.end(), [](auto& i) { return i.changed; }));
+}

@@ -1,0 +1,288 @@
+#pragma once
+// An in-process Hub for tests: a Beast HTTP(S) server on loopback (port 0, a self-signed
+// certificate made at test time) that answers from the recorded exchanges like the Hub does —
+// revision → sha, tree pages with Link (rewritten to this server's origin), X-Error-Code
+// errors, anonymous 401 — and injects faults a test asks for.
+// Include it in one translation unit only: its coroutines are expensive to compile.
+
+#include <hfmm/detail/recordings.hpp>
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/ssl.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+#include <openssl/x509v3.h>
+
+#include <atomic>
+#include <filesystem>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <thread>
+
+namespace hfmm_test {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+
+/// A self-signed certificate and its key, for the names in `san` ("DNS:localhost,IP:127.0.0.1").
+struct test_certificate {
+  std::string cert_pem, key_pem;
+
+  static test_certificate make(const std::string& san, const std::string& common_name = "hfmm test") {
+    EVP_PKEY* key = EVP_EC_gen("P-256");
+    X509* x = X509_new();
+    X509_set_version(x, 2);
+    static std::atomic<long> serial{1000};
+    ASN1_INTEGER_set(X509_get_serialNumber(x), ++serial);
+    X509_gmtime_adj(X509_getm_notBefore(x), -3600);
+    X509_gmtime_adj(X509_getm_notAfter(x), 86400);
+    X509_set_pubkey(x, key);
+    X509_NAME* name = X509_get_subject_name(x);
+    X509_NAME_add_entry_by_txt(name, "CN", MBSTRING_ASC, reinterpret_cast<const unsigned char*>(common_name.c_str()), -1, -1, 0);
+    X509_set_issuer_name(x, name);
+    X509V3_CTX ctx;
+    X509V3_set_ctx_nodb(&ctx);
+    X509V3_set_ctx(&ctx, x, x, nullptr, nullptr, 0);
+    X509_EXTENSION* ext = X509V3_EXT_conf_nid(nullptr, &ctx, NID_subject_alt_name, san.c_str());
+    X509_add_ext(x, ext, -1);
+    X509_EXTENSION_free(ext);
+    X509_sign(x, key, EVP_sha256());
+    test_certificate out;
+    BIO* b = BIO_new(BIO_s_mem());
+    PEM_write_bio_X509(b, x);
+    char* data;
+    long n = BIO_get_mem_data(b, &data);
+    out.cert_pem.assign(data, static_cast<std::size_t>(n));
+    BIO_free(b);
+    b = BIO_new(BIO_s_mem());
+    PEM_write_bio_PrivateKey(b, key, nullptr, nullptr, 0, nullptr, nullptr);
+    n = BIO_get_mem_data(b, &data);
+    out.key_pem.assign(data, static_cast<std::size_t>(n));
+    BIO_free(b);
+    X509_free(x);
+    EVP_PKEY_free(key);
+    return out;
+  }
+};
+
+/// What the server saw.
+struct seen_request {
+  std::string method, target, host, authorization;
+};
+
+/// A reply the test scripts, instead of the recorded answer.
+struct scripted_reply {
+  enum class mode {
+    normal,       // status, headers, body
+    reset,        // headers and half the body, then a TCP reset
+    truncated,    // Content-Length says more than is sent, then close
+    endless,      // a chunked body that never ends
+    slow_drip,    // one byte of the status line per `drip` interval
+    close,        // close the connection without answering
+  };
+  unsigned status = 200;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string body;
+  mode how = mode::normal;
+  std::chrono::milliseconds delay{0};
+  std::chrono::milliseconds drip{1000};
+};
+
+class local_hub {
+public:
+  struct options {
+    bool tls = true;
+    std::string san = "DNS:localhost,IP:127.0.0.1";
+    std::filesystem::path recordings;  ///< directory with recordings.json; empty: scripted only
+    std::chrono::milliseconds latency{0};  ///< added to every answer
+  };
+
+  explicit local_hub(options o) : options_(std::move(o)), cert_(test_certificate::make(options_.san)) {
+    if (!options_.recordings.empty()) recordings_ = hfmm::detail::recording_set::load(options_.recordings).value();
+    if (options_.tls) {
+      tls_.use_certificate_chain(asio::buffer(cert_.cert_pem));
+      tls_.use_private_key(asio::buffer(cert_.key_pem), asio::ssl::context::pem);
+    }
+    acceptor_.open(asio::ip::tcp::v4());
+    acceptor_.set_option(asio::socket_base::reuse_address(true));
+    acceptor_.bind({asio::ip::make_address("127.0.0.1"), 0});
+    acceptor_.listen();
+    port_ = acceptor_.local_endpoint().port();
+    asio::co_spawn(ctx_, accept_loop(), asio::detached);
+    thread_ = std::thread([this] { ctx_.run(); });
+  }
+  ~local_hub() {
+    asio::post(ctx_, [this] {
+      error_code ec;
+      acceptor_.close(ec);
+      ctx_.stop();
+    });
+    thread_.join();
+  }
+
+  unsigned short port() const { return port_; }
+  /// The origin to use as HF_ENDPOINT: https://localhost:<port> (or http://).
+  std::string endpoint(const std::string& host = "localhost") const {
+    return std::string(options_.tls ? "https://" : "http://") + host + ":" + std::to_string(port_);
+  }
+  const std::string& certificate_pem() const { return cert_.cert_pem; }
+  /// Writes the certificate to `path` (for hub_options::ca_file) and returns the path.
+  std::string write_certificate(const std::filesystem::path& path) const {
+    std::ofstream(path) << cert_.cert_pem;
+    return path.string();
+  }
+
+  /// Decides replies before the recordings do; nullopt lets the recording answer.
+  void script(std::function<std::optional<scripted_reply>(const seen_request&, std::size_t n)> f) {
+    std::lock_guard lock(mutex_);
+    script_ = std::move(f);
+  }
+  std::vector<seen_request> seen() const {
+    std::lock_guard lock(mutex_);
+    return seen_;
+  }
+  std::size_t connections() const { return connections_.load(); }
+
+private:
+  using error_code = boost::system::error_code;
+
+  asio::awaitable<void> accept_loop() {
+    for (;;) {
+      error_code ec;
+      auto socket = co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) co_return;
+      ++connections_;
+      asio::co_spawn(ctx_, serve_connection(std::move(socket)), asio::detached);
+    }
+  }
+
+  asio::awaitable<void> serve_connection(asio::ip::tcp::socket socket) {
+    if (!options_.tls) {
+      beast::tcp_stream stream(std::move(socket));
+      co_await serve(stream);
+      co_return;
+    }
+    beast::ssl_stream<beast::tcp_stream> stream(std::move(socket), tls_);
+    error_code ec;
+    beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(10));
+    co_await stream.async_handshake(asio::ssl::stream_base::server, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return;
+    co_await serve(stream);
+  }
+
+  std::optional<scripted_reply> decide(const seen_request& r) {
+    std::lock_guard lock(mutex_);
+    seen_.push_back(r);
+    if (script_) return script_(r, seen_.size());
+    return std::nullopt;
+  }
+
+  scripted_reply recorded(const seen_request& r) {
+    scripted_reply out;
+    if (!recordings_) {
+      out.status = 404;
+      return out;
+    }
+    auto a = recordings_->answer(r.target);
+    if (a.unrecorded) {  // like the Hub: a revision we have no answer for
+      out.status = 404;
+      out.headers = {{"X-Error-Code", "RevisionNotFound"}, {"Content-Type", "application/json; charset=utf-8"}};
+      out.body = R"({"error":"Invalid rev id"})";
+      return out;
+    }
+    out.status = a.status;
+    out.body = a.body;
+    for (auto& [k, v] : a.headers) {
+      std::string value = v;
+      if (k == "Link") {  // a mirror points its pages at itself
+        auto pos = value.find("https://huggingface.co");
+        if (pos != std::string::npos) value.replace(pos, 22, endpoint());
+      }
+      out.headers.emplace_back(k, value);
+    }
+    return out;
+  }
+
+  template <class Stream>
+  asio::awaitable<void> serve(Stream& stream) {
+    beast::flat_buffer buffer;
+    for (;;) {
+      error_code ec;
+      http::request<http::string_body> req;
+      beast::get_lowest_layer(stream).expires_after(std::chrono::seconds(30));
+      co_await http::async_read(stream, buffer, req, asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) co_return;
+      seen_request info{std::string(req.method_string()), std::string(req.target()),
+                        std::string(req[http::field::host]), std::string(req[http::field::authorization])};
+      auto reply = decide(info);
+      if (!reply) reply = recorded(info);
+      auto delay = reply->delay + options_.latency;
+      if (delay.count() > 0) {
+        asio::steady_timer t(co_await asio::this_coro::executor, delay);
+        co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      }
+      beast::get_lowest_layer(stream).expires_never();
+      using mode = scripted_reply::mode;
+      if (reply->how == mode::close) co_return;
+      std::string head = "HTTP/1.1 " + std::to_string(reply->status) + " X\r\n";
+      for (auto& [k, v] : reply->headers) head += k + ": " + v + "\r\n";
+      if (reply->how == mode::endless) {
+        head += "Transfer-Encoding: chunked\r\n\r\n";
+        co_await asio::async_write(stream, asio::buffer(head), asio::redirect_error(asio::use_awaitable, ec));
+        std::string chunk = "4000\r\n" + std::string(0x4000, '[') + "\r\n";
+        while (!ec) co_await asio::async_write(stream, asio::buffer(chunk), asio::redirect_error(asio::use_awaitable, ec));
+        co_return;
+      }
+      head += "Content-Length: " + std::to_string(reply->body.size() + (reply->how == mode::truncated ? 1000 : 0)) + "\r\n\r\n";
+      if (reply->how == mode::slow_drip) {
+        std::string all = head + reply->body;
+        for (char c : all) {
+          co_await asio::async_write(stream, asio::buffer(&c, 1), asio::redirect_error(asio::use_awaitable, ec));
+          if (ec) co_return;
+          asio::steady_timer t(co_await asio::this_coro::executor, reply->drip);
+          co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        }
+        continue;
+      }
+      std::string body = reply->how == mode::reset ? reply->body.substr(0, reply->body.size() / 2) : reply->body;
+      co_await asio::async_write(stream, asio::buffer(head + body), asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) co_return;
+      if (reply->how == mode::reset) {
+        auto& sock = beast::get_lowest_layer(stream).socket();
+        sock.set_option(asio::socket_base::linger(true, 0), ec);
+        sock.close(ec);
+        co_return;
+      }
+      if (reply->how == mode::truncated) co_return;
+      if (!req.keep_alive()) co_return;
+    }
+  }
+
+  options options_;
+  test_certificate cert_;
+  std::optional<hfmm::detail::recording_set> recordings_;
+  asio::io_context ctx_;
+  asio::ssl::context tls_{asio::ssl::context::tls_server};
+  asio::ip::tcp::acceptor acceptor_{ctx_};
+  unsigned short port_ = 0;
+  std::thread thread_;
+  mutable std::mutex mutex_;
+  std::function<std::optional<scripted_reply>(const seen_request&, std::size_t)> script_;
+  std::vector<seen_request> seen_;
+  std::atomic<std::size_t> connections_{0};
+};
+
+}  // namespace hfmm_test
