@@ -380,3 +380,41 @@ TEST_CASE("refresh_all through hub_fetcher: unchanged repos cost one request eac
   CHECK(second.failed() == 1);
   CHECK(std::none_of(second.items.begin(), second.items.end(), [](auto& i) { return i.changed; }));
 }
+
+TEST_CASE("hub_fetcher: HTTPS_PROXY tunnels through CONNECT; NO_PROXY bypasses it") {
+  hub_fixture f;
+  hfmm_test::connect_proxy proxy;
+  {
+    env_guard p("HTTPS_PROXY", proxy.url().c_str());
+    env_guard n("NO_PROXY", "example.org");
+    auto hub = f.fetcher();
+    auto s = run_blocking(hub.async_fetch_structure("wzshiming/gpt2", "main"));
+    REQUIRE(s);
+    CHECK(s->total_files() == 26);
+    REQUIRE_FALSE(proxy.tunnels().empty());
+    CHECK(proxy.tunnels().front() == "localhost:" + std::to_string(f.hub.port()));
+  }
+  {
+    env_guard p("HTTPS_PROXY", proxy.url().c_str());
+    env_guard n("NO_PROXY", "localhost");
+    auto before = proxy.tunnels().size();
+    auto hub = f.fetcher();
+    REQUIRE(run_blocking(hub.async_fetch_structure("wzshiming/gpt2", "main")));
+    CHECK(proxy.tunnels().size() == before);
+  }
+}
+
+TEST_CASE("hub_fetcher: live huggingface.co (only with HFMM_LIVE_HUB=1)") {
+  const char* live = std::getenv("HFMM_LIVE_HUB");
+  if (!live || std::string(live) != "1") return;  // opt-in: needs a network; never in CI
+  hfmm::hub_fetcher hub(hfmm::hub_options{.endpoint = "https://huggingface.co"});
+  auto gpt2 = run_blocking(hub.async_fetch_structure("openai-community/gpt2", "main"));
+  REQUIRE(gpt2);
+  CHECK(gpt2->total_files() > 20);
+  CHECK(gpt2->commit_sha.size() == 40);
+  CHECK(get_file_sha256_from_structure(*gpt2, "model.safetensors") ==
+        "248dfc3911869ec493c76e65bf2fcf7f615828b0254c12b473182f0f81d3a707");
+  auto ds = run_blocking(hub.async_fetch_structure("datasets/wzshiming/fixtures_image_utils", "main"));
+  REQUIRE(ds);
+  CHECK(ds->total_files() > 0);
+}

@@ -8,6 +8,7 @@
 #include <hfmm/detail/recordings.hpp>
 
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/connect.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -24,6 +25,7 @@
 #include <openssl/pem.h>
 #include <openssl/x509v3.h>
 
+#include <array>
 #include <atomic>
 #include <filesystem>
 #include <functional>
@@ -164,6 +166,7 @@ private:
       error_code ec;
       auto socket = co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
       if (ec) co_return;
+      socket.set_option(asio::ip::tcp::no_delay(true), ec);
       ++connections_;
       asio::co_spawn(ctx_, serve_connection(std::move(socket)), asio::detached);
     }
@@ -283,6 +286,89 @@ private:
   std::function<std::optional<scripted_reply>(const seen_request&, std::size_t)> script_;
   std::vector<seen_request> seen_;
   std::atomic<std::size_t> connections_{0};
+};
+
+/// An HTTP CONNECT proxy on loopback: tunnels bytes to the requested host:port.
+class connect_proxy {
+public:
+  connect_proxy() {
+    acceptor_.open(asio::ip::tcp::v4());
+    acceptor_.bind({asio::ip::make_address("127.0.0.1"), 0});
+    acceptor_.listen();
+    port_ = acceptor_.local_endpoint().port();
+    asio::co_spawn(ctx_, accept_loop(), asio::detached);
+    thread_ = std::thread([this] { ctx_.run(); });
+  }
+  ~connect_proxy() {
+    asio::post(ctx_, [this] { ctx_.stop(); });
+    thread_.join();
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  std::vector<std::string> tunnels() const {
+    std::lock_guard lock(mutex_);
+    return tunnels_;
+  }
+
+private:
+  using error_code = boost::system::error_code;
+  asio::awaitable<void> accept_loop() {
+    for (;;) {
+      error_code ec;
+      auto socket = co_await acceptor_.async_accept(asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) co_return;
+      asio::co_spawn(ctx_, tunnel(std::move(socket)), asio::detached);
+    }
+  }
+  static asio::awaitable<void> pipe(asio::ip::tcp::socket& from, asio::ip::tcp::socket& to) {
+    std::array<char, 16384> buf;
+    for (;;) {
+      error_code ec;
+      auto n = co_await from.async_read_some(asio::buffer(buf), asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) break;
+      co_await asio::async_write(to, asio::buffer(buf.data(), n), asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) break;
+    }
+    error_code ignored;
+    to.shutdown(asio::ip::tcp::socket::shutdown_send, ignored);
+  }
+  asio::awaitable<void> tunnel(asio::ip::tcp::socket client) {
+    error_code ec;
+    beast::flat_buffer buffer;
+    http::request_parser<http::empty_body> parser;
+    co_await http::async_read_header(client, buffer, parser, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec || parser.get().method() != http::verb::connect) co_return;
+    std::string target(parser.get().target());
+    {
+      std::lock_guard lock(mutex_);
+      tunnels_.push_back(target);
+    }
+    auto colon = target.rfind(':');
+    asio::ip::tcp::resolver resolver(ctx_);
+    auto endpoints = co_await resolver.async_resolve(target.substr(0, colon), target.substr(colon + 1),
+                                                     asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return;
+    asio::ip::tcp::socket upstream(ctx_);
+    co_await asio::async_connect(upstream, endpoints, asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return;
+    std::string ok = "HTTP/1.1 200 Connection established\r\n\r\n";
+    co_await asio::async_write(client, asio::buffer(ok), asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return;
+    if (buffer.size() > 0) {  // bytes the client sent after the header (the TLS hello, already read)
+      co_await asio::async_write(upstream, buffer.data(), asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) co_return;
+    }
+    asio::co_spawn(ctx_, pipe(upstream, client), asio::detached);
+    co_await pipe(client, upstream);
+    asio::steady_timer linger(ctx_, std::chrono::seconds(5));  // keep both sockets alive for the other pipe
+    co_await linger.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+  }
+
+  asio::io_context ctx_;
+  asio::ip::tcp::acceptor acceptor_{ctx_};
+  unsigned short port_ = 0;
+  std::thread thread_;
+  mutable std::mutex mutex_;
+  std::vector<std::string> tunnels_;
 };
 
 }  // namespace hfmm_test

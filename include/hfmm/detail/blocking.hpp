@@ -24,4 +24,12 @@ T run_blocking(boost::asio::awaitable<T> op) {
   return std::move(*out);
 }
 
+inline void run_blocking(boost::asio::awaitable<void> op) {
+  boost::asio::io_context ctx;
+  std::exception_ptr failure;
+  boost::asio::co_spawn(ctx, std::move(op), [&](std::exception_ptr e) { failure = e; });
+  ctx.run();
+  if (failure) std::rethrow_exception(failure);
+}
+
 }  // namespace hfmm::detail
