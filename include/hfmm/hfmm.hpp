@@ -15,3 +15,5 @@
 #include <hfmm/storage/json_file.hpp>
 #include <hfmm/fetch/mock_fetcher.hpp>
 #include <hfmm/manager.hpp>
+#include <hfmm/verify.hpp>
+#include <hfmm/diff.hpp>
