@@ -1,0 +1,427 @@
+// hfmm — the command-line face of the library: a catalog of Hugging Face repositories.
+//
+//   hfmm [--store S] [--json] [--offline] COMMAND ...
+//
+// Exit codes: 0 ok, 1 verification or lookup failed, 2 usage, 3 network or storage error.
+#include <hfmm/hfmm.hpp>
+#include <hfmm/fetch/hub_fetcher.hpp>
+#include "stores.hpp"
+
+#include <CLI/CLI.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <cstdio>
+#include <fnmatch.h>
+#include <iostream>
+#include <unistd.h>
+
+namespace {
+
+namespace json = boost::json;
+
+enum exit_code { exit_ok = 0, exit_failed = 1, exit_usage = 2, exit_error = 3 };
+
+/// Lookups that found nothing are "failed" (1); the network and the store are errors (3).
+int exit_for(const hfmm::error_code& ec) {
+  using hfmm::errc;
+  if (ec == errc::repo_not_found || ec == errc::revision_not_found || ec == errc::file_not_found ||
+      ec == errc::model_not_found || ec == errc::unauthorized || ec == errc::gated || ec == errc::token_rejected)
+    return exit_failed;
+  if (ec == errc::invalid_argument) return exit_usage;
+  return exit_error;
+}
+
+struct command_line {
+  std::string store, command;
+  bool json = false, offline = false;
+  std::vector<std::string> ids;
+  std::string id, path, pattern, dir, file, branch = "main", ext, glob;
+  bool all = false, previous = false, hf_cache = false;
+  std::string cache;
+  std::size_t concurrency = 16, limit = 10;
+};
+
+void print_json(const json::value& v) { std::cout << json::serialize(v) << "\n"; }
+
+int fail(const command_line& cl, const std::string& what, const hfmm::error_code& ec, int code = -1) {
+  if (code < 0) code = exit_for(ec);
+  if (cl.json) print_json({{"error", ec.message()}, {"code", ec.value()}, {"what", what}});
+  else std::cerr << "hfmm: " << what << ": " << ec.message() << "\n";
+  return code;
+}
+
+std::string human_size(std::uint64_t bytes) {
+  const char* units[] = {"B", "KB", "MB", "GB", "TB"};
+  double v = static_cast<double>(bytes);
+  int u = 0;
+  while (v >= 1000 && u < 4) v /= 1000, ++u;
+  char buf[32];
+  std::snprintf(buf, sizeof buf, u == 0 ? "%.0f %s" : "%.1f %s", v, units[u]);
+  return buf;
+}
+
+json::object structure_summary(const hfmm::repo_structure& s) {
+  json::object o{{"model_id", s.model_id},
+                 {"repo_type", hfmm::to_string(s.repo_type)},
+                 {"branch", s.branch},
+                 {"commit_sha", s.commit_sha},
+                 {"fetched_at", hfmm::detail::format_timestamp(s.fetched_at)},
+                 {"total_files", s.total_files()},
+                 {"total_size", s.total_size()}};
+  if (s.previous) o["previous_commit_sha"] = s.previous->commit_sha;
+  return o;
+}
+
+/// A terminal progress bar, or plain lines when stderr is not a terminal.
+std::function<void(const hfmm::refresh_progress&)> progress_printer() {
+  bool tty = ::isatty(STDERR_FILENO);
+  return [tty](const hfmm::refresh_progress& p) {
+    if (!tty) {
+      std::cerr << "refreshed " << p.done << "/" << p.total << " " << p.current << "\n";
+      return;
+    }
+    constexpr int width = 30;
+    int filled = p.total ? static_cast<int>(width * p.done / p.total) : width;
+    std::cerr << "\r[" << std::string(filled, '#') << std::string(width - filled, '.') << "] " << p.done << "/" << p.total;
+    if (p.eta) std::cerr << " eta " << p.eta->count() << "s";
+    std::cerr << " " << p.current << "\033[K" << (p.done == p.total ? "\n" : "") << std::flush;
+  };
+}
+
+template <class Manager>
+int run(Manager& mm, command_line& cl) {
+  const auto& c = cl.command;
+  auto need_model = [&](const std::string& id) -> const hfmm::model_metadata* {
+    const auto* m = mm.get_model(id);
+    if (!m) fail(cl, id, hfmm::errc::model_not_found);
+    return m;
+  };
+
+  if (c == "add") {
+    for (const auto& id : cl.ids) {
+      auto model = hfmm::create_model_from_huggingface(id, {}, {.fetch_repo_structure = false});
+      if (const auto* old = mm.get_model(id)) model = *old;  // keep what the catalog knows
+      auto s = hfmm::fetch_huggingface_repo_structure(mm.fetcher(), id, cl.branch);
+      if (!s) return fail(cl, id, s.error());
+      model.repository_structure = std::move(*s);
+      if (auto ok = mm.add_model(std::move(model)); !ok) return fail(cl, "storing " + id, ok.error());
+      const auto& stored = *mm.get_model(id)->repository_structure;
+      if (cl.json) print_json(structure_summary(stored));
+      else std::cout << id << ": " << stored.total_files() << " files, " << human_size(stored.total_size()) << ", commit "
+                     << (stored.commit_sha.empty() ? "(unknown)" : stored.commit_sha) << "\n";
+    }
+    return exit_ok;
+  }
+  if (c == "refresh") {
+    if (cl.all || cl.ids.empty()) {
+      auto report = mm.refresh_all({.concurrency = cl.concurrency, .on_progress = progress_printer()});
+      json::array items;
+      for (const auto& i : report.items) {
+        if (!cl.json && !i.outcome) std::cerr << i.model_id << ": " << i.outcome.error().message() << "\n";
+        items.push_back({{"model_id", i.model_id}, {"ok", i.outcome.has_value()}, {"changed", i.changed},
+                         {"error", i.outcome ? "" : i.outcome.error().message()}});
+      }
+      auto changed = std::count_if(report.items.begin(), report.items.end(), [](auto& i) { return i.changed; });
+      if (cl.json) print_json({{"items", items}, {"requests", report.requests}, {"failed", report.failed()}});
+      else std::cout << report.items.size() << " refreshed, " << changed << " changed, " << report.failed() << " failed, "
+                     << report.requests << " requests\n";
+      return report.failed() ? exit_error : exit_ok;
+    }
+    int code = exit_ok;
+    json::array items;
+    for (const auto& id : cl.ids) {
+      auto before = mm.get_model(id) && mm.get_model(id)->repository_structure ? mm.get_model(id)->repository_structure->commit_sha : "";
+      auto ok = mm.refresh_repository_structure(id, cl.branch);
+      if (!ok) {
+        code = std::max(code, fail(cl, id, ok.error()));
+        continue;
+      }
+      const auto& s = *mm.get_model(id)->repository_structure;
+      if (cl.json) items.push_back(structure_summary(s));
+      else std::cout << id << ": " << (s.commit_sha == before ? "unchanged" : "updated") << ", commit " << s.commit_sha << "\n";
+    }
+    if (cl.json && code == exit_ok) print_json(items);
+    return code;
+  }
+  if (c == "show") {
+    const auto* m = need_model(cl.id);
+    if (!m) return exit_failed;
+    if (cl.json) {
+      print_json(json::value_from(*m));
+      return exit_ok;
+    }
+    std::cout << m->model_id << "\n  name: " << m->model_name << "\n  type: " << hfmm::to_string(m->model_type)
+              << "\n  architecture: " << m->architecture << "\n  source: " << m->source_url.value_or("-") << "\n";
+    if (const auto& s = m->repository_structure) {
+      std::cout << "  branch: " << s->branch << "\n  commit: " << (s->commit_sha.empty() ? "(unknown)" : s->commit_sha)
+                << "\n  fetched: " << hfmm::detail::format_timestamp(s->fetched_at) << "\n  files: " << s->total_files()
+                << " (" << human_size(s->total_size()) << ")\n";
+      if (s->previous) std::cout << "  previous commit: " << s->previous->commit_sha << "\n";
+    } else {
+      std::cout << "  no repository structure (run: hfmm refresh " << m->model_id << ")\n";
+    }
+    return exit_ok;
+  }
+  if (c == "files") {
+    const auto* m = need_model(cl.id);
+    if (!m) return exit_failed;
+    json::array out;
+    if (m->repository_structure)
+      for (auto f : m->repository_structure->files) {
+        if (!f.path().ends_with(cl.ext)) continue;
+        if (!cl.glob.empty() && ::fnmatch(cl.glob.c_str(), std::string(f.path()).c_str(), 0) != 0) continue;
+        auto lfs = f.lfs();
+        if (cl.json) {
+          json::value entry = json::value_from(f.to_entry());
+          entry.as_object()["path"] = f.path();
+          out.push_back(std::move(entry));
+        } else {
+          std::printf("%12llu  %s  %s\n", static_cast<unsigned long long>(f.size()), lfs ? lfs->sha256.c_str() : f.oid().c_str(),
+                      std::string(f.path()).c_str());
+        }
+      }
+    if (cl.json) print_json(out);
+    return exit_ok;
+  }
+  if (c == "hash") {
+    const auto* m = need_model(cl.id);
+    if (!m) return exit_failed;
+    auto entry = m->repository_structure ? m->repository_structure->files.find(cl.path) : std::nullopt;
+    if (!entry) return fail(cl, cl.id + ": " + cl.path, hfmm::errc::file_not_found);
+    if (cl.json) {
+      json::object o{{"path", cl.path}, {"oid", entry->oid}, {"size", entry->size}};
+      if (entry->lfs) o["sha256"] = entry->lfs->sha256;
+      if (entry->xet_hash) o["xet_hash"] = *entry->xet_hash;
+      print_json(o);
+    } else {
+      std::cout << entry->oid << "\n";
+      if (entry->lfs) std::cout << "sha256 " << entry->lfs->sha256 << "\n";
+    }
+    return exit_ok;
+  }
+  if (c == "with-file") {
+    auto models = mm.get_models_with_file(cl.pattern);
+    json::array out;
+    for (const auto* m : models) {
+      if (cl.json) out.push_back(json::value(m->model_id));
+      else std::cout << m->model_id << "\n";
+    }
+    if (cl.json) print_json(out);
+    return models.empty() ? exit_failed : exit_ok;
+  }
+  if (c == "stats") {
+    auto stats = mm.get_stats();
+    if (cl.json) {
+      print_json(json::value_from(stats));
+    } else {
+      std::cout << stats.total_models << " models, " << stats.models_with_repo_structure << " with a repository structure, "
+                << stats.total_tracked_files << " files (" << human_size(stats.total_tracked_bytes) << ")\n";
+      for (const auto& [type, n] : stats.models_by_type) std::cout << "  " << type << ": " << n << "\n";
+    }
+    return exit_ok;
+  }
+  if (c == "verify") {
+    const auto* m = need_model(cl.id);
+    if (!m) return exit_failed;
+    if (!m->repository_structure) return fail(cl, cl.id + " has no repository structure", hfmm::errc::file_not_found);
+    hfmm::verify_options vo;
+    auto report = cl.hf_cache || cl.dir.empty() ? hfmm::verify_hf_cache(*m->repository_structure, cl.cache, vo)
+                                                : hfmm::verify_local_files(*m->repository_structure, cl.dir, vo);
+    if (!report) return fail(cl, "verify " + cl.id, report.error(), exit_error);
+    if (cl.json) {
+      json::array mismatches;
+      for (const auto& x : report->mismatches)
+        mismatches.push_back({{"path", x.path}, {"expected", x.expected}, {"actual", x.actual}, {"algorithm", x.algorithm}});
+      auto list = [](const std::vector<std::string>& v) {
+        json::array a;
+        for (const auto& s : v) a.emplace_back(s);
+        return a;
+      };
+      print_json({{"ok", report->ok()}, {"checked", report->checked}, {"bytes_hashed", report->bytes_hashed},
+                  {"mismatches", mismatches}, {"missing", list(report->missing)}, {"extra", list(report->extra)},
+                  {"unsafe", list(report->unsafe)}, {"inconsistent", list(report->inconsistent)}});
+    } else {
+      constexpr std::size_t shown = 50;  // per kind; --json lists everything
+      auto print = [&](const char* label, const std::vector<std::string>& paths, const char* note = "") {
+        for (std::size_t i = 0; i < paths.size() && i < shown; ++i) std::cout << label << paths[i] << note << "\n";
+        if (paths.size() > shown) std::cout << label << "... and " << paths.size() - shown << " more\n";
+      };
+      for (const auto& x : report->mismatches)
+        std::cout << "MISMATCH " << x.path << " (" << x.algorithm << ": expected " << x.expected << ", got " << x.actual << ")\n";
+      print("MISSING  ", report->missing);
+      print("EXTRA    ", report->extra);
+      print("UNSAFE   ", report->unsafe);
+      print("LISTING  ", report->inconsistent, " (LFS oid does not match its pointer)");
+      std::cout << (report->ok() ? "intact" : "NOT intact") << ": " << report->checked << " files checked, "
+                << human_size(report->bytes_hashed) << " hashed\n";
+    }
+    return report->ok() ? exit_ok : exit_failed;
+  }
+  if (c == "diff") {
+    const auto* m = need_model(cl.id);
+    if (!m) return exit_failed;
+    if (!m->repository_structure) return fail(cl, cl.id + " has no repository structure", hfmm::errc::file_not_found);
+    hfmm::repo_structure after;
+    const hfmm::repo_structure* before = nullptr;
+    if (cl.previous) {
+      before = m->repository_structure->previous.get();
+      if (!before) return fail(cl, cl.id + " has no previous structure", hfmm::errc::file_not_found);
+      after = *m->repository_structure;
+    } else {  // what changed upstream since the stored listing (not stored)
+      auto fresh = hfmm::fetch_huggingface_repo_structure(mm.fetcher(), cl.id, m->repository_structure->branch);
+      if (!fresh) return fail(cl, cl.id, fresh.error());
+      before = &*m->repository_structure;
+      after = std::move(*fresh);
+    }
+    auto d = hfmm::diff_structures(*before, after);
+    if (cl.json) {
+      auto list = [](const std::vector<std::string>& v) {
+        json::array a;
+        for (const auto& s : v) a.emplace_back(s);
+        return a;
+      };
+      json::array modified, renamed;
+      for (const auto& x : d.modified) modified.emplace_back(x.path);
+      for (const auto& x : d.renamed) renamed.push_back({{"from", x.from}, {"to", x.to}});
+      print_json({{"from_commit", before->commit_sha}, {"to_commit", after.commit_sha}, {"added", list(d.added)},
+                  {"removed", list(d.removed)}, {"modified", modified}, {"renamed", renamed}, {"unchanged", d.unchanged}});
+    } else {
+      std::cout << before->commit_sha << " -> " << after.commit_sha << "\n";
+      for (const auto& p : d.added) std::cout << "+ " << p << "\n";
+      for (const auto& p : d.removed) std::cout << "- " << p << "\n";
+      for (const auto& x : d.modified) std::cout << "M " << x.path << "\n";
+      for (const auto& x : d.renamed) std::cout << "R " << x.from << " -> " << x.to << "\n";
+      std::cout << d.unchanged << " unchanged\n";
+    }
+    return exit_ok;
+  }
+  if (c == "similar") {
+    if (!need_model(cl.id)) return exit_failed;
+    json::array out;
+    for (const auto& s : mm.get_similar_models(cl.id, cl.limit)) {
+      if (cl.json) out.push_back({{"model_id", s.model->model_id}, {"path_jaccard", s.path_jaccard}, {"content_jaccard", s.content_jaccard}});
+      else std::printf("%-50s paths %.3f  content %.3f\n", s.model->model_id.c_str(), s.path_jaccard, s.content_jaccard);
+    }
+    if (cl.json) print_json(out);
+    return exit_ok;
+  }
+  if (c == "dupes") {
+    auto r = mm.get_duplicate_report();
+    if (cl.json) {
+      json::array groups;
+      for (const auto& g : r.groups) {
+        json::array files;
+        for (const auto& f : g.files) files.push_back({{"model_id", f.model->model_id}, {"path", f.path}});
+        groups.push_back({{"content", g.content}, {"size", g.size}, {"files", files}});
+      }
+      print_json({{"reclaimable_bytes", r.reclaimable_bytes}, {"groups", groups}});
+    } else {
+      for (const auto& g : r.groups) {
+        std::cout << g.content << " (" << human_size(g.size) << " x " << g.files.size() << ")\n";
+        for (const auto& f : g.files) std::cout << "  " << f.model->model_id << ": " << f.path << "\n";
+      }
+      std::cout << human_size(r.reclaimable_bytes) << " could be shared\n";
+    }
+    return exit_ok;
+  }
+  if (c == "export" || c == "import") {
+    auto ok = c == "export" ? mm.export_metadata(cl.file) : mm.import_metadata(cl.file);
+    if (!ok) return fail(cl, c + " " + cl.file, ok.error());
+    if (cl.json) print_json({{"ok", true}, {"models", mm.size()}});
+    else std::cout << (c == "export" ? "exported " : "catalog now holds ") << mm.size() << " models\n";
+    return exit_ok;
+  }
+  return exit_usage;
+}
+
+template <class Fetcher>
+int with_fetcher(command_line& cl, Fetcher fetcher) {
+  return hfmm_cli::with_store(cl.store, [&](auto storage) {
+    using storage_type = decltype(storage);
+    auto mm = hfmm::model_manager<storage_type, Fetcher>::open(std::move(storage), std::move(fetcher));
+    if (!mm) return fail(cl, "opening the store " + cl.store, mm.error(), exit_error);
+    int code = run(*mm, cl);
+    if (auto closed = mm->close(); !closed) return fail(cl, "saving the store", closed.error(), exit_error);
+    return code;
+  }, [&](const std::string& why) {
+    std::cerr << "hfmm: " << why << "\n";
+    return exit_usage;
+  });
+}
+
+std::filesystem::path recordings_dir() {
+  if (const char* env = std::getenv("HFMM_RECORDINGS"); env && *env) return env;
+  if (std::filesystem::exists(HFMM_INSTALLED_RECORDINGS "/recordings.json")) return HFMM_INSTALLED_RECORDINGS;
+  return HFMM_SOURCE_RECORDINGS;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  command_line cl;
+  CLI::App app{"hfmm — a catalog of Hugging Face model repositories, pinned to commits"};
+  app.require_subcommand(1);
+  app.add_option("--store", cl.store,
+                 "the store: a JSON path (default $MODEL_MANAGER_JSON_PATH or ./model_metadata.json), *.json.gz, "
+                 "*.json.zst, sqlite:PATH, duckdb:PATH, postgres:CONNINFO");
+  app.add_flag("--json", cl.json, "print one JSON document on standard output");
+  app.add_flag("--offline", cl.offline, "answer from the bundled recorded Hub responses ($HFMM_RECORDINGS)");
+
+  auto* add = app.add_subcommand("add", "fetch repositories and store them in the catalog");
+  add->add_option("ID", cl.ids, "repo ids: org/name, datasets/org/name, spaces/org/name")->required();
+  add->add_option("--branch", cl.branch, "branch, tag or commit");
+  auto* refresh = app.add_subcommand("refresh", "fetch stored repositories again (all when no ID is given)");
+  refresh->add_option("ID", cl.ids);
+  refresh->add_flag("--all", cl.all, "every model in the catalog");
+  refresh->add_option("--concurrency", cl.concurrency, "parallel requests for --all")->check(CLI::Range(1, 1024));
+  refresh->add_option("--branch", cl.branch, "branch for the given IDs");
+  auto* show = app.add_subcommand("show", "one model and its repository");
+  show->add_option("ID", cl.id)->required();
+  auto* files = app.add_subcommand("files", "the files of a model's repository");
+  files->add_option("ID", cl.id)->required();
+  files->add_option("--ext", cl.ext, "only paths ending with this (case-sensitive)");
+  files->add_option("--glob", cl.glob, "only paths matching this shell pattern");
+  auto* hash = app.add_subcommand("hash", "the git oid (and LFS sha256) of one file");
+  hash->add_option("ID", cl.id)->required();
+  hash->add_option("PATH", cl.path)->required();
+  auto* with_file = app.add_subcommand("with-file", "models with a file path containing PATTERN (case-insensitive)");
+  with_file->add_option("PATTERN", cl.pattern)->required();
+  app.add_subcommand("stats", "catalog statistics");
+  auto* verify = app.add_subcommand("verify", "check a local copy: exit 0 intact, 1 not");
+  verify->add_option("ID", cl.id)->required();
+  verify->add_option("DIR", cl.dir, "a plain directory holding the repository's files");
+  verify->add_option("--hf-cache", cl.cache, "a Hugging Face cache (default: HF_HUB_CACHE, $HF_HOME/hub, ~/.cache/huggingface/hub)")
+      ->expected(0, 1);
+  auto* diff = app.add_subcommand("diff", "what changed upstream since the stored listing (or --previous)");
+  diff->add_option("ID", cl.id)->required();
+  diff->add_flag("--previous", cl.previous, "compare the stored previous structure with the current one");
+  auto* similar = app.add_subcommand("similar", "models with similar file structures");
+  similar->add_option("ID", cl.id)->required();
+  similar->add_option("--limit", cl.limit);
+  app.add_subcommand("dupes", "identical content stored under several models");
+  auto* exp = app.add_subcommand("export", "write the catalog in the JSON store layout");
+  exp->add_option("FILE", cl.file)->required();
+  auto* imp = app.add_subcommand("import", "merge a catalog file (JSON store layout), replacing by model_id");
+  imp->add_option("FILE", cl.file)->required();
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    int rc = app.exit(e);
+    return rc == 0 ? exit_ok : exit_usage;
+  }
+  cl.command = app.get_subcommands().front()->get_name();
+  cl.hf_cache = verify->count("--hf-cache") > 0;
+  if (cl.store.empty()) cl.store = hfmm::json_file_storage::default_path().string();
+
+  if (cl.offline) {
+    auto dir = recordings_dir();
+    auto mock = hfmm::mock_fetcher::from_recordings(dir);
+    if (!mock) {
+      std::cerr << "hfmm: cannot read the recorded Hub responses in " << dir << ": " << mock.error().message() << "\n";
+      return exit_error;
+    }
+    return with_fetcher(cl, std::move(*mock));
+  }
+  return with_fetcher(cl, hfmm::hub_fetcher{});
+}

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# The hfmm tool end to end, offline on the bundled recordings: commands, --json, exit codes.
+#   cli_test.sh /path/to/hfmm
+set -u
+hfmm="$1"
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+cd "$work"
+failures=0
+expect() {  # expect CODE "description" command...
+  local code=$1 what=$2
+  shift 2
+  "$@" > out.txt 2> err.txt
+  local rc=$?
+  if [ "$rc" -ne "$code" ]; then
+    echo "FAIL: $what: exit $rc, expected $code"; cat out.txt err.txt; failures=$((failures + 1))
+  fi
+}
+contains() {  # contains "text" "description"
+  if ! grep -qF -- "$1" out.txt; then
+    echo "FAIL: $2: output lacks '$1'"; cat out.txt; failures=$((failures + 1))
+  fi
+}
+
+export MODEL_MANAGER_JSON_PATH="$work/catalog.json"
+expect 0 "add offline" "$hfmm" --offline add wzshiming/gpt2 google-bert/bert-base-uncased
+contains "wzshiming/gpt2: 26 files, 5.6 GB, commit ae329b6937f31305a0d6c6779f6cd4072cc4097e" "add prints totals"
+expect 1 "add a missing repo" "$hfmm" --offline add wzshiming/does-not-exist
+expect 0 "hash" "$hfmm" hash wzshiming/gpt2 config.json
+contains "10c66461e4c109db5a2196bff4bb59be30396ed8" "hash prints the oid"
+expect 0 "hash --json" "$hfmm" --json hash wzshiming/gpt2 model.safetensors
+contains '"sha256":"248dfc3911869ec493c76e65bf2fcf7f615828b0254c12b473182f0f81d3a707"' "hash --json has the sha256"
+expect 1 "hash of a missing path" "$hfmm" hash wzshiming/gpt2 nope.txt
+expect 1 "hash of a missing model" "$hfmm" hash nobody/nothing config.json
+expect 0 "files --ext" "$hfmm" files wzshiming/gpt2 --ext .onnx
+[ "$(wc -l < out.txt)" -eq 3 ] || { echo "FAIL: files --ext .onnx should list 3"; failures=$((failures + 1)); }
+expect 0 "files --glob" "$hfmm" files wzshiming/gpt2 --glob 'onnx/*.json'
+[ "$(wc -l < out.txt)" -eq 6 ] || { echo "FAIL: files --glob onnx/*.json should list 6"; failures=$((failures + 1)); }
+expect 0 "with-file" "$hfmm" with-file CONFIG.JSON
+contains "google-bert/bert-base-uncased" "with-file is case-insensitive"
+expect 1 "with-file finds nothing" "$hfmm" with-file nonexistent.file
+expect 0 "stats --json" "$hfmm" --json stats
+contains '"total_models":2' "stats counts models"
+contains '"total_tracked_files":31' "stats counts files"
+expect 0 "show" "$hfmm" show wzshiming/gpt2
+contains "commit: ae329b6937f31305a0d6c6779f6cd4072cc4097e" "show prints the commit"
+expect 0 "refresh --all (unchanged)" "$hfmm" --offline refresh --all
+contains "2 refreshed, 0 changed, 0 failed, 2 requests" "an unchanged refresh costs one request per repo"
+expect 0 "diff upstream" "$hfmm" --offline diff wzshiming/gpt2
+contains "26 unchanged" "diff against upstream"
+expect 1 "diff --previous without history" "$hfmm" diff wzshiming/gpt2 --previous
+expect 0 "similar" "$hfmm" --json similar wzshiming/gpt2
+contains "google-bert/bert-base-uncased" "similar ranks bert"
+expect 0 "dupes" "$hfmm" dupes
+expect 0 "export" "$hfmm" export "$work/exported.json"
+expect 0 "import into another store" "$hfmm" --store "$work/other.json" import "$work/exported.json"
+expect 0 "the imported store answers" "$hfmm" --store "$work/other.json" hash google-bert/bert-base-uncased config.json
+expect 1 "import a missing file" "$hfmm" import "$work/missing.json"
+
+# verify: a local copy that matches a hand-made catalog entry
+mkdir -p repo/sub
+printf 'hello\n' > repo/hello.txt
+printf 'abc' > repo/sub/weights.bin
+cat > verify-catalog.json <<'JSON'
+{"local/model": {"model_id": "local/model", "model_name": "model",
+  "repository_structure": {"model_id": "local/model", "branch": "main", "fetched_at": "2026-11-27T10:00:00",
+    "files": {"hello.txt": {"size": 6, "lfs": {}, "oid": "ce013625030ba8dba906f756967f9e9ca394464a", "download_url": ""},
+              "sub/weights.bin": {"size": 3, "oid": "80d7d501c2b256023dc42e46d958b9ac2ec283ee", "download_url": "",
+                "lfs": {"oid": "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad", "size": 3, "pointerSize": 126}}}}}}
+JSON
+expect 0 "import the verify catalog" "$hfmm" import verify-catalog.json
+expect 0 "verify an intact copy" "$hfmm" verify local/model repo
+contains "intact: 2 files checked" "verify reports intact"
+printf 'abd' > repo/sub/weights.bin
+expect 1 "verify a damaged copy" "$hfmm" verify local/model repo
+contains "MISMATCH sub/weights.bin (sha256" "verify names the mismatch"
+expect 1 "verify --json" "$hfmm" --json verify local/model repo
+contains '"ok":false' "verify --json"
+expect 3 "verify a missing directory" "$hfmm" verify local/model "$work/nowhere"
+
+expect 2 "no command" "$hfmm"
+expect 2 "unknown option" "$hfmm" stats --bogus
+expect 0 "--help" "$hfmm" --help
+expect 0 "a command's --help" "$hfmm" verify --help
+expect 2 "an unknown store scheme" "$hfmm" --store nosuch:thing stats
+echo "{broken" > broken.json
+expect 3 "a corrupt store" "$hfmm" --store broken.json stats
+grep -q "{broken" broken.json || { echo "FAIL: the corrupt store was modified"; failures=$((failures + 1)); }
+
+if [ "$failures" -ne 0 ]; then echo "$failures failure(s)"; exit 1; fi
+echo "all CLI checks passed"
