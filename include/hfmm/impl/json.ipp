@@ -275,7 +275,7 @@ inline bool is_model_field(std::string_view key) {
   return false;
 }
 
-inline void write_model(json::object& o, const model_metadata& m) {
+inline void write_model_record(json::object& o, const model_metadata& m) {
   o.reserve(18 + m.extra.size());
   auto io = [](const std::vector<io_spec>& specs) {
     json::array a;
@@ -367,7 +367,7 @@ inline json::object write_catalog(std::span<const model_metadata* const> models)
   root.reserve(models.size());
   for (const auto* m : models) {
     json::object record;
-    write_model(record, *m);
+    write_model_record(record, *m);
     root[m->model_id] = std::move(record);
   }
   return root;
@@ -387,7 +387,7 @@ inline void tag_invoke(boost::json::value_from_tag, boost::json::value& jv, cons
   detail::write_structure(jv.emplace_object(), v);
 }
 inline void tag_invoke(boost::json::value_from_tag, boost::json::value& jv, const model_metadata& v) {
-  detail::write_model(jv.emplace_object(), v);
+  detail::write_model_record(jv.emplace_object(), v);
 }
 
 inline result<io_spec> tag_invoke(boost::json::try_value_to_tag<io_spec>, const boost::json::value& jv) {

@@ -1,0 +1,212 @@
+#pragma once
+// duckdb_storage(path): the catalog in a DuckDB database — the Python Model Manager's
+// database engine — in the normalized layout of DESIGN §4.2 (detail/sql_catalog.hpp). On
+// open, the Python Model Manager's own table `model_metadata` (if the file has one) is
+// imported, "DataType.X" spellings included; it is left as it was. Files go in through the
+// Appender. One writer at a time (an flock on "<path>.lock"; DuckDB also locks the file
+// against other processes). Extensions are never downloaded (autoinstall_known_extensions
+// is off; JSON is built in). Needs DuckDB's C API (CMake target hfmm::duckdb; the library is
+// fetched by scripts/fetch-duckdb). Not thread-safe: one thread at a time.
+
+#include <hfmm/concepts.hpp>
+#include <hfmm/detail/posix_file.hpp>
+#include <hfmm/detail/sql_catalog.hpp>
+
+#include <duckdb.h>
+
+#include <filesystem>
+#include <map>
+
+namespace hfmm {
+
+namespace detail {
+
+class duckdb_backend {
+public:
+  using target_type = std::filesystem::path;
+  static constexpr sql_dialect dialect{
+      .json_type = "JSON",
+      .bigint_type = "BIGINT",
+      .table_exists = "SELECT table_name FROM information_schema.tables WHERE table_name = $1",
+      .column_exists = "SELECT column_name FROM information_schema.columns WHERE table_name = $1 AND column_name = $2"};
+
+  explicit duckdb_backend(target_type path) : path_(std::move(path)) {}
+  duckdb_backend(duckdb_backend&& o) noexcept
+      : path_(std::move(o.path_)), db_(std::exchange(o.db_, nullptr)), conn_(std::exchange(o.conn_, nullptr)),
+        statements_(std::move(o.statements_)), lock_(std::move(o.lock_)), detail_(std::move(o.detail_)) {}
+  duckdb_backend& operator=(duckdb_backend&& o) noexcept {
+    if (this != &o) {
+      disconnect();
+      path_ = std::move(o.path_);
+      db_ = std::exchange(o.db_, nullptr);
+      conn_ = std::exchange(o.conn_, nullptr);
+      statements_ = std::move(o.statements_);
+      lock_ = std::move(o.lock_);
+      detail_ = std::move(o.detail_);
+    }
+    return *this;
+  }
+  ~duckdb_backend() { disconnect(); }
+
+  std::string& detail() noexcept { return detail_; }
+  const std::string& detail() const noexcept { return detail_; }
+
+  result<void> connect() {
+    detail_.clear();
+    auto lock = lock_exclusive(std::filesystem::path(path_) += ".lock");
+    if (!lock) {
+      detail_ = lock.error() == errc::storage_locked ? path_.string() + " is open in another writer"
+                                                     : "cannot create " + path_.string() + ".lock";
+      return lock.error();
+    }
+    lock_ = std::move(*lock);
+    duckdb_config config = nullptr;
+    duckdb_create_config(&config);
+    duckdb_set_config(config, "autoinstall_known_extensions", "false");
+    char* error = nullptr;
+    auto state = duckdb_open_ext(path_.c_str(), &db_, config, &error);
+    duckdb_destroy_config(&config);
+    if (state != DuckDBSuccess) {
+      std::string message = error ? error : "cannot open";
+      duckdb_free(error);
+      detail_ = path_.string() + ": " + message;
+      db_ = nullptr;
+      lock_.reset();
+      if (message.find("lock") != std::string::npos) return errc::storage_locked;
+      if (message.find("not a valid DuckDB") != std::string::npos || message.find("Corrupt") != std::string::npos ||
+          message.find("corrupt") != std::string::npos || message.find("checksum") != std::string::npos ||
+          message.find("Serialization") != std::string::npos)
+        return errc::storage_corrupt;
+      return errc::storage_io;
+    }
+    if (duckdb_connect(db_, &conn_) != DuckDBSuccess) {
+      detail_ = path_.string() + ": cannot connect";
+      disconnect();
+      return errc::storage_io;
+    }
+    return {};
+  }
+
+  void disconnect() {
+    for (auto& [sql, stmt] : statements_) duckdb_destroy_prepare(&stmt);
+    statements_.clear();
+    if (conn_) duckdb_disconnect(&conn_);
+    if (db_) duckdb_close(&db_);
+    conn_ = nullptr;
+    db_ = nullptr;
+    lock_.reset();
+  }
+
+  result<void> exec(const std::string& sql) {
+    duckdb_result r;
+    bool ok = duckdb_query(conn_, sql.c_str(), &r) == DuckDBSuccess;
+    if (!ok) detail_ = path_.string() + ": " + (duckdb_result_error(&r) ? duckdb_result_error(&r) : "query failed");
+    duckdb_destroy_result(&r);
+    if (!ok) return errc::storage_io;
+    return {};
+  }
+
+  result<void> run(std::string_view sql, std::span<const sql_value> params) {
+    duckdb_result r;
+    if (auto ok = execute(sql, params, r); !ok) return ok;
+    duckdb_destroy_result(&r);
+    return {};
+  }
+
+  result<sql_rows> rows(std::string_view sql, std::span<const sql_value> params) {
+    duckdb_result r;
+    if (auto ok = execute(sql, params, r); !ok) return ok.error();
+    sql_rows out;
+    auto n = duckdb_row_count(&r), columns = duckdb_column_count(&r);
+    out.reserve(n);
+    for (idx_t row = 0; row < n; ++row) {
+      sql_row values(columns);
+      for (idx_t c = 0; c < columns; ++c) {
+        if (duckdb_value_is_null(&r, c, row)) continue;
+        char* text = duckdb_value_varchar(&r, c, row);
+        values[c] = std::string(text ? text : "");
+        duckdb_free(text);
+      }
+      out.push_back(std::move(values));
+    }
+    duckdb_destroy_result(&r);
+    return out;
+  }
+
+  result<void> insert_files(const std::vector<file_row>& rows) {
+    duckdb_appender appender = nullptr;
+    if (duckdb_appender_create(conn_, nullptr, "files", &appender) != DuckDBSuccess) {
+      detail_ = path_.string() + ": " + (appender ? duckdb_appender_error(appender) : "cannot append");
+      duckdb_appender_destroy(&appender);
+      return errc::storage_io;
+    }
+    bool ok = true;
+    for (const auto& r : rows) {
+      for (std::size_t c = 0; c < r.size() && ok; ++c) {
+        if (!r[c]) ok = duckdb_append_null(appender) == DuckDBSuccess;
+        else if (c == 2 || c == 5 || c == 6)  // size, lfs_size, pointer_size
+          ok = duckdb_append_int64(appender, static_cast<int64_t>(parse_u64(r[c]).value_or(0))) == DuckDBSuccess;
+        else ok = duckdb_append_varchar_length(appender, r[c]->data(), r[c]->size()) == DuckDBSuccess;
+      }
+      if (!ok || duckdb_appender_end_row(appender) != DuckDBSuccess) {
+        ok = false;
+        break;
+      }
+    }
+    if (ok) ok = duckdb_appender_close(appender) == DuckDBSuccess;
+    if (!ok) detail_ = path_.string() + ": " + (duckdb_appender_error(appender) ? duckdb_appender_error(appender) : "append failed");
+    duckdb_appender_destroy(&appender);
+    if (!ok) return errc::storage_io;
+    return {};
+  }
+
+private:
+  result<void> execute(std::string_view sql, std::span<const sql_value> params, duckdb_result& out) {
+    auto it = statements_.find(sql);
+    if (it == statements_.end()) {
+      duckdb_prepared_statement stmt = nullptr;
+      std::string text(sql);
+      if (duckdb_prepare(conn_, text.c_str(), &stmt) != DuckDBSuccess) {
+        detail_ = path_.string() + ": " + (duckdb_prepare_error(stmt) ? duckdb_prepare_error(stmt) : "prepare failed");
+        duckdb_destroy_prepare(&stmt);
+        return errc::storage_io;
+      }
+      it = statements_.emplace(std::move(text), stmt).first;
+    }
+    auto stmt = it->second;
+    duckdb_clear_bindings(stmt);
+    for (std::size_t i = 0; i < params.size(); ++i) {
+      auto state = params[i] ? duckdb_bind_varchar_length(stmt, i + 1, params[i]->data(), params[i]->size())
+                             : duckdb_bind_null(stmt, i + 1);
+      if (state != DuckDBSuccess) {
+        detail_ = path_.string() + ": cannot bind parameter " + std::to_string(i + 1);
+        return errc::storage_io;
+      }
+    }
+    if (duckdb_execute_prepared(stmt, &out) != DuckDBSuccess) {
+      detail_ = path_.string() + ": " + (duckdb_result_error(&out) ? duckdb_result_error(&out) : "query failed");
+      duckdb_destroy_result(&out);
+      return errc::storage_io;
+    }
+    return {};
+  }
+
+  std::filesystem::path path_;
+  duckdb_database db_ = nullptr;
+  duckdb_connection conn_ = nullptr;
+  std::map<std::string, duckdb_prepared_statement, std::less<>> statements_;
+  unique_fd lock_;
+  std::string detail_;
+};
+
+}  // namespace detail
+
+/// The catalog in DuckDB. Errors: storage_locked, storage_corrupt, storage_io, schema_newer.
+class duckdb_storage : public detail::sql_catalog<detail::duckdb_backend> {
+public:
+  explicit duckdb_storage(std::filesystem::path path) : sql_catalog(std::move(path)) {}
+};
+
+static_assert(storage<duckdb_storage>);
+
+}  // namespace hfmm

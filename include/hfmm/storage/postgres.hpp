@@ -1,0 +1,194 @@
+#pragma once
+// postgres_storage(conninfo): one catalog shared by many machines, in PostgreSQL, in the
+// normalized layout of DESIGN §4.2 (detail/sql_catalog.hpp; JSON columns are JSONB).
+// Several processes may write at once: each upsert_many is one transaction, rows are upserted
+// (ON CONFLICT), schema changes are serialized with an advisory lock; reload() returns what
+// everyone stored. A lost connection fails the call with storage_io (error_detail() says why)
+// and the next call reconnects. Files go in as one JSONB array per model
+// (jsonb_to_recordset), not one round trip per file. Needs libpq (CMake target
+// hfmm::postgres). Not thread-safe: one thread at a time per storage.
+
+#include <hfmm/concepts.hpp>
+#include <hfmm/detail/sql_catalog.hpp>
+
+#include <libpq-fe.h>
+
+#include <map>
+
+namespace hfmm {
+
+namespace detail {
+
+class postgres_backend {
+public:
+  using target_type = std::string;
+  static constexpr sql_dialect dialect{
+      .json_type = "JSONB",
+      .bigint_type = "BIGINT",
+      .table_exists = "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND "
+                      "table_name = $1",
+      .column_exists = "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() "
+                       "AND table_name = $1 AND column_name = $2",
+      .migrate_lock = "SELECT pg_advisory_lock(7236833650)",
+      .migrate_unlock = "SELECT pg_advisory_unlock(7236833650)"};
+
+  explicit postgres_backend(target_type conninfo) : conninfo_(std::move(conninfo)) {}
+  postgres_backend(postgres_backend&& o) noexcept
+      : conninfo_(std::move(o.conninfo_)), conn_(std::exchange(o.conn_, nullptr)),
+        statements_(std::move(o.statements_)), detail_(std::move(o.detail_)) {}
+  postgres_backend& operator=(postgres_backend&& o) noexcept {
+    if (this != &o) {
+      disconnect();
+      conninfo_ = std::move(o.conninfo_);
+      conn_ = std::exchange(o.conn_, nullptr);
+      statements_ = std::move(o.statements_);
+      detail_ = std::move(o.detail_);
+    }
+    return *this;
+  }
+  ~postgres_backend() { disconnect(); }
+
+  std::string& detail() noexcept { return detail_; }
+  const std::string& detail() const noexcept { return detail_; }
+
+  result<void> connect() {
+    detail_.clear();
+    conn_ = PQconnectdb(conninfo_.c_str());
+    if (PQstatus(conn_) != CONNECTION_OK) {
+      detail_ = std::string("cannot connect to PostgreSQL: ") + PQerrorMessage(conn_);
+      disconnect();
+      return errc::storage_io;
+    }
+    return exec("SET client_min_messages = warning");
+  }
+
+  void disconnect() {
+    if (conn_) PQfinish(conn_);
+    conn_ = nullptr;
+    statements_.clear();
+  }
+
+  result<void> exec(const std::string& sql) {
+    if (auto ok = ensure_connected(); !ok) return ok;
+    PGresult* r = PQexec(conn_, sql.c_str());
+    auto ok = check(r);
+    PQclear(r);
+    return ok;
+  }
+
+  result<void> run(std::string_view sql, std::span<const sql_value> params) {
+    PGresult* r = nullptr;
+    if (auto ok = execute(sql, params, r); !ok) return ok;
+    PQclear(r);
+    return {};
+  }
+
+  result<sql_rows> rows(std::string_view sql, std::span<const sql_value> params) {
+    PGresult* r = nullptr;
+    if (auto ok = execute(sql, params, r); !ok) return ok.error();
+    sql_rows out;
+    int n = PQntuples(r), columns = PQnfields(r);
+    out.reserve(static_cast<std::size_t>(n));
+    for (int row = 0; row < n; ++row) {
+      sql_row values(static_cast<std::size_t>(columns));
+      for (int c = 0; c < columns; ++c)
+        if (!PQgetisnull(r, row, c))
+          values[static_cast<std::size_t>(c)] = std::string(PQgetvalue(r, row, c), static_cast<std::size_t>(PQgetlength(r, row, c)));
+      out.push_back(std::move(values));
+    }
+    PQclear(r);
+    return out;
+  }
+
+  result<void> insert_files(const std::vector<file_row>& rows) {
+    static constexpr const char* names[] = {"model_id", "path", "size", "oid", "lfs_sha256", "lfs_size", "pointer_size",
+                                            "xet_hash", "download_url"};
+    boost::json::array list;
+    list.reserve(rows.size());
+    for (const auto& r : rows) {
+      boost::json::object o;
+      for (std::size_t c = 0; c < r.size(); ++c) {
+        if (!r[c]) o[names[c]] = nullptr;
+        else if (c == 2 || c == 5 || c == 6) o[names[c]] = parse_u64(r[c]).value_or(0);
+        else o[names[c]] = *r[c];
+      }
+      list.push_back(std::move(o));
+    }
+    sql_value payload = boost::json::serialize(list);
+    return run("INSERT INTO files SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(model_id text, path text, size "
+               "bigint, oid text, lfs_sha256 text, lfs_size bigint, pointer_size bigint, xet_hash text, download_url text)",
+               {&payload, 1});
+  }
+
+private:
+  /// After a lost connection: reconnect (prepared statements are gone with the session).
+  result<void> ensure_connected() {
+    if (conn_ && PQstatus(conn_) == CONNECTION_OK) return {};
+    if (!conn_) return connect();
+    statements_.clear();
+    PQreset(conn_);
+    if (PQstatus(conn_) != CONNECTION_OK) {
+      detail_ = std::string("PostgreSQL connection lost and not re-established: ") + PQerrorMessage(conn_);
+      return errc::storage_io;
+    }
+    return {};
+  }
+
+  result<void> check(PGresult* r) {
+    auto status = PQresultStatus(r);
+    if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) return {};
+    detail_ = PQresultErrorMessage(r) && *PQresultErrorMessage(r) ? PQresultErrorMessage(r) : PQerrorMessage(conn_);
+    if (PQstatus(conn_) != CONNECTION_OK) detail_ = "PostgreSQL connection lost (the next call reconnects): " + detail_;
+    const char* state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    if (state && std::string_view(state) == "55P03") return errc::storage_locked;  // lock_not_available
+    return errc::storage_io;
+  }
+
+  result<void> execute(std::string_view sql, std::span<const sql_value> params, PGresult*& out) {
+    if (auto ok = ensure_connected(); !ok) return ok;
+    auto it = statements_.find(sql);
+    if (it == statements_.end()) {
+      std::string name = "hfmm_" + std::to_string(statements_.size());
+      std::string text(sql);
+      PGresult* r = PQprepare(conn_, name.c_str(), text.c_str(), 0, nullptr);
+      auto ok = check(r);
+      PQclear(r);
+      if (!ok) return ok;
+      it = statements_.emplace(std::move(text), std::move(name)).first;
+    }
+    std::vector<const char*> values(params.size());
+    std::vector<int> lengths(params.size());
+    for (std::size_t i = 0; i < params.size(); ++i) {
+      values[i] = params[i] ? params[i]->c_str() : nullptr;
+      lengths[i] = params[i] ? static_cast<int>(params[i]->size()) : 0;
+    }
+    out = PQexecPrepared(conn_, it->second.c_str(), static_cast<int>(params.size()), values.data(), lengths.data(),
+                         nullptr, 0);
+    auto ok = check(out);
+    if (!ok) {
+      PQclear(out);
+      out = nullptr;
+    }
+    return ok;
+  }
+
+  std::string conninfo_;
+  PGconn* conn_ = nullptr;
+  std::map<std::string, std::string, std::less<>> statements_;
+  std::string detail_;
+};
+
+}  // namespace detail
+
+/// The shared catalog in PostgreSQL. Errors: storage_io (connection, SQL), storage_corrupt,
+/// schema_newer.
+class postgres_storage : public detail::sql_catalog<detail::postgres_backend> {
+public:
+  explicit postgres_storage(std::string conninfo) : sql_catalog(std::move(conninfo)) {}
+  /// What every writer has stored, now.
+  result<std::vector<model_metadata>> reload() { return load(); }
+};
+
+static_assert(reloadable_storage<postgres_storage>);
+
+}  // namespace hfmm

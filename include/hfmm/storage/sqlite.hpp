@@ -1,0 +1,184 @@
+#pragma once
+// sqlite_storage(path): the catalog in an embedded SQLite database, in the normalized layout
+// of DESIGN §4.2 (detail/sql_catalog.hpp). WAL journal, synchronous=FULL: upserts are durable
+// when they return; each upsert_many is one transaction. One writer at a time: open() takes
+// an flock on "<path>.lock" (storage_locked otherwise). A file that is not a database gives
+// storage_corrupt and is left untouched. Needs libsqlite3 (CMake target hfmm::sqlite).
+// Not thread-safe: one thread at a time.
+
+#include <hfmm/concepts.hpp>
+#include <hfmm/detail/posix_file.hpp>
+#include <hfmm/detail/sql_catalog.hpp>
+
+#include <sqlite3.h>
+
+#include <filesystem>
+#include <map>
+
+namespace hfmm {
+
+namespace detail {
+
+class sqlite_backend {
+public:
+  using target_type = std::filesystem::path;
+  static constexpr sql_dialect dialect{
+      .json_type = "TEXT",
+      .bigint_type = "INTEGER",
+      .table_exists = "SELECT name FROM sqlite_master WHERE type = 'table' AND name = $1",
+      .column_exists = "SELECT name FROM pragma_table_info($1) WHERE name = $2"};
+
+  explicit sqlite_backend(target_type path) : path_(std::move(path)) {}
+  sqlite_backend(sqlite_backend&& o) noexcept
+      : path_(std::move(o.path_)), db_(std::exchange(o.db_, nullptr)), statements_(std::move(o.statements_)),
+        lock_(std::move(o.lock_)), detail_(std::move(o.detail_)) {}
+  sqlite_backend& operator=(sqlite_backend&& o) noexcept {
+    if (this != &o) {
+      disconnect();
+      path_ = std::move(o.path_);
+      db_ = std::exchange(o.db_, nullptr);
+      statements_ = std::move(o.statements_);
+      lock_ = std::move(o.lock_);
+      detail_ = std::move(o.detail_);
+    }
+    return *this;
+  }
+  ~sqlite_backend() { disconnect(); }
+
+  std::string& detail() noexcept { return detail_; }
+  const std::string& detail() const noexcept { return detail_; }
+
+  result<void> connect() {
+    detail_.clear();
+    auto lock = lock_exclusive(std::filesystem::path(path_) += ".lock");
+    if (!lock) {
+      detail_ = lock.error() == errc::storage_locked ? path_.string() + " is open in another writer"
+                                                     : "cannot create " + path_.string() + ".lock";
+      return lock.error();
+    }
+    lock_ = std::move(*lock);
+    if (sqlite3_open_v2(path_.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr) !=
+        SQLITE_OK) {
+      auto e = fail();
+      disconnect();
+      return e;
+    }
+    sqlite3_busy_timeout(db_, 5000);
+    // Reading the schema first: a file that is not a database fails here, untouched.
+    if (auto ok = exec("PRAGMA schema_version"); !ok) {
+      disconnect();
+      return ok;
+    }
+    if (auto ok = exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON"); !ok) {
+      disconnect();
+      return ok;
+    }
+    return {};
+  }
+
+  void disconnect() {
+    for (auto& [sql, stmt] : statements_) sqlite3_finalize(stmt);
+    statements_.clear();
+    if (db_) sqlite3_close_v2(db_);
+    db_ = nullptr;
+    lock_.reset();
+  }
+
+  result<void> exec(const std::string& sql) {
+    char* message = nullptr;
+    if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &message) != SQLITE_OK) {
+      auto e = fail();
+      sqlite3_free(message);
+      return e;
+    }
+    return {};
+  }
+
+  result<void> run(std::string_view sql, std::span<const sql_value> params) {
+    auto stmt = prepare(sql, params);
+    if (!stmt) return stmt.error();
+    int rc;
+    while ((rc = sqlite3_step(*stmt)) == SQLITE_ROW) {
+    }
+    sqlite3_reset(*stmt);
+    if (rc != SQLITE_DONE) return fail();
+    return {};
+  }
+
+  result<sql_rows> rows(std::string_view sql, std::span<const sql_value> params) {
+    auto stmt = prepare(sql, params);
+    if (!stmt) return stmt.error();
+    sql_rows out;
+    int rc;
+    int columns = sqlite3_column_count(*stmt);
+    while ((rc = sqlite3_step(*stmt)) == SQLITE_ROW) {
+      sql_row row(static_cast<std::size_t>(columns));
+      for (int c = 0; c < columns; ++c) {
+        if (sqlite3_column_type(*stmt, c) == SQLITE_NULL) continue;
+        auto* text = reinterpret_cast<const char*>(sqlite3_column_text(*stmt, c));
+        row[static_cast<std::size_t>(c)] = std::string(text, static_cast<std::size_t>(sqlite3_column_bytes(*stmt, c)));
+      }
+      out.push_back(std::move(row));
+    }
+    sqlite3_reset(*stmt);
+    if (rc != SQLITE_DONE) return fail();
+    return out;
+  }
+
+  result<void> insert_files(const std::vector<file_row>& rows) {
+    for (const auto& r : rows)
+      if (auto ok = run("INSERT INTO files VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)", r); !ok) return ok;
+    return {};
+  }
+
+private:
+  result<sqlite3_stmt*> prepare(std::string_view sql, std::span<const sql_value> params) {
+    auto it = statements_.find(sql);
+    if (it == statements_.end()) {
+      sqlite3_stmt* stmt = nullptr;
+      if (sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &stmt, nullptr) !=
+          SQLITE_OK)
+        return fail();
+      it = statements_.emplace(std::string(sql), stmt).first;
+    }
+    auto* stmt = it->second;
+    sqlite3_clear_bindings(stmt);
+    for (std::size_t i = 0; i < params.size(); ++i) {
+      int index = static_cast<int>(i + 1);
+      int rc = params[i] ? sqlite3_bind_text(stmt, index, params[i]->data(), static_cast<int>(params[i]->size()), SQLITE_TRANSIENT)
+                         : sqlite3_bind_null(stmt, index);
+      if (rc != SQLITE_OK) return fail();
+    }
+    return stmt;
+  }
+
+  error_code fail() {
+    int code = db_ ? sqlite3_extended_errcode(db_) : SQLITE_CANTOPEN;
+    detail_ = path_.string() + ": " + (db_ ? sqlite3_errmsg(db_) : "cannot open");
+    switch (code & 0xFF) {
+      case SQLITE_NOTADB:
+      case SQLITE_CORRUPT: return errc::storage_corrupt;
+      case SQLITE_BUSY:
+      case SQLITE_LOCKED: return errc::storage_locked;
+      default: return errc::storage_io;
+    }
+  }
+
+  std::filesystem::path path_;
+  sqlite3* db_ = nullptr;
+  std::map<std::string, sqlite3_stmt*, std::less<>> statements_;
+  unique_fd lock_;
+  std::string detail_;
+};
+
+}  // namespace detail
+
+/// The catalog in SQLite. Errors: storage_locked, storage_corrupt, storage_io, schema_newer.
+class sqlite_storage : public detail::sql_catalog<detail::sqlite_backend> {
+public:
+  explicit sqlite_storage(std::filesystem::path path) : sql_catalog(std::move(path)) {}
+};
+
+static_assert(storage<sqlite_storage>);
+
+}  // namespace hfmm
