@@ -32,6 +32,17 @@ concept reloadable_storage = storage<S> && requires(S s) {
   { s.reload() } -> std::same_as<result<std::vector<model_metadata>>>;
 };
 
+/// What a storage promises, for code (and the shared contract test) that adapts to it:
+/// persistent (survives close/open), single_writer (a second open gets storage_locked),
+/// can_be_corrupt (a damaged store is refused with storage_corrupt and left untouched).
+/// Each storage specializes it beside its definition.
+template <class S>
+struct storage_traits {
+  static constexpr bool persistent = true;
+  static constexpr bool single_writer = true;
+  static constexpr bool can_be_corrupt = true;
+};
+
 /// Where repository structures come from.
 template <class F>
 concept fetcher = std::movable<F> && requires(F f, std::string_view id, std::string_view revision) {

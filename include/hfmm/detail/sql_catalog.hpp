@@ -8,7 +8,8 @@
 //   result<void> exec(sql)                     statements without parameters
 //   result<void> run(sql, params)              one prepared statement ($1..$n, text values)
 //   result<sql_rows> rows(sql, params)         a query; every value as text or NULL
-//   result<void> insert_files(model_id, rows)  the fastest bulk insert the backend has
+//   result<void> upsert_models(rows)           insert or update model rows (keeping position)
+//   result<void> insert_files(rows)            the fastest bulk insert the backend has
 //   std::string& detail()                      the backend's last error message
 //
 // Models: one row each, the Python Model Manager's columns plus position (first-insert
@@ -42,6 +43,7 @@ struct sql_dialect {
   const char* json_type;    ///< JSON column type
   const char* bigint_type;  ///< 64-bit integers
   const char* table_exists; ///< a query with $1 = table name, returning a row when it exists
+  const char* delete_files_of;  ///< $1 = a JSON array of model ids
   const char* column_exists;///< $1 = table, $2 = column
   const char* migrate_lock = nullptr;    ///< serializes schema changes between processes (shared stores)
   const char* migrate_unlock = nullptr;
@@ -50,6 +52,35 @@ struct sql_dialect {
 /// One file row, ready to insert: model_id, path, size, oid, lfs_sha256, lfs_size,
 /// pointer_size, xet_hash, download_url.
 using file_row = std::array<sql_value, 9>;
+
+/// One models row, in column order (model_id, position, ..., previous, extra).
+using model_row = std::array<sql_value, 27>;
+
+inline constexpr const char* models_columns =
+    "model_id, position, model_name, model_type, architecture, inputs, outputs, huggingface_config, "
+    "inference_code_location, supported_backends, hardware_requirements, performance_metrics, tags, source_url, "
+    "license, description, created_at, updated_at, has_structure, structure_model_id, repo_type, branch, commit_sha, "
+    "fetched_at, url_prefix, previous, extra";
+
+/// An upsert keeps the first-insert position: every column but model_id and position.
+inline constexpr const char* models_on_conflict =
+    " ON CONFLICT (model_id) DO UPDATE SET model_name = excluded.model_name, model_type = excluded.model_type, "
+    "architecture = excluded.architecture, inputs = excluded.inputs, outputs = excluded.outputs, "
+    "huggingface_config = excluded.huggingface_config, inference_code_location = excluded.inference_code_location, "
+    "supported_backends = excluded.supported_backends, hardware_requirements = excluded.hardware_requirements, "
+    "performance_metrics = excluded.performance_metrics, tags = excluded.tags, source_url = excluded.source_url, "
+    "license = excluded.license, description = excluded.description, created_at = excluded.created_at, "
+    "updated_at = excluded.updated_at, has_structure = excluded.has_structure, "
+    "structure_model_id = excluded.structure_model_id, repo_type = excluded.repo_type, branch = excluded.branch, "
+    "commit_sha = excluded.commit_sha, fetched_at = excluded.fetched_at, url_prefix = excluded.url_prefix, "
+    "previous = excluded.previous, extra = excluded.extra";
+
+/// The row-at-a-time upsert (SQLite and PostgreSQL run it per row; DuckDB stages rows instead).
+inline std::string models_upsert_statement() {
+  std::string sql = std::string("INSERT INTO models (") + models_columns + ") VALUES (";
+  for (int i = 1; i <= 27; ++i) sql += (i > 1 ? ", $" : "$") + std::to_string(i);
+  return sql + ")" + models_on_conflict;
+}
 
 inline constexpr int sql_schema_version = 2;
 
@@ -145,11 +176,7 @@ public:
   result<void> upsert_many(std::span<const model_metadata> models) {
     if (!open_) return errc::invalid_argument;
     if (models.empty()) return {};
-    return transaction([&]() -> result<void> {
-      for (const auto& m : models)
-        if (auto ok = write_model(m); !ok) return ok;
-      return {};
-    });
+    return transaction([&] { return write_models(models); });
   }
 
   result<void> erase(std::string_view id) {
@@ -298,11 +325,7 @@ private:
       fresh.push_back(std::move(*m));
     }
     if (fresh.empty()) return {};
-    return transaction([&]() -> result<void> {
-      for (const auto& m : fresh)
-        if (auto ok = write_model(m); !ok) return ok;
-      return {};
-    });
+    return transaction([&] { return write_models(fresh); });
   }
 
   result<model_metadata> model_from_row(sql_row& row) {
@@ -354,7 +377,31 @@ private:
     return m;
   }
 
-  result<void> write_model(const model_metadata& m) {
+  /// One batch: model rows (new ones numbered after the last position), then the files of
+  /// every model in the batch replaced with two statements — set-wise, not model by model.
+  result<void> write_models(std::span<const model_metadata> models) {
+    auto last = db_.rows("SELECT COALESCE(MAX(position), 0) FROM models", {});
+    if (!last) return last.error();
+    auto position = parse_u64(last->empty() ? sql_value() : (*last)[0][0]).value_or(0);
+    std::unordered_map<std::string_view, std::size_t> latest;  // a batch may name a model twice
+    for (std::size_t i = 0; i < models.size(); ++i) latest[models[i].model_id] = i;
+    boost::json::array ids;
+    std::vector<model_row> rows;
+    std::vector<file_row> files;
+    for (std::size_t i = 0; i < models.size(); ++i) {
+      if (latest[models[i].model_id] != i) continue;
+      rows.push_back(make_model_row(models[i], ++position));
+      ids.emplace_back(models[i].model_id);
+      append_file_rows(models[i], files);
+    }
+    if (auto ok = db_.upsert_models(rows); !ok) return ok;
+    sql_value id_list = boost::json::serialize(ids);
+    if (auto ok = db_.run(Backend::dialect.delete_files_of, {&id_list, 1}); !ok) return ok;
+    if (files.empty()) return {};
+    return db_.insert_files(files);
+  }
+
+  static model_row make_model_row(const model_metadata& m, std::uint64_t position) {
     boost::json::object record;
     write_model_record(record, m);  // the store layout, so that columns and JSON agree
     auto col = [&](const char* key) { return text_of(record.at(key)); };
@@ -364,53 +411,31 @@ private:
     const auto& s = m.repository_structure;
     sql_value previous;
     if (s && s->previous) previous = boost::json::serialize(boost::json::value_from(*s->previous));
-    std::array<sql_value, 25> params{
-        m.model_id, col("model_name"), col("model_type"), col("architecture"), col("inputs"), col("outputs"),
-        col("huggingface_config"), col("inference_code_location"), col("supported_backends"),
-        col("hardware_requirements"), col("performance_metrics"), col("tags"), col("source_url"), col("license"),
-        col("description"), col("created_at"), col("updated_at"), std::string(s ? "1" : "0"),
-        s ? sql_value(s->model_id) : std::nullopt, s ? sql_value(std::string(to_string(s->repo_type))) : std::nullopt,
-        s ? sql_value(s->branch) : std::nullopt, s ? sql_value(s->commit_sha) : std::nullopt,
-        s ? sql_value(format_timestamp(s->fetched_at)) : std::nullopt, s ? sql_value(s->files.url_prefix()) : std::nullopt,
-        previous};
-    std::array<sql_value, 26> all;
-    std::copy(params.begin(), params.end(), all.begin());
-    all[25] = extra.empty() ? sql_value() : sql_value(boost::json::serialize(extra));
-    auto ok = db_.run(
-        "INSERT INTO models (model_id, position, model_name, model_type, architecture, inputs, outputs, "
-        "huggingface_config, inference_code_location, supported_backends, hardware_requirements, performance_metrics, "
-        "tags, source_url, license, description, created_at, updated_at, has_structure, structure_model_id, "
-        "repo_type, branch, commit_sha, fetched_at, url_prefix, previous, extra) VALUES ($1, "
-        "(SELECT COALESCE(MAX(position), 0) + 1 FROM models), $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, "
-        "$15, $16, $17, $18, $19, $20, $21, $22, $23, $24, $25, $26) ON CONFLICT (model_id) DO UPDATE SET "
-        "model_name = excluded.model_name, model_type = excluded.model_type, architecture = excluded.architecture, "
-        "inputs = excluded.inputs, outputs = excluded.outputs, huggingface_config = excluded.huggingface_config, "
-        "inference_code_location = excluded.inference_code_location, supported_backends = excluded.supported_backends, "
-        "hardware_requirements = excluded.hardware_requirements, performance_metrics = excluded.performance_metrics, "
-        "tags = excluded.tags, source_url = excluded.source_url, license = excluded.license, "
-        "description = excluded.description, created_at = excluded.created_at, updated_at = excluded.updated_at, "
-        "has_structure = excluded.has_structure, structure_model_id = excluded.structure_model_id, "
-        "repo_type = excluded.repo_type, branch = excluded.branch, commit_sha = excluded.commit_sha, "
-        "fetched_at = excluded.fetched_at, url_prefix = excluded.url_prefix, previous = excluded.previous, "
-        "extra = excluded.extra",
-        all);
-    if (!ok) return ok;
-    sql_value key{m.model_id};
-    if (auto del = db_.run("DELETE FROM files WHERE model_id = $1", {&key, 1}); !del) return del;
-    if (!s || s->files.empty()) return {};
-    std::vector<file_row> rows;
-    rows.reserve(s->files.size());
+    return {m.model_id, std::to_string(position), col("model_name"), col("model_type"), col("architecture"),
+            col("inputs"), col("outputs"), col("huggingface_config"), col("inference_code_location"),
+            col("supported_backends"), col("hardware_requirements"), col("performance_metrics"), col("tags"),
+            col("source_url"), col("license"), col("description"), col("created_at"), col("updated_at"),
+            std::string(s ? "1" : "0"), s ? sql_value(s->model_id) : std::nullopt,
+            s ? sql_value(std::string(to_string(s->repo_type))) : std::nullopt, s ? sql_value(s->branch) : std::nullopt,
+            s ? sql_value(s->commit_sha) : std::nullopt, s ? sql_value(format_timestamp(s->fetched_at)) : std::nullopt,
+            s ? sql_value(s->files.url_prefix()) : std::nullopt, previous,
+            extra.empty() ? sql_value() : sql_value(boost::json::serialize(extra))};
+  }
+
+  static void append_file_rows(const model_metadata& m, std::vector<file_row>& rows) {
+    const auto& s = m.repository_structure;
+    if (!s) return;
+    std::string standard;
     for (auto f : s->files) {
       auto lfs = f.lfs();
       auto url = f.download_url();
-      std::string standard = s->files.url_prefix();
+      standard = s->files.url_prefix();
       append_encoded_path(standard, f.path());
       rows.push_back({m.model_id, std::string(f.path()), std::to_string(f.size()), f.oid(),
                       lfs ? sql_value(lfs->sha256) : std::nullopt, lfs ? sql_value(std::to_string(lfs->size)) : std::nullopt,
                       lfs ? sql_value(std::to_string(lfs->pointer_size)) : std::nullopt, f.xet_hash(),
                       !s->files.url_prefix().empty() && url == standard ? std::nullopt : sql_value(url)});
     }
-    return db_.insert_files(rows);
   }
 
   Backend db_;

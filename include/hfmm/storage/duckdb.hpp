@@ -14,7 +14,9 @@
 
 #include <duckdb.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <initializer_list>
 #include <map>
 
 namespace hfmm {
@@ -28,6 +30,7 @@ public:
       .json_type = "JSON",
       .bigint_type = "BIGINT",
       .table_exists = "SELECT table_name FROM information_schema.tables WHERE table_name = $1",
+      .delete_files_of = "DELETE FROM files WHERE model_id IN (SELECT unnest(from_json($1, '[\"VARCHAR\"]')))",
       .column_exists = "SELECT column_name FROM information_schema.columns WHERE table_name = $1 AND column_name = $2"};
 
   explicit duckdb_backend(target_type path) : path_(std::move(path)) {}
@@ -133,9 +136,28 @@ public:
     return out;
   }
 
-  result<void> insert_files(const std::vector<file_row>& rows) {
+  /// DuckDB pays per statement: rows go through the Appender into a temporary stage, then
+  /// into models with one INSERT ... SELECT ... ON CONFLICT.
+  result<void> upsert_models(const std::vector<model_row>& rows) {
+    if (rows.empty()) return {};
+    if (auto ok = exec("CREATE TEMP TABLE IF NOT EXISTS models_stage AS SELECT * FROM models WHERE false; "
+                       "DELETE FROM models_stage");
+        !ok)
+      return ok;
+    if (auto ok = append("temp", "models_stage", rows, {1, 18}); !ok) return ok;
+    return exec(std::string("INSERT INTO models (") + models_columns + ") SELECT " + models_columns +
+                " FROM models_stage" + models_on_conflict);
+  }
+
+  result<void> insert_files(const std::vector<file_row>& rows) { return append(nullptr, "files", rows, {2, 5, 6}); }
+
+private:
+  /// Appends rows to `table`; the columns listed in `integers` are BIGINT.
+  template <class Row>
+  result<void> append(const char* catalog, const char* table, const std::vector<Row>& rows,
+                      std::initializer_list<std::size_t> integers) {
     duckdb_appender appender = nullptr;
-    if (duckdb_appender_create(conn_, nullptr, "files", &appender) != DuckDBSuccess) {
+    if (duckdb_appender_create_ext(conn_, catalog, nullptr, table, &appender) != DuckDBSuccess) {
       detail_ = path_.string() + ": " + (appender ? duckdb_appender_error(appender) : "cannot append");
       duckdb_appender_destroy(&appender);
       return errc::storage_io;
@@ -144,7 +166,7 @@ public:
     for (const auto& r : rows) {
       for (std::size_t c = 0; c < r.size() && ok; ++c) {
         if (!r[c]) ok = duckdb_append_null(appender) == DuckDBSuccess;
-        else if (c == 2 || c == 5 || c == 6)  // size, lfs_size, pointer_size
+        else if (std::find(integers.begin(), integers.end(), c) != integers.end())
           ok = duckdb_append_int64(appender, static_cast<int64_t>(parse_u64(r[c]).value_or(0))) == DuckDBSuccess;
         else ok = duckdb_append_varchar_length(appender, r[c]->data(), r[c]->size()) == DuckDBSuccess;
       }
@@ -160,7 +182,6 @@ public:
     return {};
   }
 
-private:
   result<void> execute(std::string_view sql, std::span<const sql_value> params, duckdb_result& out) {
     auto it = statements_.find(sql);
     if (it == statements_.end()) {

@@ -27,4 +27,11 @@ private:
 
 static_assert(storage<memory_storage>);
 
+template <>
+struct storage_traits<memory_storage> {
+  static constexpr bool persistent = false;
+  static constexpr bool single_writer = false;
+  static constexpr bool can_be_corrupt = false;
+};
+
 }  // namespace hfmm

@@ -27,6 +27,7 @@ public:
       .bigint_type = "BIGINT",
       .table_exists = "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND "
                       "table_name = $1",
+      .delete_files_of = "DELETE FROM files WHERE model_id IN (SELECT jsonb_array_elements_text($1::jsonb))",
       .column_exists = "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() "
                        "AND table_name = $1 AND column_name = $2",
       .migrate_lock = "SELECT pg_advisory_lock(7236833650)",
@@ -98,6 +99,13 @@ public:
     }
     PQclear(r);
     return out;
+  }
+
+  result<void> upsert_models(const std::vector<model_row>& rows) {
+    static const std::string sql = models_upsert_statement();
+    for (const auto& r : rows)
+      if (auto ok = run(sql, r); !ok) return ok;
+    return {};
   }
 
   result<void> insert_files(const std::vector<file_row>& rows) {
@@ -190,5 +198,12 @@ public:
 };
 
 static_assert(reloadable_storage<postgres_storage>);
+
+template <>
+struct storage_traits<postgres_storage> {
+  static constexpr bool persistent = true;
+  static constexpr bool single_writer = false;  // shared by design
+  static constexpr bool can_be_corrupt = false; // the server guards its files
+};
 
 }  // namespace hfmm

@@ -26,6 +26,7 @@ public:
       .json_type = "TEXT",
       .bigint_type = "INTEGER",
       .table_exists = "SELECT name FROM sqlite_master WHERE type = 'table' AND name = $1",
+      .delete_files_of = "DELETE FROM files WHERE model_id IN (SELECT value FROM json_each($1))",
       .column_exists = "SELECT name FROM pragma_table_info($1) WHERE name = $2"};
 
   explicit sqlite_backend(target_type path) : path_(std::move(path)) {}
@@ -123,6 +124,13 @@ public:
     sqlite3_reset(*stmt);
     if (rc != SQLITE_DONE) return fail();
     return out;
+  }
+
+  result<void> upsert_models(const std::vector<model_row>& rows) {
+    static const std::string sql = models_upsert_statement();
+    for (const auto& r : rows)
+      if (auto ok = run(sql, r); !ok) return ok;
+    return {};
   }
 
   result<void> insert_files(const std::vector<file_row>& rows) {

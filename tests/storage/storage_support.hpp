@@ -1,0 +1,165 @@
+#pragma once
+// Where each storage lives during a test, and how to damage it: store_place<S>.
+#include "../support/test_support.hpp"
+
+#include <hfmm/hfmm.hpp>
+#ifdef HFMM_HAVE_GZIP
+#include <hfmm/storage/gzip_codec.hpp>
+#endif
+#ifdef HFMM_HAVE_ZSTD
+#include <hfmm/storage/zstd_codec.hpp>
+#endif
+#ifdef HFMM_HAVE_SQLITE
+#include <hfmm/storage/sqlite.hpp>
+#endif
+#ifdef HFMM_HAVE_DUCKDB
+#include <hfmm/storage/duckdb.hpp>
+#endif
+#ifdef HFMM_HAVE_POSTGRES
+#include <hfmm/storage/postgres.hpp>
+#endif
+
+#include <cstdlib>
+
+namespace hfmm_test {
+
+inline bool in_ci() {
+  const char* ci = std::getenv("CI");
+  return ci && *ci && std::string_view(ci) != "false" && std::string_view(ci) != "0";
+}
+
+template <class S>
+struct store_place;
+
+template <>
+struct store_place<hfmm::memory_storage> {
+  bool available() const { return true; }
+  hfmm::memory_storage make() const { return {}; }
+  bool make_newer() { return false; }
+};
+
+/// Stores kept in one file under a scratch directory.
+template <class S>
+struct file_place {
+  scratch_dir dir;
+  std::filesystem::path path;
+  explicit file_place(std::string name) : path(dir / name) {}
+  bool available() const { return true; }
+  S make() const { return S(path); }
+  std::string bytes() const { return slurp(path); }
+  /// Overwrites the store with junk of the right size class; returns the bytes written.
+  std::string corrupt() {
+    std::string junk = "this is not a catalog \x01\x02\x03";
+    for (int i = 0; i < 8; ++i) junk += junk;
+    spit(path, junk);
+    return junk;
+  }
+};
+
+template <class Codec>
+struct store_place<hfmm::basic_json_file_storage<Codec>> : file_place<hfmm::basic_json_file_storage<Codec>> {
+  store_place() : file_place<hfmm::basic_json_file_storage<Codec>>("catalog" + std::string(Codec::suffix)) {}
+  bool make_newer() {
+    spit(std::filesystem::path(this->path) += ".journal", "{\"hfmm_journal\":2}\n");
+    return true;
+  }
+};
+
+/// SQL stores: the schema version is a row we can raise.
+template <class S>
+bool raise_schema_version(S storage) {
+  REQUIRE(storage.open());
+  REQUIRE(storage.backend().exec("UPDATE hfmm_schema SET version = 99"));
+  REQUIRE(storage.close());
+  return true;
+}
+
+#ifdef HFMM_HAVE_SQLITE
+template <>
+struct store_place<hfmm::sqlite_storage> : file_place<hfmm::sqlite_storage> {
+  store_place() : file_place("catalog.sqlite") {}
+  bool make_newer() { return raise_schema_version(make()); }
+};
+#endif
+
+#ifdef HFMM_HAVE_DUCKDB
+template <>
+struct store_place<hfmm::duckdb_storage> : file_place<hfmm::duckdb_storage> {
+  store_place() : file_place("catalog.duckdb") {}
+  bool make_newer() { return raise_schema_version(make()); }
+};
+#endif
+
+#ifdef HFMM_HAVE_POSTGRES
+/// A fresh database on the test server (HFMM_TEST_POSTGRES), dropped afterwards.
+struct postgres_database {
+  std::string admin, name, conninfo;
+  postgres_database() {
+    const char* env = std::getenv("HFMM_TEST_POSTGRES");
+    if (!env || !*env) return;
+    admin = env;
+    static int counter = 0;
+    name = "hfmm_test_" + std::to_string(::getpid()) + "_" + std::to_string(++counter);
+    run("CREATE DATABASE " + name);
+    conninfo = admin + " dbname=" + name;
+  }
+  ~postgres_database() {
+    if (!name.empty()) run("DROP DATABASE IF EXISTS " + name + " WITH (FORCE)");
+  }
+  void run(const std::string& sql) const {
+    PGconn* c = PQconnectdb(admin.c_str());
+    PGresult* r = PQexec(c, sql.c_str());
+    INFO(PQerrorMessage(c));
+    CHECK(PQresultStatus(r) == PGRES_COMMAND_OK);
+    PQclear(r);
+    PQfinish(c);
+  }
+};
+
+template <>
+struct store_place<hfmm::postgres_storage> {
+  postgres_database db;
+  bool available() const {
+    if (db.conninfo.empty()) {
+      if (in_ci()) FAIL("HFMM_TEST_POSTGRES is not set: the PostgreSQL tests cannot run (CI must not skip them)");
+      MESSAGE("PostgreSQL tests skipped: set HFMM_TEST_POSTGRES (scripts/test starts a server)");
+      return false;
+    }
+    return true;
+  }
+  hfmm::postgres_storage make() const { return hfmm::postgres_storage(db.conninfo); }
+  bool make_newer() { return raise_schema_version(make()); }
+};
+#endif
+
+}  // namespace hfmm_test
+
+#define HFMM_TEST_STORAGE_MEMORY hfmm::memory_storage, hfmm::json_file_storage
+#ifdef HFMM_HAVE_GZIP
+#define HFMM_TEST_STORAGE_GZIP , hfmm::gzip_json_file_storage
+#else
+#define HFMM_TEST_STORAGE_GZIP
+#endif
+#ifdef HFMM_HAVE_ZSTD
+#define HFMM_TEST_STORAGE_ZSTD , hfmm::zstd_json_file_storage
+#else
+#define HFMM_TEST_STORAGE_ZSTD
+#endif
+#ifdef HFMM_HAVE_SQLITE
+#define HFMM_TEST_STORAGE_SQLITE , hfmm::sqlite_storage
+#else
+#define HFMM_TEST_STORAGE_SQLITE
+#endif
+#ifdef HFMM_HAVE_DUCKDB
+#define HFMM_TEST_STORAGE_DUCKDB , hfmm::duckdb_storage
+#else
+#define HFMM_TEST_STORAGE_DUCKDB
+#endif
+#ifdef HFMM_HAVE_POSTGRES
+#define HFMM_TEST_STORAGE_POSTGRES , hfmm::postgres_storage
+#else
+#define HFMM_TEST_STORAGE_POSTGRES
+#endif
+#define HFMM_TEST_STORAGES                                                                                       \
+  HFMM_TEST_STORAGE_MEMORY HFMM_TEST_STORAGE_GZIP HFMM_TEST_STORAGE_ZSTD HFMM_TEST_STORAGE_SQLITE HFMM_TEST_STORAGE_DUCKDB \
+      HFMM_TEST_STORAGE_POSTGRES
