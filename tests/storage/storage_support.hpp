@@ -109,8 +109,8 @@ struct postgres_database {
   void run(const std::string& sql) const {
     PGconn* c = PQconnectdb(admin.c_str());
     PGresult* r = PQexec(c, sql.c_str());
-    INFO(PQerrorMessage(c));
-    CHECK(PQresultStatus(r) == PGRES_COMMAND_OK);
+    INFO(std::string(PQerrorMessage(c)));
+    CHECK((PQresultStatus(r) == PGRES_COMMAND_OK || PQresultStatus(r) == PGRES_TUPLES_OK));
     PQclear(r);
     PQfinish(c);
   }

@@ -1,0 +1,213 @@
+// What is peculiar to each SQL backend: migrations, the Python Model Manager's DuckDB table,
+// PostgreSQL as a shared catalog. The shared behaviour is in contract.cpp.
+#include "storage_support.hpp"
+
+#include <csignal>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#ifdef HFMM_HAVE_SQLITE
+#include <sqlite3.h>
+
+TEST_CASE("sqlite: a version-1 database is upgraded in place, its rows kept") {
+  hfmm_test::scratch_dir dir;
+  auto path = dir / "old.sqlite";
+  {
+    sqlite3* db = nullptr;
+    REQUIRE(sqlite3_open(path.c_str(), &db) == SQLITE_OK);
+    // The layout hfmm wrote before history and unknown keys were kept.
+    const char* v1 =
+        "CREATE TABLE hfmm_schema (version INTEGER NOT NULL); INSERT INTO hfmm_schema VALUES (1);"
+        "CREATE TABLE models (model_id TEXT PRIMARY KEY, position INTEGER NOT NULL, model_name TEXT NOT NULL, "
+        "model_type TEXT NOT NULL, architecture TEXT NOT NULL, inputs TEXT, outputs TEXT, huggingface_config TEXT, "
+        "inference_code_location TEXT, supported_backends TEXT, hardware_requirements TEXT, performance_metrics TEXT, "
+        "tags TEXT, source_url TEXT, license TEXT, description TEXT, created_at TEXT, updated_at TEXT, "
+        "has_structure INTEGER NOT NULL, structure_model_id TEXT, repo_type TEXT, branch TEXT, commit_sha TEXT, "
+        "fetched_at TEXT, url_prefix TEXT);"
+        "CREATE TABLE files (model_id TEXT NOT NULL, path TEXT NOT NULL, size INTEGER NOT NULL, oid TEXT NOT NULL, "
+        "lfs_sha256 TEXT, lfs_size INTEGER, pointer_size INTEGER, xet_hash TEXT, download_url TEXT);"
+        "INSERT INTO models VALUES ('org/old', 1, 'old', 'language_model', 'GPT2', "
+        "'[{\"name\":\"input_ids\",\"data_type\":\"DataType.TOKENS\"}]', '[]', NULL, NULL, '[]', NULL, NULL, '[\"t\"]', "
+        "NULL, NULL, 'kept', '2026-01-01T00:00:00.000000', '2026-01-01T00:00:00.000000', 1, 'org/old', 'model', 'main', "
+        "'aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa', '2026-01-01T00:00:00.000000', "
+        "'https://huggingface.co/org/old/resolve/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/');"
+        "INSERT INTO files VALUES ('org/old', 'config.json', 10, 'bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb', NULL, NULL, "
+        "NULL, NULL, NULL);";
+    REQUIRE(sqlite3_exec(db, v1, nullptr, nullptr, nullptr) == SQLITE_OK);
+    sqlite3_close(db);
+  }
+  hfmm::sqlite_storage s(path);
+  REQUIRE(s.open());
+  CHECK(s.schema_version().value() == 2);
+  auto models = s.load();
+  REQUIRE(models);
+  REQUIRE(models->size() == 1);
+  const auto& m = (*models)[0];
+  CHECK(m.description == "kept");
+  CHECK(m.inputs.at(0).data_type == hfmm::data_type::tokens);
+  CHECK(m.repository_structure->files.find("config.json")->download_url ==
+        "https://huggingface.co/org/old/resolve/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/config.json");
+  auto updated = m;
+  updated.extra["new_key"] = "now stored";
+  REQUIRE(s.upsert(updated));
+  CHECK(s.load()->at(0).extra.at("new_key") == "now stored");
+}
+#endif
+
+#ifdef HFMM_HAVE_DUCKDB
+TEST_CASE("duckdb: the Python Model Manager's model_metadata table is imported on open, and left as it was") {
+  hfmm_test::scratch_dir dir;
+  auto path = dir / "python.duckdb";
+  const std::string python_structure =
+      R"({"model_id": "gpt2", "branch": "main", "fetched_at": "2023-10-15T10:30:00.000Z", "files": {)"
+      R"("config.json": {"size": 665, "lfs": {}, "oid": "10c66461e4c109db5a2196bff4bb59be30396ed8", "download_url": "https://huggingface.co/gpt2/resolve/main/config.json"},)"
+      R"("model.safetensors": {"size": 548105171, "lfs": {"oid": "248dfc3911869ec493c76e65bf2fcf7f615828b0254c12b473182f0f81d3a707", "size": 548105171, "pointerSize": 135}, "oid": "44b36d6e32d13c8fb28b0feab0ac8bfefa7efeda", "download_url": "https://huggingface.co/gpt2/resolve/main/model.safetensors"}},)"
+      R"("total_files": 2, "total_size": 548105836})";
+  {
+    // The Python Model Manager's own table, exactly as its code creates it.
+    hfmm::detail::duckdb_backend raw(path);
+    REQUIRE(raw.connect());
+    REQUIRE(raw.exec(
+        "CREATE TABLE model_metadata (model_id VARCHAR PRIMARY KEY, model_name VARCHAR NOT NULL, model_type VARCHAR NOT "
+        "NULL, architecture VARCHAR NOT NULL, inputs JSON, outputs JSON, huggingface_config JSON, "
+        "inference_code_location VARCHAR, supported_backends JSON, hardware_requirements JSON, performance_metrics "
+        "JSON, tags JSON, source_url VARCHAR, license VARCHAR, description TEXT, repository_structure JSON, "
+        "created_at TIMESTAMP, updated_at TIMESTAMP);"
+        "CREATE INDEX idx_model_type ON model_metadata(model_type);"
+        "CREATE INDEX idx_architecture ON model_metadata(architecture);"
+        "CREATE INDEX idx_model_name ON model_metadata(model_name);"));
+    std::vector<hfmm::detail::sql_value> row{
+        "gpt2", "gpt2", "language_model", "GPT2LMHeadModel",
+        R"([{"name": "input_ids", "data_type": "DataType.TOKENS", "shape": [null, 1024], "dtype": "int64", "description": "Tokenized input", "optional": false}])",
+        R"([{"name": "logits", "data_type": "DataType.LOGITS", "shape": null, "dtype": "float32", "description": "Model output logits", "optional": false}])",
+        R"({"architectures": ["GPT2LMHeadModel"], "vocab_size": 50257})", std::nullopt, R"(["cpu"])", std::nullopt,
+        std::nullopt, R"(["text-generation"])", "https://huggingface.co/gpt2", "mit", "GPT-2", python_structure,
+        "2023-10-15 10:30:00", "2023-10-15 10:30:00.5"};
+    REQUIRE(raw.run("INSERT INTO model_metadata VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, "
+                    "$15, $16, $17, $18)",
+                    row));
+    raw.disconnect();
+  }
+  {
+    hfmm::model_manager<hfmm::duckdb_storage, hfmm::mock_fetcher> mm(hfmm::duckdb_storage{path});
+    REQUIRE(mm.size() == 1);
+    const auto* m = mm.get_model("gpt2");
+    REQUIRE(m);
+    CHECK(m->inputs.at(0).data_type == hfmm::data_type::tokens);
+    CHECK(m->outputs.at(0).data_type == hfmm::data_type::logits);
+    CHECK(m->huggingface_config->at("vocab_size") == 50257);
+    CHECK(hfmm::detail::format_timestamp(m->updated_at) == "2023-10-15T10:30:00.500000");
+    CHECK(mm.get_models_by_input_type(hfmm::data_type::tokens).size() == 1);
+    CHECK(mm.get_model_file_hash("gpt2", "config.json") == "10c66461e4c109db5a2196bff4bb59be30396ed8");
+    CHECK(hfmm::get_file_sha256_from_structure(m->repository_structure, "model.safetensors") ==
+          "248dfc3911869ec493c76e65bf2fcf7f615828b0254c12b473182f0f81d3a707");
+    // Ours is newer now: a second open must not re-import over it.
+    auto mine = *m;
+    mine.description = "edited in hfmm";
+    REQUIRE(mm.add_model(mine));
+  }
+  hfmm::model_manager<hfmm::duckdb_storage, hfmm::mock_fetcher> again(hfmm::duckdb_storage{path});
+  CHECK(again.get_model("gpt2")->description == "edited in hfmm");
+  auto& raw = again.storage().backend();
+  auto python_rows = raw.rows("SELECT description FROM model_metadata", {});
+  REQUIRE(python_rows);
+  CHECK(python_rows->at(0).at(0) == "GPT-2");  // the Python table is untouched
+}
+#endif
+
+#ifdef HFMM_HAVE_POSTGRES
+namespace {
+hfmm::model_metadata named(const std::string& id, const std::string& description = "") {
+  hfmm::model_metadata m{.model_id = id, .model_name = id};
+  m.description = description;
+  hfmm::repo_structure s{.model_id = id, .commit_sha = std::string(40, 'e')};
+  s.files.insert("config.json", {.size = 1, .oid = std::string(40, 'f')});
+  s.files.insert("weights/model.safetensors", {.size = 2, .oid = std::string(40, '0')});
+  m.repository_structure = std::move(s);
+  return m;
+}
+}  // namespace
+
+TEST_CASE("postgres: writers on several machines share one catalog; reload sees the others") {
+  hfmm_test::store_place<hfmm::postgres_storage> place;
+  if (!place.available()) return;
+  using manager = hfmm::model_manager<hfmm::postgres_storage, hfmm::mock_fetcher>;
+  manager reader(place.make());
+
+  // Two processes (standing for two machines) upsert at the same time, partly the same models.
+  constexpr int per_writer = 150;
+  std::vector<pid_t> children;
+  for (int w = 0; w < 2; ++w) {
+    pid_t pid = ::fork();
+    if (pid == 0) {
+      auto mm = manager::open(place.make());
+      if (!mm) ::_exit(2);
+      for (int i = 0; i < per_writer; ++i) {
+        if (!mm->add_model(named("writer" + std::to_string(w) + "/m" + std::to_string(i)))) ::_exit(3);
+        if (!mm->add_model(named("shared/m" + std::to_string(i % 10), "by writer " + std::to_string(w)))) ::_exit(4);
+      }
+      ::_exit(0);
+    }
+    children.push_back(pid);
+  }
+  for (auto pid : children) {
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    CHECK(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
+  }
+  CHECK(reader.size() == 0);  // what it loaded at open
+  REQUIRE(reader.reload());
+  CHECK(reader.size() == 2 * per_writer + 10);  // nothing lost
+  for (int i = 0; i < 10; ++i) {
+    const auto* m = reader.get_model("shared/m" + std::to_string(i));
+    REQUIRE(m);
+    CHECK(m->repository_structure->total_files() == 2);  // no duplicated or lost file rows
+  }
+}
+
+TEST_CASE("postgres: a lost connection gives a clear error, the next call reconnects") {
+  hfmm_test::store_place<hfmm::postgres_storage> place;
+  if (!place.available()) return;
+  auto s = place.make();
+  REQUIRE(s.open());
+  REQUIRE(s.load());
+  REQUIRE(s.upsert(named("org/a")));
+  // Another session kills ours, as a server restart or a network cut would.
+  place.db.run("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = '" + place.db.name +
+               "' AND pid <> pg_backend_pid()");
+  auto failed = s.upsert(named("org/b"));
+  REQUIRE_FALSE(failed);
+  CHECK(failed.error() == hfmm::errc::storage_io);
+  CHECK(s.error_detail().find("connection") != std::string::npos);
+  CHECK(s.upsert(named("org/c")));  // reconnected
+  auto all = s.load();
+  REQUIRE(all);
+  CHECK(all->size() == 2);
+  CHECK(s.close());
+}
+#endif
+
+#if defined(HFMM_HAVE_GZIP) && defined(HFMM_HAVE_ZSTD)
+TEST_CASE("compressed stores are standard .gz / .zst files; a truncated one is refused, untouched") {
+  hfmm_test::scratch_dir dir;
+  auto check = [&](auto storage, std::string_view magic) {
+    using S = decltype(storage);
+    auto path = storage.path();
+    {
+      hfmm::model_manager<S, hfmm::mock_fetcher> mm(std::move(storage));
+      REQUIRE(mm.add_model({.model_id = "org/m", .model_name = "m"}));
+    }
+    auto bytes = hfmm_test::slurp(path);
+    CHECK(bytes.substr(0, magic.size()) == magic);
+    auto cut = bytes.substr(0, bytes.size() - 5);
+    hfmm_test::spit(path, cut);
+    auto reopened = hfmm::model_manager<S, hfmm::mock_fetcher>::open(S(path));
+    REQUIRE_FALSE(reopened);
+    CHECK(reopened.error() == hfmm::errc::storage_corrupt);
+    CHECK(hfmm_test::slurp(path) == cut);
+  };
+  check(hfmm::gzip_json_file_storage(dir / "c.json.gz"), "\x1f\x8b");
+  check(hfmm::zstd_json_file_storage(dir / "c.json.zst"), "\x28\xb5\x2f\xfd");
+}
+#endif
