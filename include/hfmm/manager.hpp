@@ -10,6 +10,7 @@
 // valid until the next mutation. Query results are in first-insert order.
 
 #include <hfmm/concepts.hpp>
+#include <hfmm/detail/catalog_index.hpp>
 #include <hfmm/detail/blocking.hpp>
 #include <hfmm/fetch/mock_fetcher.hpp>
 #include <hfmm/json.hpp>
@@ -163,7 +164,7 @@ public:
   /// Other models ranked by the mean of their path and content Jaccard indexes.
   std::vector<similar_model> get_similar_models(std::string_view id, std::size_t limit = 10) const;
 
-  std::size_t size() const noexcept { return models_.size(); }
+  std::size_t size() const noexcept { return live_; }
 
 private:
   struct no_init_t {};
@@ -171,6 +172,9 @@ private:
   result<void> init();
   void replace_all(std::vector<model_metadata> ms);
   void put(model_metadata m);
+  void index_slot(std::uint32_t slot);
+  void unindex_slot(std::uint32_t slot);
+  void compact_slots();
   std::size_t position(std::string_view id) const;
   /// The model with a fresh structure; keeps the old one as `previous` when the commit changed.
   static model_metadata with_structure(const model_metadata& m, repo_structure s, bool& changed);
@@ -181,8 +185,11 @@ private:
   Storage storage_;
   Fetcher fetcher_;
   bool open_ = false;
-  std::vector<std::unique_ptr<model_metadata>> models_;
-  std::unordered_map<std::string, std::size_t> index_;
+  std::vector<std::unique_ptr<model_metadata>> models_;  ///< by slot, first-insert order; null = removed
+  std::size_t live_ = 0;
+  std::unordered_map<std::string, std::size_t> index_;   ///< model_id → slot
+  detail::path_index paths_;
+  detail::content_index contents_;
 };
 
 using offline_model_manager = model_manager<memory_storage, mock_fetcher>;

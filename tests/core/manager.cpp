@@ -4,6 +4,8 @@
 
 #include <boost/json/parse.hpp>
 
+#include <random>
+
 namespace {
 hfmm::model_metadata model(std::string id, hfmm::model_type type, std::string arch, std::vector<std::string> tags,
                            hfmm::data_type in = hfmm::data_type::tokens, hfmm::data_type out = hfmm::data_type::logits) {
@@ -276,4 +278,73 @@ TEST_CASE("async refresh runs on the caller's io_context") {
   ctx.run();
   CHECK(outcome);
   CHECK(mm.get_model("org/m")->repository_structure->total_files() == 1);
+}
+
+TEST_CASE("indexes agree with a plain scan through adds, replacements, removals and slot compaction") {
+  hfmm::offline_model_manager mm(hfmm::memory_storage{});
+  std::mt19937 rng(42);
+  const std::vector<std::string> names = {"config.json", "README.md", "onnx/model.onnx", "Model.SafeTensors",
+                                          "tokenizer.json", "sub1/config.json", "weights/pytorch_model.bin", "a"};
+  auto random_model = [&](int id) {
+    hfmm::model_metadata m{.model_id = "m" + std::to_string(id)};
+    hfmm::repo_structure s{.model_id = m.model_id};
+    for (const auto& n : names)
+      if (rng() % 2) {
+        auto sha = std::string(63, "0123456789abcdef"[rng() % 3]) + "a";
+        s.files.insert(n, {.size = 10, .oid = hfmm::lfs_pointer_oid(sha, 10), .lfs = hfmm::lfs_info{sha, 10, 127}});
+      }
+    if (rng() % 5) m.repository_structure = std::move(s);
+    return m;
+  };
+  auto naive_with_file = [&](std::string pattern) {
+    for (auto& c : pattern) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    std::vector<const hfmm::model_metadata*> out;
+    for (auto* m : mm.list_models()) {
+      if (!m->repository_structure) continue;
+      for (auto f : m->repository_structure->files) {
+        std::string p(f.path());
+        for (auto& c : p) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+        if (p.find(pattern) != std::string::npos) {
+          out.push_back(m);
+          break;
+        }
+      }
+    }
+    return out;
+  };
+  auto naive_content = [&](const std::string& hash) {
+    std::vector<std::pair<std::string, std::string>> out;
+    for (auto* m : mm.list_models())
+      if (m->repository_structure)
+        for (auto f : m->repository_structure->files)
+          if (f.oid() == hash || (f.lfs() && f.lfs()->sha256 == hash)) out.emplace_back(m->model_id, f.path());
+    return out;
+  };
+  for (int step = 0; step < 3000; ++step) {
+    int id = static_cast<int>(rng() % 1500);
+    if (rng() % 4 == 0) (void)mm.remove_model("m" + std::to_string(id));
+    else REQUIRE(mm.add_model(random_model(id)));
+    if (step % 300 == 0) {
+      for (auto pattern : {"config.json", "CONFIG", "safetensors", "onnx/", "a", "", "nothing-like-this", "json\nx"})
+        CHECK(mm.get_models_with_file(pattern) == naive_with_file(pattern));
+      auto sample = mm.list_models();
+      for (std::size_t i = 0; i < sample.size(); i += 97) {
+        if (!sample[i]->repository_structure || sample[i]->repository_structure->files.empty()) continue;
+        auto f = *sample[i]->repository_structure->files.begin();
+        for (const auto& hash : {f.oid(), f.lfs()->sha256}) {
+          std::vector<std::pair<std::string, std::string>> got;
+          for (const auto& match : mm.find_models_with_content(hash)) got.emplace_back(match.model->model_id, match.path);
+          CHECK(got == naive_content(hash));
+        }
+      }
+    }
+  }
+  // Remove most models: the slots are renumbered once holes outnumber models.
+  for (int id = 0; id < 1400; ++id) (void)mm.remove_model("m" + std::to_string(id));
+  REQUIRE(mm.size() <= 100);
+  for (auto pattern : {"config.json", "safetensors", "", "a"})
+    CHECK(mm.get_models_with_file(pattern) == naive_with_file(pattern));
+  REQUIRE(mm.add_model(random_model(7)));
+  CHECK(mm.list_models().back()->model_id == "m7");
+  CHECK(mm.get_models_with_file("") == naive_with_file(""));
 }

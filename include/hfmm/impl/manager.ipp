@@ -110,7 +110,8 @@ result<model_manager<S, F>> model_manager<S, F>::open(S s, F f) {
 template <hfmm::storage S, hfmm::fetcher F>
 model_manager<S, F>::model_manager(model_manager&& o) noexcept
     : storage_(std::move(o.storage_)), fetcher_(std::move(o.fetcher_)), open_(std::exchange(o.open_, false)),
-      models_(std::move(o.models_)), index_(std::move(o.index_)) {}
+      models_(std::move(o.models_)), live_(std::exchange(o.live_, 0)), index_(std::move(o.index_)),
+      paths_(std::move(o.paths_)), contents_(std::move(o.contents_)) {}
 
 template <hfmm::storage S, hfmm::fetcher F>
 model_manager<S, F>& model_manager<S, F>::operator=(model_manager&& o) noexcept {
@@ -120,7 +121,10 @@ model_manager<S, F>& model_manager<S, F>::operator=(model_manager&& o) noexcept 
     fetcher_ = std::move(o.fetcher_);
     open_ = std::exchange(o.open_, false);
     models_ = std::move(o.models_);
+    live_ = std::exchange(o.live_, 0);
     index_ = std::move(o.index_);
+    paths_ = std::move(o.paths_);
+    contents_ = std::move(o.contents_);
   }
   return *this;
 }
@@ -159,16 +163,52 @@ template <hfmm::storage S, hfmm::fetcher F>
 void model_manager<S, F>::replace_all(std::vector<model_metadata> ms) {
   models_.clear();
   index_.clear();
+  paths_.clear();
+  contents_.clear();
+  live_ = 0;
   models_.reserve(ms.size());
   index_.reserve(ms.size());
   for (auto& m : ms) put(std::move(m));
 }
 
 template <hfmm::storage S, hfmm::fetcher F>
+void model_manager<S, F>::index_slot(std::uint32_t slot) {
+  if (const auto& s = models_[slot]->repository_structure) {
+    paths_.add(slot, *s);
+    contents_.add(slot, *s);
+  }
+}
+
+template <hfmm::storage S, hfmm::fetcher F>
+void model_manager<S, F>::unindex_slot(std::uint32_t slot) {
+  if (const auto& s = models_[slot]->repository_structure) {
+    paths_.remove(slot, *s);
+    contents_.remove(slot, *s);
+  }
+}
+
+template <hfmm::storage S, hfmm::fetcher F>
 void model_manager<S, F>::put(model_metadata m) {
   auto [it, fresh] = index_.try_emplace(m.model_id, models_.size());
-  if (fresh) models_.push_back(std::make_unique<model_metadata>(std::move(m)));
-  else *models_[it->second] = std::move(m);
+  auto slot = static_cast<std::uint32_t>(it->second);
+  if (fresh) {
+    models_.push_back(std::make_unique<model_metadata>(std::move(m)));
+    ++live_;
+  } else {
+    unindex_slot(slot);
+    *models_[slot] = std::move(m);
+  }
+  index_slot(slot);
+}
+
+/// Renumbers the slots once removals left more holes than models.
+template <hfmm::storage S, hfmm::fetcher F>
+void model_manager<S, F>::compact_slots() {
+  std::vector<model_metadata> kept;
+  kept.reserve(live_);
+  for (auto& m : models_)
+    if (m) kept.push_back(std::move(*m));
+  replace_all(std::move(kept));
 }
 
 template <hfmm::storage S, hfmm::fetcher F>
@@ -215,10 +255,11 @@ result<void> model_manager<S, F>::remove_model(std::string_view id) {
   auto pos = position(id);
   if (pos >= models_.size()) return errc::model_not_found;
   if (auto ok = storage_.erase(id); !ok) return ok.error();
+  unindex_slot(static_cast<std::uint32_t>(pos));
   index_.erase(std::string(id));
-  models_.erase(models_.begin() + static_cast<std::ptrdiff_t>(pos));
-  for (auto& [key, p] : index_)
-    if (p > pos) --p;
+  models_[pos].reset();
+  --live_;
+  if (models_.size() > 1024 && models_.size() - live_ > live_) compact_slots();
   return {};
 }
 
@@ -227,7 +268,7 @@ template <class Pred>
 std::vector<const model_metadata*> model_manager<S, F>::select(Pred pred) const {
   std::vector<const model_metadata*> out;
   for (const auto& m : models_)
-    if (pred(*m)) out.push_back(m.get());
+    if (m && pred(*m)) out.push_back(m.get());
   return out;
 }
 
@@ -283,12 +324,22 @@ std::optional<std::string> model_manager<S, F>::get_model_file_hash(std::string_
 template <hfmm::storage S, hfmm::fetcher F>
 std::vector<const model_metadata*> model_manager<S, F>::get_models_with_file(std::string_view pattern) const {
   auto q = detail::to_lower_ascii(pattern);
-  return select([&](const model_metadata& m) {
-    if (!m.repository_structure) return false;
-    for (auto f : m.repository_structure->files)
-      if (detail::icontains(f.path(), q)) return true;
-    return false;
-  });
+  std::vector<const model_metadata*> out;
+  auto collect = [&](const std::vector<std::uint32_t>& slots) {
+    for (auto slot : slots)
+      if (models_[slot]) out.push_back(models_[slot].get());
+  };
+  if (auto* exact = paths_.exact(q); exact && paths_.unique_match(q)) {
+    collect(*exact);  // the path occurs in no other path: its postings are the answer, in order
+    return out;
+  }
+  std::vector<std::uint8_t> hit(models_.size(), 0);
+  std::size_t hits = 0;
+  paths_.for_each_match(q, [&](std::uint32_t slot) { hits += !std::exchange(hit[slot], 1); });
+  out.reserve(hits);
+  for (std::size_t slot = 0; slot < hit.size() && out.size() < hits; ++slot)
+    if (hit[slot] && models_[slot]) out.push_back(models_[slot].get());
+  return out;
 }
 
 template <hfmm::storage S, hfmm::fetcher F>
@@ -346,8 +397,9 @@ result<void> model_manager<S, F>::refresh_repository_structure(std::string_view 
 template <hfmm::storage S, hfmm::fetcher F>
 manager_stats model_manager<S, F>::get_stats() const {
   manager_stats s;
-  s.total_models = models_.size();
+  s.total_models = live_;
   for (const auto& m : models_) {
+    if (!m) continue;
     ++s.models_by_type[std::string(to_string(m->model_type))];
     ++s.models_by_architecture[m->architecture];
     for (const auto& i : m->inputs) ++s.common_input_types[std::string(to_string(i.data_type))];
@@ -367,8 +419,9 @@ template <hfmm::storage S, hfmm::fetcher F>
 result<void> model_manager<S, F>::export_metadata(const std::filesystem::path& p, std::string_view format) const {
   if (format != "json") return errc::invalid_argument;
   std::vector<const model_metadata*> all;
-  all.reserve(models_.size());
-  for (const auto& m : models_) all.push_back(m.get());
+  all.reserve(live_);
+  for (const auto& m : models_)
+    if (m) all.push_back(m.get());
   return detail::atomic_replace(p, boost::json::serialize(detail::write_catalog(all)));
 }
 
@@ -401,7 +454,8 @@ refresh_report model_manager<S, F>::refresh_all(const refresh_options& options) 
   refresh_report report{{}, 0};
   std::vector<std::string> ids;
   ids.reserve(models_.size());
-  for (const auto& m : models_) ids.push_back(m->model_id);
+  for (const auto& m : models_)
+    if (m) ids.push_back(m->model_id);
   report.items.reserve(ids.size());
   for (const auto& id : ids) report.items.push_back({id, result<void>{}, false});
 
@@ -498,8 +552,9 @@ std::vector<content_match> model_manager<S, F>::find_models_with_content(std::st
   std::vector<content_match> out;
   bool sha256 = detail::is_lower_hex(hash, 64);
   if (!sha256 && !detail::is_lower_hex(hash, 40)) return out;
-  for (const auto& m : models_) {
-    if (!m->repository_structure) continue;
+  for (auto slot : contents_.candidates(*detail::content_index::key_of(hash))) {
+    const auto& m = models_[slot];
+    if (!m || !m->repository_structure) continue;
     for (auto f : m->repository_structure->files) {
       bool hit = sha256 ? (f.is_lfs() && f.lfs()->sha256 == hash) : f.oid() == hash;
       if (hit) out.push_back({m.get(), std::string(f.path())});
@@ -512,7 +567,7 @@ template <hfmm::storage S, hfmm::fetcher F>
 duplicate_report model_manager<S, F>::get_duplicate_report() const {
   std::unordered_map<std::string, duplicate_report::group> groups;
   for (const auto& m : models_) {
-    if (!m->repository_structure) continue;
+    if (!m || !m->repository_structure) continue;
     for (auto f : m->repository_structure->files) {
       if (f.size() == 0) continue;  // empty files share nothing worth reporting
       auto& g = groups[detail::content_key(f)];
@@ -564,7 +619,7 @@ std::vector<similar_model> model_manager<S, F>::get_similar_models(std::string_v
   auto target_content = content_set(ts);
   auto path_less = [](const file_ref& x, const file_ref& y) { return x.path() < y.path(); };
   for (const auto& m : models_) {
-    if (m.get() == target || !m->repository_structure) continue;
+    if (!m || m.get() == target || !m->repository_structure) continue;
     const auto& s = *m->repository_structure;
     double pj = jaccard(ts.files.begin(), ts.files.end(), s.files.begin(), s.files.end(), path_less);
     auto other = content_set(s);

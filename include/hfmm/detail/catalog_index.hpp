@@ -1,0 +1,231 @@
+#pragma once
+// The manager's indexes, kept up to date on every mutation (so const queries stay lock-free):
+//
+// path_index — answers "models with a file path containing P" (ASCII case-insensitive) without
+//   visiting every file of every model: the distinct lower-cased paths live in one blob that is
+//   searched with memmem, and each distinct path has a sorted posting list of model slots.
+// content_index — answers "models holding content H" (git oid or LFS SHA-256): an
+//   open-addressing table of (first 32 bits of the digest, slot), 8 bytes a digest; candidates
+//   are confirmed against the model's files.
+//
+// Slots are the manager's stable model numbers (first-insert order; removal leaves a hole).
+
+#include <hfmm/structure.hpp>
+
+#include <algorithm>
+#include <cstdint>
+#include <cstring>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace hfmm::detail {
+
+inline void lower_ascii_into(std::string& out, std::string_view s) {
+  out.assign(s);
+  for (auto& c : out)
+    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
+}
+
+class path_index {
+public:
+  void add(std::uint32_t slot, const repo_structure& s) {
+    for (auto id : ids_of(s, true)) {
+      auto& list = postings_[id];
+      list.insert(std::upper_bound(list.begin(), list.end(), slot), slot);
+    }
+  }
+
+  void remove(std::uint32_t slot, const repo_structure& s) {
+    for (auto id : ids_of(s, false)) {
+      if (id == npos) continue;
+      auto& list = postings_[id];
+      auto it = std::lower_bound(list.begin(), list.end(), slot);
+      if (it != list.end() && *it == slot) list.erase(it);
+    }
+  }
+
+  void clear() {
+    ids_.clear();
+    blob_.clear();
+    starts_.clear();
+    postings_.clear();
+  }
+
+  /// Calls mark(slot) for every model with a path containing `lower_pattern` (may repeat slots).
+  template <class Mark>
+  void for_each_match(std::string_view lower_pattern, Mark mark) const {
+    if (lower_pattern.find('\n') != std::string_view::npos) return;
+    if (lower_pattern.empty()) {
+      for (const auto& list : postings_)
+        for (auto slot : list) mark(slot);
+      return;
+    }
+    const char* base = blob_.data();
+    std::size_t pos = 0;
+    while (pos < blob_.size()) {
+      auto* hit = static_cast<const char*>(
+          ::memmem(base + pos, blob_.size() - pos, lower_pattern.data(), lower_pattern.size()));
+      if (!hit) break;
+      auto offset = static_cast<std::size_t>(hit - base);
+      // The distinct path holding this offset; then go on after it (one visit per path).
+      auto k = static_cast<std::size_t>(std::upper_bound(starts_.begin(), starts_.end(), offset) - starts_.begin()) - 1;
+      for (auto slot : postings_[k]) mark(slot);
+      pos = k + 1 < starts_.size() ? starts_[k + 1] : blob_.size();
+    }
+  }
+
+  /// Whether `lower_path` occurs in the blob only as that whole path (then exact() answers).
+  bool unique_match(const std::string& lower_path) const {
+    auto it = ids_.find(lower_path);
+    if (it == ids_.end()) return false;
+    auto first = ::memmem(blob_.data(), blob_.size(), lower_path.data(), lower_path.size());
+    if (static_cast<const char*>(first) != blob_.data() + starts_[it->second]) return false;
+    auto after = starts_[it->second] + lower_path.size();
+    return !::memmem(blob_.data() + after, blob_.size() - after, lower_path.data(), lower_path.size());
+  }
+
+  /// Slots holding exactly this lower-cased path.
+  const std::vector<std::uint32_t>* exact(const std::string& lower_path) const {
+    auto it = ids_.find(lower_path);
+    return it == ids_.end() ? nullptr : &postings_[it->second];
+  }
+
+  std::size_t memory_bytes() const {
+    std::size_t bytes = blob_.capacity() + starts_.capacity() * 4 + postings_.capacity() * sizeof(postings_[0]);
+    for (const auto& p : postings_) bytes += p.capacity() * 4;
+    for (const auto& kv : ids_) bytes += kv.first.capacity() + 48;
+    return bytes;
+  }
+
+private:
+  static constexpr std::uint32_t npos = 0xFFFF'FFFFu;
+
+  /// The distinct path ids of a structure (created when `create`), sorted and unique.
+  std::vector<std::uint32_t> ids_of(const repo_structure& s, bool create) {
+    std::vector<std::uint32_t> ids;
+    ids.reserve(s.files.size());
+    std::string lower;
+    for (auto f : s.files) {
+      lower_ascii_into(lower, f.path());
+      auto it = ids_.find(lower);
+      if (it == ids_.end()) {
+        if (!create) {
+          ids.push_back(npos);
+          continue;
+        }
+        auto id = static_cast<std::uint32_t>(starts_.size());
+        starts_.push_back(static_cast<std::uint32_t>(blob_.size()));
+        blob_ += lower;
+        blob_ += '\n';  // a separator no pattern can span
+        postings_.emplace_back();
+        it = ids_.emplace(lower, id).first;
+      }
+      ids.push_back(it->second);
+    }
+    std::sort(ids.begin(), ids.end());
+    ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+    return ids;
+  }
+
+  std::unordered_map<std::string, std::uint32_t> ids_;
+  std::string blob_;
+  std::vector<std::uint32_t> starts_;
+  std::vector<std::vector<std::uint32_t>> postings_;
+};
+
+class content_index {
+public:
+  /// The 32-bit key of a lower-hex digest (its first 8 digits), when it is one.
+  static std::optional<std::uint32_t> key_of(std::string_view hex) {
+    if (hex.size() < 8) return std::nullopt;
+    std::uint32_t k = 0;
+    for (std::size_t i = 0; i < 8; ++i) {
+      int v = lower_hex_value(hex[i]);
+      if (v < 0) return std::nullopt;
+      k = k << 4 | static_cast<std::uint32_t>(v);
+    }
+    return k;
+  }
+
+  void add(std::uint32_t slot, const repo_structure& s) {
+    for (auto k : keys_of(s)) insert(k, slot);
+  }
+
+  void remove(std::uint32_t slot, const repo_structure& s) {
+    for (auto k : keys_of(s)) {
+      if (cells_.empty()) return;
+      for (std::size_t i = k & mask(); cells_[i].slot != empty; i = (i + 1) & mask())
+        if (cells_[i].key == k && cells_[i].slot == slot) {
+          cells_[i].slot = deleted;
+          --live_;
+          break;
+        }
+    }
+  }
+
+  void clear() {
+    cells_.clear();
+    used_ = live_ = 0;
+  }
+
+  /// Candidate slots for a key (sorted, unique).
+  std::vector<std::uint32_t> candidates(std::uint32_t k) const {
+    std::vector<std::uint32_t> out;
+    if (cells_.empty()) return out;
+    for (std::size_t i = k & mask(); cells_[i].slot != empty; i = (i + 1) & mask())
+      if (cells_[i].key == k && cells_[i].slot != deleted) out.push_back(cells_[i].slot);
+    std::sort(out.begin(), out.end());
+    out.erase(std::unique(out.begin(), out.end()), out.end());
+    return out;
+  }
+
+  std::size_t memory_bytes() const { return cells_.capacity() * sizeof(cell); }
+
+private:
+  struct cell {
+    std::uint32_t key;
+    std::uint32_t slot;
+  };
+  static constexpr std::uint32_t empty = 0xFFFF'FFFFu, deleted = 0xFFFF'FFFEu;
+  std::size_t mask() const { return cells_.size() - 1; }
+
+  static std::vector<std::uint32_t> keys_of(const repo_structure& s) {
+    std::vector<std::uint32_t> keys;
+    keys.reserve(s.files.size() + 8);
+    for (auto f : s.files) {
+      if (auto k = key_of(f.oid())) keys.push_back(*k);
+      if (auto lfs = f.lfs())
+        if (auto k = key_of(lfs->sha256)) keys.push_back(*k);
+    }
+    std::sort(keys.begin(), keys.end());
+    keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+    return keys;
+  }
+
+  void insert(std::uint32_t k, std::uint32_t slot) {
+    if ((used_ + 1) * 10 > cells_.size() * 7) grow();
+    std::size_t i = k & mask();
+    while (cells_[i].slot != empty && cells_[i].slot != deleted) i = (i + 1) & mask();
+    if (cells_[i].slot == empty) ++used_;
+    cells_[i] = {k, slot};
+    ++live_;
+  }
+
+  void grow() {
+    std::vector<cell> old = std::move(cells_);
+    std::size_t size = 16;
+    while (size * 7 < (live_ + 1) * 20) size *= 2;  // room to grow past 70% again
+    cells_.assign(size, cell{0, empty});
+    used_ = live_ = 0;
+    for (const auto& c : old)
+      if (c.slot != empty && c.slot != deleted) insert(c.key, c.slot);
+  }
+
+  std::vector<cell> cells_;
+  std::size_t used_ = 0, live_ = 0;
+};
+
+}  // namespace hfmm::detail
