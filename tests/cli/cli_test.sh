@@ -2,7 +2,7 @@
 # The hfmm tool end to end, offline on the bundled recordings: commands, --json, exit codes.
 #   cli_test.sh /path/to/hfmm
 set -u
-hfmm="$1"
+hfmm="$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"  # absolute: the script changes directory
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work"

@@ -1,0 +1,90 @@
+#!/usr/bin/env python3
+"""The Python Model Manager's algorithms on a catalog file, as its feature description states
+them (standard library only): json.load into one dict per model; get_models_with_file walks
+every model and every path testing `p.lower() in path.lower()`, first hit wins;
+get_model_file_hash is two dict lookups; add_model rewrites the file with json.dump(indent=2).
+
+    python_baseline.py CATALOG.json [--runs N]   -> one JSON object of timings on stdout
+"""
+import argparse
+import json
+import os
+import resource
+import shutil
+import statistics
+import tempfile
+import time
+
+
+def rss_bytes():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def get_models_with_file(models, pattern):
+    p = pattern.lower()
+    found = []
+    for model in models.values():
+        structure = model.get("repository_structure")
+        if not structure:
+            continue
+        for path in structure["files"]:
+            if p in path.lower():
+                found.append(model)
+                break
+    return found
+
+
+def timed(fn, runs):
+    samples = []
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        fn()
+        samples.append(time.perf_counter() - t0)
+    return statistics.median(samples)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("catalog")
+    ap.add_argument("--runs", type=int, default=5)
+    args = ap.parse_args()
+    out = {}
+    before = rss_bytes()
+    loads = []
+    models = None
+    for _ in range(max(1, min(args.runs, 3))):
+        models = None
+        t0 = time.perf_counter()
+        with open(args.catalog) as f:
+            models = json.load(f)
+        loads.append(time.perf_counter() - t0)
+    out["open_s"] = statistics.median(loads)
+    files = sum(len(m["repository_structure"]["files"]) for m in models.values() if m.get("repository_structure"))
+    out["models"] = len(models)
+    out["files"] = files
+    out["rss_per_file_B"] = (rss_bytes() - before) / files
+    for name, pattern in (("absent", "nonexistent.file"), ("rare", "sub7/onnx/decoder_model.onnx"),
+                          ("every", "config.json"), ("extension", ".safetensors")):
+        out[f"with_file_{name}_s"] = timed(lambda: get_models_with_file(models, pattern), args.runs)
+    some = next(iter(models))
+    out["file_hash_s"] = timed(lambda: models[some]["repository_structure"]["files"].get("config.json", {}).get("oid"),
+                               1000)
+    tmp = tempfile.mkdtemp()
+    try:
+        path = os.path.join(tmp, "catalog.json")
+        shutil.copy(args.catalog, path)
+        new = dict(models[some], model_id="bench/new-model")
+
+        def add():
+            models["bench/new-model"] = new
+            with open(path, "w") as f:
+                json.dump(models, f, indent=2)
+        out["add_model_s"] = timed(add, max(1, min(args.runs, 3)))
+    finally:
+        shutil.rmtree(tmp)
+    print(json.dumps(out))
+
+
+if __name__ == "__main__":
+    main()
