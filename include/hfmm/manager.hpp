@@ -24,6 +24,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <stop_token>
 #include <string>
@@ -188,8 +189,13 @@ private:
   std::vector<std::unique_ptr<model_metadata>> models_;  ///< by slot, first-insert order; null = removed
   std::size_t live_ = 0;
   std::unordered_map<std::string, std::size_t> index_;   ///< model_id → slot
-  detail::path_index paths_;
-  detail::content_index contents_;
+  // Path and content indexes: built by the first query that needs them (call_once keeps that
+  // safe for concurrent readers), then kept current by every mutation.
+  void ensure_indexes() const;
+  mutable std::unique_ptr<std::once_flag> indexes_once_ = std::make_unique<std::once_flag>();
+  mutable bool indexed_ = false;
+  mutable detail::path_index paths_;
+  mutable detail::content_index contents_;
 };
 
 using offline_model_manager = model_manager<memory_storage, mock_fetcher>;

@@ -44,6 +44,27 @@ struct file_entry {
 
 class file_table;
 
+/// A file_entry whose strings are borrowed: what parsers hand to a file_table without copying.
+struct file_entry_view {
+  std::uint64_t size = 0;
+  std::string_view oid;
+  bool has_lfs = false;
+  std::string_view lfs_sha256;
+  std::uint64_t lfs_size = 0;
+  std::uint32_t pointer_size = 0;
+  bool has_xet = false;
+  std::string_view xet_hash;
+  std::string_view download_url;
+
+  static file_entry_view of(const file_entry& e) noexcept {
+    file_entry_view v{e.size, e.oid};
+    if (e.lfs) v.has_lfs = true, v.lfs_sha256 = e.lfs->sha256, v.lfs_size = e.lfs->size, v.pointer_size = e.lfs->pointer_size;
+    if (e.xet_hash) v.has_xet = true, v.xet_hash = *e.xet_hash;
+    v.download_url = e.download_url;
+    return v;
+  }
+};
+
 /// A light view of one file of a file_table; hex strings are made on demand.
 /// Valid until the table is modified.
 class file_ref {
@@ -174,11 +195,12 @@ private:
   std::string_view path_of(const record& r) const noexcept { return {arena_.data() + r.path_offset, r.path_length}; }
   std::size_t index_of(std::string_view path) const noexcept;
   std::size_t lower_bound(std::string_view path) const noexcept;
-  record make_record(std::string_view path, const file_entry& entry);
+  record make_record(std::string_view path, const file_entry_view& entry);
+  bool is_standard_url(std::string_view url, std::string_view path) const noexcept;
   text_record& text_of(record& r);
   std::string standard_url(std::string_view path) const;
   // Bulk building for parsers: append in any order, then sort once (the last duplicate wins).
-  void append_unsorted(std::string_view path, const file_entry& entry) { records_.push_back(make_record(path, entry)); }
+  void append_unsorted(std::string_view path, const file_entry_view& entry) { records_.push_back(make_record(path, entry)); }
   void finish_unsorted();
 
   std::string arena_;

@@ -30,11 +30,15 @@ inline std::string to_hex(const unsigned char* data, std::size_t n) {
   return out;
 }
 
-constexpr int lower_hex_value(char c) noexcept {
-  if (c >= '0' && c <= '9') return c - '0';
-  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
-  return -1;
-}
+inline constexpr auto lower_hex_table = [] {
+  std::array<signed char, 256> t{};
+  for (auto& v : t) v = -1;
+  for (int c = '0'; c <= '9'; ++c) t[static_cast<std::size_t>(c)] = static_cast<signed char>(c - '0');
+  for (int c = 'a'; c <= 'f'; ++c) t[static_cast<std::size_t>(c)] = static_cast<signed char>(c - 'a' + 10);
+  return t;
+}();
+
+constexpr int lower_hex_value(char c) noexcept { return lower_hex_table[static_cast<unsigned char>(c)]; }
 
 /// Parses exactly 2*N lower-case hex digits; anything else (upper case included, so that
 /// the text round-trips exactly) gives nullopt.
@@ -42,11 +46,13 @@ template <std::size_t N>
 std::optional<std::array<std::uint8_t, N>> parse_lower_hex(std::string_view text) noexcept {
   if (text.size() != 2 * N) return std::nullopt;
   std::array<std::uint8_t, N> out{};
+  int bad = 0;  // branch-free: any invalid digit sets the sign bit
   for (std::size_t i = 0; i < N; ++i) {
     int hi = lower_hex_value(text[2 * i]), lo = lower_hex_value(text[2 * i + 1]);
-    if (hi < 0 || lo < 0) return std::nullopt;
+    bad |= hi | lo;
     out[i] = static_cast<std::uint8_t>(hi << 4 | lo);
   }
+  if (bad < 0) return std::nullopt;
   return out;
 }
 

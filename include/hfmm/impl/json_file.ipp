@@ -155,33 +155,55 @@ template <class Codec>
 result<std::vector<model_metadata>> basic_json_file_storage<Codec>::load() {
   loaded_ok_ = false;
   detail_.clear();
-  std::string raw;
-  auto root = read_base_object(&raw);
-  if (!root) return root.error();
-
   std::vector<model_metadata> models;
   std::unordered_map<std::string, std::size_t> position;
   std::vector<bool> erased;
+  auto put_model = [&](std::string_view key, model_metadata&& m) {
+    if (m.model_id.empty()) m.model_id = key;
+    auto [it, fresh] = position.try_emplace(m.model_id, models.size());
+    if (fresh) {
+      models.push_back(std::move(m));
+      erased.push_back(false);
+    } else {
+      models[it->second] = std::move(m);
+      erased[it->second] = false;
+    }
+    return true;
+  };
   auto put = [&](std::string_view key, const boost::json::value& v) -> result<void> {
     auto m = detail::read_model(v, &detail_);
     if (!m) {
       detail_ = path_.string() + ": " + detail_;
       return errc::storage_corrupt;
     }
-    if (m->model_id.empty()) m->model_id = key;
-    auto [it, fresh] = position.try_emplace(m->model_id, models.size());
-    if (fresh) {
-      models.push_back(std::move(*m));
-      erased.push_back(false);
-    } else {
-      models[it->second] = std::move(*m);
-      erased[it->second] = false;
-    }
+    put_model(key, std::move(*m));
     return {};
   };
-  models.reserve(root->size());
-  for (const auto& kv : *root)
-    if (auto ok = put(kv.key(), kv.value()); !ok) return ok.error();
+
+  // The base file: parsed in one pass, file tables built without a DOM.
+  std::string raw;
+  if (auto bytes = detail::read_whole_file(path_)) {
+    raw = std::move(*bytes);
+    std::string decoded;  // only a codec needs a second buffer; raw stays for the journal stamp
+    const std::string* text_ptr = &raw;
+    if constexpr (!std::is_same_v<Codec, identity_codec>) {
+      decoded = raw;
+      if (!Codec::decode(decoded)) {
+        detail_ = path_.string() + ": cannot be decompressed";
+        return errc::storage_corrupt;
+      }
+      text_ptr = &decoded;
+    }
+    const std::string& text = *text_ptr;
+    if (text.find_first_not_of(" \t\r\n") != std::string::npos) {
+      if (!detail::parse_catalog(text, put_model, &detail_)) {
+        detail_ = path_.string() + ": " + detail_;
+        return errc::storage_corrupt;
+      }
+    }
+  } else if (bytes.error() != errc::file_not_found) {
+    return bytes.error();
+  }
 
   journal_bytes_ = 0;
   journal_.reset();

@@ -111,7 +111,8 @@ template <hfmm::storage S, hfmm::fetcher F>
 model_manager<S, F>::model_manager(model_manager&& o) noexcept
     : storage_(std::move(o.storage_)), fetcher_(std::move(o.fetcher_)), open_(std::exchange(o.open_, false)),
       models_(std::move(o.models_)), live_(std::exchange(o.live_, 0)), index_(std::move(o.index_)),
-      paths_(std::move(o.paths_)), contents_(std::move(o.contents_)) {}
+      indexes_once_(std::exchange(o.indexes_once_, std::make_unique<std::once_flag>())),
+      indexed_(std::exchange(o.indexed_, false)), paths_(std::move(o.paths_)), contents_(std::move(o.contents_)) {}
 
 template <hfmm::storage S, hfmm::fetcher F>
 model_manager<S, F>& model_manager<S, F>::operator=(model_manager&& o) noexcept {
@@ -123,6 +124,8 @@ model_manager<S, F>& model_manager<S, F>::operator=(model_manager&& o) noexcept 
     models_ = std::move(o.models_);
     live_ = std::exchange(o.live_, 0);
     index_ = std::move(o.index_);
+    indexes_once_ = std::exchange(o.indexes_once_, std::make_unique<std::once_flag>());
+    indexed_ = std::exchange(o.indexed_, false);
     paths_ = std::move(o.paths_);
     contents_ = std::move(o.contents_);
   }
@@ -165,6 +168,8 @@ void model_manager<S, F>::replace_all(std::vector<model_metadata> ms) {
   index_.clear();
   paths_.clear();
   contents_.clear();
+  indexes_once_ = std::make_unique<std::once_flag>();
+  indexed_ = false;
   live_ = 0;
   models_.reserve(ms.size());
   index_.reserve(ms.size());
@@ -172,7 +177,20 @@ void model_manager<S, F>::replace_all(std::vector<model_metadata> ms) {
 }
 
 template <hfmm::storage S, hfmm::fetcher F>
+void model_manager<S, F>::ensure_indexes() const {
+  std::call_once(*indexes_once_, [this] {
+    for (std::size_t slot = 0; slot < models_.size(); ++slot)
+      if (models_[slot] && models_[slot]->repository_structure) {
+        paths_.add(static_cast<std::uint32_t>(slot), *models_[slot]->repository_structure);
+        contents_.add(static_cast<std::uint32_t>(slot), *models_[slot]->repository_structure);
+      }
+    indexed_ = true;
+  });
+}
+
+template <hfmm::storage S, hfmm::fetcher F>
 void model_manager<S, F>::index_slot(std::uint32_t slot) {
+  if (!indexed_) return;  // built on first use
   if (const auto& s = models_[slot]->repository_structure) {
     paths_.add(slot, *s);
     contents_.add(slot, *s);
@@ -181,6 +199,7 @@ void model_manager<S, F>::index_slot(std::uint32_t slot) {
 
 template <hfmm::storage S, hfmm::fetcher F>
 void model_manager<S, F>::unindex_slot(std::uint32_t slot) {
+  if (!indexed_) return;
   if (const auto& s = models_[slot]->repository_structure) {
     paths_.remove(slot, *s);
     contents_.remove(slot, *s);
@@ -323,6 +342,7 @@ std::optional<std::string> model_manager<S, F>::get_model_file_hash(std::string_
 
 template <hfmm::storage S, hfmm::fetcher F>
 std::vector<const model_metadata*> model_manager<S, F>::get_models_with_file(std::string_view pattern) const {
+  ensure_indexes();
   auto q = detail::to_lower_ascii(pattern);
   std::vector<const model_metadata*> out;
   auto collect = [&](const std::vector<std::uint32_t>& slots) {
@@ -552,6 +572,7 @@ std::vector<content_match> model_manager<S, F>::find_models_with_content(std::st
   std::vector<content_match> out;
   bool sha256 = detail::is_lower_hex(hash, 64);
   if (!sha256 && !detail::is_lower_hex(hash, 40)) return out;
+  ensure_indexes();
   for (auto slot : contents_.candidates(*detail::content_index::key_of(hash))) {
     const auto& m = models_[slot];
     if (!m || !m->repository_structure) continue;

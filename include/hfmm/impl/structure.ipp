@@ -97,7 +97,26 @@ inline file_table::text_record& file_table::text_of(record& r) {
   return texts_[r.text];
 }
 
-inline file_table::record file_table::make_record(std::string_view path, const file_entry& e) {
+inline bool file_table::is_standard_url(std::string_view url, std::string_view path) const noexcept {
+  if (url_prefix_.empty() || !url.starts_with(url_prefix_)) return false;
+  url.remove_prefix(url_prefix_.size());
+  // Compare with the percent-encoded path without building it.
+  static constexpr char upper_hex[] = "0123456789ABCDEF";
+  std::size_t i = 0;
+  for (unsigned char c : path) {
+    if (c == '/' || detail::is_unreserved(c)) {
+      if (i >= url.size() || url[i] != static_cast<char>(c)) return false;
+      ++i;
+    } else {
+      if (i + 3 > url.size() || url[i] != '%' || url[i + 1] != upper_hex[c >> 4] || url[i + 2] != upper_hex[c & 0xF])
+        return false;
+      i += 3;
+    }
+  }
+  return i == url.size();
+}
+
+inline file_table::record file_table::make_record(std::string_view path, const file_entry_view& e) {
   record r;
   r.size = e.size;
   r.path_offset = static_cast<std::uint32_t>(arena_.size());
@@ -110,19 +129,19 @@ inline file_table::record file_table::make_record(std::string_view path, const f
     text_of(r).oid = e.oid;
   }
   std::optional<std::array<std::uint8_t, 32>> xet;
-  if (e.xet_hash) {
+  if (e.has_xet) {
     r.flags |= xet_present;
-    xet = detail::parse_lower_hex<32>(*e.xet_hash);
+    xet = detail::parse_lower_hex<32>(e.xet_hash);
   }
-  if (e.lfs) {
+  if (e.has_lfs) {
     lfs_record l;
-    l.size = e.lfs->size;
-    l.pointer_size = e.lfs->pointer_size;
-    if (auto sha = detail::parse_lower_hex<32>(e.lfs->sha256)) {
+    l.size = e.lfs_size;
+    l.pointer_size = e.pointer_size;
+    if (auto sha = detail::parse_lower_hex<32>(e.lfs_sha256)) {
       l.sha256 = *sha;
       l.sha_binary = true;
     } else {
-      text_of(r).sha256 = e.lfs->sha256;
+      text_of(r).sha256 = e.lfs_sha256;
     }
     if (xet) {
       l.xet = *xet;
@@ -131,10 +150,9 @@ inline file_table::record file_table::make_record(std::string_view path, const f
     r.lfs = static_cast<std::uint32_t>(lfs_.size());
     lfs_.push_back(l);
   }
-  if (e.xet_hash && !(r.flags & xet_binary)) text_of(r).xet = *e.xet_hash;
+  if (e.has_xet && !(r.flags & xet_binary)) text_of(r).xet = e.xet_hash;
   if (!e.download_url.empty()) {
-    if (!url_prefix_.empty() && e.download_url.size() > url_prefix_.size() &&
-        e.download_url.compare(0, url_prefix_.size(), url_prefix_) == 0 && e.download_url == standard_url(path)) {
+    if (is_standard_url(e.download_url, path)) {
       r.flags |= url_derived;
     } else {
       r.flags |= url_stored;
@@ -150,12 +168,12 @@ inline void file_table::insert(std::string_view path, const file_entry& entry) {
     // Replace in place; the old side records become garbage until the next rebuild.
     auto old_offset = records_[pos].path_offset;
     auto arena_size = arena_.size();
-    records_[pos] = make_record(path, entry);
+    records_[pos] = make_record(path, file_entry_view::of(entry));
     arena_.resize(arena_size);  // reuse the existing copy of the path
     records_[pos].path_offset = old_offset;
     return;
   }
-  records_.insert(records_.begin() + static_cast<std::ptrdiff_t>(pos), make_record(path, entry));
+  records_.insert(records_.begin() + static_cast<std::ptrdiff_t>(pos), make_record(path, file_entry_view::of(entry)));
 }
 
 inline bool file_table::erase(std::string_view path) {
@@ -193,7 +211,10 @@ inline void file_table::set_url_prefix(std::string prefix) {
   file_table rebuilt;
   rebuilt.url_prefix_ = std::move(prefix);
   rebuilt.reserve(records_.size(), arena_.size());
-  for (auto ref : *this) rebuilt.records_.push_back(rebuilt.make_record(ref.path(), ref.to_entry()));
+  for (auto ref : *this) {
+    auto entry = ref.to_entry();
+    rebuilt.records_.push_back(rebuilt.make_record(ref.path(), file_entry_view::of(entry)));
+  }
   *this = std::move(rebuilt);
 }
 
@@ -305,7 +326,10 @@ inline std::optional<std::string> get_file_sha256_from_structure(const repo_stru
 namespace detail {
 /// Parsers build tables in bulk: append in any order, then finish once.
 struct file_table_access {
-  static void append(file_table& t, std::string_view path, const file_entry& e) { t.append_unsorted(path, e); }
+  static void append(file_table& t, std::string_view path, const file_entry& e) {
+    t.append_unsorted(path, file_entry_view::of(e));
+  }
+  static void append(file_table& t, std::string_view path, const file_entry_view& e) { t.append_unsorted(path, e); }
   /// Sorts; returns how many duplicate paths were dropped (the last one wins).
   static std::size_t finish(file_table& t) {
     auto before = t.size();

@@ -18,6 +18,7 @@
 // the journal stays plain text. One writer at a time; not thread-safe.
 
 #include <hfmm/concepts.hpp>
+#include <hfmm/detail/catalog_loader.hpp>
 #include <hfmm/detail/digest.hpp>
 #include <hfmm/detail/posix_file.hpp>
 #include <hfmm/json.hpp>
