@@ -15,6 +15,7 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -88,6 +89,48 @@ inline result<std::string> read_whole_file(const std::filesystem::path& p) {
   data.resize(got);
   return data;
 }
+
+/// A whole file mapped read-only: no copy and no zero-filled buffer (on these VMs the
+/// page faults of an 85 MB read() cost more than parsing it).
+class mapped_file {
+public:
+  mapped_file() = default;
+  mapped_file(mapped_file&& o) noexcept : data_(std::exchange(o.data_, nullptr)), size_(std::exchange(o.size_, 0)) {}
+  mapped_file& operator=(mapped_file&& o) noexcept {
+    if (this != &o) {
+      unmap();
+      data_ = std::exchange(o.data_, nullptr);
+      size_ = std::exchange(o.size_, 0);
+    }
+    return *this;
+  }
+  ~mapped_file() { unmap(); }
+
+  /// Errors: file_not_found, storage_io.
+  static result<mapped_file> open(const std::filesystem::path& p) {
+    unique_fd fd(::open(p.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) return errno == ENOENT ? errc::file_not_found : errc::storage_io;
+    struct stat st;
+    if (::fstat(fd.get(), &st) != 0) return errc::storage_io;
+    mapped_file m;
+    m.size_ = static_cast<std::size_t>(st.st_size);
+    if (m.size_ == 0) return m;
+    void* addr = ::mmap(nullptr, m.size_, PROT_READ, MAP_PRIVATE, fd.get(), 0);
+    if (addr == MAP_FAILED) return errc::storage_io;
+    ::madvise(addr, m.size_, MADV_SEQUENTIAL);
+    m.data_ = static_cast<const char*>(addr);
+    return m;
+  }
+  std::string_view view() const noexcept { return {data_, size_}; }
+
+private:
+  void unmap() noexcept {
+    if (data_) ::munmap(const_cast<char*>(data_), size_);
+    data_ = nullptr;
+  }
+  const char* data_ = nullptr;
+  std::size_t size_ = 0;
+};
 
 inline result<void> fsync_directory(const std::filesystem::path& file) {
   auto dir = file.parent_path();

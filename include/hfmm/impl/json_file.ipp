@@ -57,7 +57,7 @@ result<typename basic_json_file_storage<Codec>::journal_header> basic_json_file_
 }
 
 template <class Codec>
-result<bool> basic_json_file_storage<Codec>::stamp_matches(const journal_header& h, const std::string* base_bytes) {
+result<bool> basic_json_file_storage<Codec>::stamp_matches(const journal_header& h, const std::string_view* base_bytes) {
   auto st = detail::stamp_of(path_);
   if (!st.exists) return h.base_sha256.empty();
   if (h.base_sha256.empty() || st.size != h.base_size) return false;
@@ -180,29 +180,30 @@ result<std::vector<model_metadata>> basic_json_file_storage<Codec>::load() {
     return {};
   };
 
-  // The base file: parsed in one pass, file tables built without a DOM.
-  std::string raw;
-  if (auto bytes = detail::read_whole_file(path_)) {
-    raw = std::move(*bytes);
-    std::string decoded;  // only a codec needs a second buffer; raw stays for the journal stamp
-    const std::string* text_ptr = &raw;
+  // The base file: mapped, parsed in one pass, file tables built without a DOM.
+  detail::mapped_file base;
+  std::string_view raw;
+  if (auto mapped = detail::mapped_file::open(path_)) {
+    base = std::move(*mapped);
+    raw = base.view();
+    std::string decoded;  // only a codec needs a buffer; raw stays for the journal stamp
+    std::string_view text = raw;
     if constexpr (!std::is_same_v<Codec, identity_codec>) {
-      decoded = raw;
+      decoded.assign(raw);
       if (!Codec::decode(decoded)) {
         detail_ = path_.string() + ": cannot be decompressed";
         return errc::storage_corrupt;
       }
-      text_ptr = &decoded;
+      text = decoded;
     }
-    const std::string& text = *text_ptr;
-    if (text.find_first_not_of(" \t\r\n") != std::string::npos) {
+    if (text.find_first_not_of(" \t\r\n") != std::string_view::npos) {
       if (!detail::parse_catalog(text, put_model, &detail_)) {
         detail_ = path_.string() + ": " + detail_;
         return errc::storage_corrupt;
       }
     }
-  } else if (bytes.error() != errc::file_not_found) {
-    return bytes.error();
+  } else if (mapped.error() != errc::file_not_found) {
+    return mapped.error();
   }
 
   journal_bytes_ = 0;
@@ -309,7 +310,8 @@ result<void> basic_json_file_storage<Codec>::compact() {
   std::string raw;
   auto root = read_base_object(&raw);
   if (!root) return root.error();
-  auto same = stamp_matches(j->header, detail::stamp_of(path_).exists ? &raw : nullptr);
+  std::string_view raw_view = raw;
+  auto same = stamp_matches(j->header, detail::stamp_of(path_).exists ? &raw_view : nullptr);
   if (!same) return same.error();
   if (!*same) {
     detail_ = path_.string() + " was rewritten by another program while open; the journal was kept";

@@ -233,6 +233,10 @@ inline void file_table::finish_unsorted() {
     records_[out++] = records_[i];
   }
   records_.resize(out);
+  // A loaded table is read far more than it grows: give back the doubling slack.
+  records_.shrink_to_fit();
+  lfs_.shrink_to_fit();
+  arena_.shrink_to_fit();
 }
 
 inline std::size_t file_table::memory_bytes() const noexcept {

@@ -92,7 +92,7 @@ private:
   };
   result<journal_contents> read_journal(const std::filesystem::path& p);
   result<journal_header> stamp_base();
-  result<bool> stamp_matches(const journal_header& h, const std::string* base_bytes);
+  result<bool> stamp_matches(const journal_header& h, const std::string_view* base_bytes);
   result<void> append_record(const boost::json::object& record);
   result<boost::json::object> read_base_object(std::string* raw_out);
 
