@@ -131,7 +131,9 @@ public:
 
   /// The answer to GET `url`, following the matching rules and the recordings' fallbacks.
   http_response answer(std::string_view url) const {
-    auto [path, query] = split_target(url);
+    auto split = split_target(url);  // not a structured binding: lambdas capture it (clang 14)
+    const auto& path = split.first;
+    const auto& query = split.second;
     const recorded_exchange* best = nullptr;
     for (const auto& e : exchanges_) {
       if (e.method != "GET" || !paths_equal_ignoring_escape_case(e.path, path)) continue;

@@ -243,6 +243,7 @@ private:
         "CREATE INDEX files_oid ON files (oid);"
         "CREATE INDEX models_model_type ON models (model_type);"
         "CREATE INDEX models_architecture ON models (architecture);"
+        "CREATE INDEX models_position ON models (position);"
         "INSERT INTO hfmm_schema VALUES (" + std::to_string(sql_schema_version) + ");";
     return db_.exec(sql);
   }
@@ -395,8 +396,13 @@ private:
       append_file_rows(models[i], files);
     }
     if (auto ok = db_.upsert_models(rows); !ok) return ok;
-    sql_value id_list = boost::json::serialize(ids);
-    if (auto ok = db_.run(Backend::dialect.delete_files_of, {&id_list, 1}); !ok) return ok;
+    if (ids.size() == 1) {  // the common add_model: a point delete the index answers
+      sql_value id{std::string(ids[0].get_string())};
+      if (auto ok = db_.run("DELETE FROM files WHERE model_id = $1", {&id, 1}); !ok) return ok;
+    } else {
+      sql_value id_list = boost::json::serialize(ids);
+      if (auto ok = db_.run(Backend::dialect.delete_files_of, {&id_list, 1}); !ok) return ok;
+    }
     if (files.empty()) return {};
     return db_.insert_files(files);
   }
