@@ -171,6 +171,17 @@ inline result<unique_fd> lock_exclusive(const std::filesystem::path& lock_path) 
   return fd;
 }
 
+/// The writer lock of a single-writer store file: flock on "<path>.lock"; `detail` says why not.
+inline result<unique_fd> lock_store(const std::filesystem::path& store, std::string& detail) {
+  auto lock_path = std::filesystem::path(store) += ".lock";
+  auto lock = lock_exclusive(lock_path);
+  if (!lock)
+    detail = lock.error() == errc::storage_locked
+                 ? store.string() + " is open in another writer"
+                 : "cannot create " + lock_path.string() + " — does the directory exist and is it writable?";
+  return lock;
+}
+
 /// CRC-32 (IEEE) for journal records.
 inline std::uint32_t crc32(std::string_view data) noexcept {
   static constexpr auto table = [] {

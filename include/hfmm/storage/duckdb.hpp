@@ -18,6 +18,8 @@
 #include <filesystem>
 #include <initializer_list>
 #include <map>
+#include <memory>
+#include <type_traits>
 
 namespace hfmm {
 
@@ -34,46 +36,26 @@ public:
       .column_exists = "SELECT column_name FROM information_schema.columns WHERE table_name = $1 AND column_name = $2"};
 
   explicit duckdb_backend(target_type path) : path_(std::move(path)) {}
-  duckdb_backend(duckdb_backend&& o) noexcept
-      : path_(std::move(o.path_)), db_(std::exchange(o.db_, nullptr)), conn_(std::exchange(o.conn_, nullptr)),
-        statements_(std::move(o.statements_)), lock_(std::move(o.lock_)), detail_(std::move(o.detail_)) {}
-  duckdb_backend& operator=(duckdb_backend&& o) noexcept {
-    if (this != &o) {
-      disconnect();
-      path_ = std::move(o.path_);
-      db_ = std::exchange(o.db_, nullptr);
-      conn_ = std::exchange(o.conn_, nullptr);
-      statements_ = std::move(o.statements_);
-      lock_ = std::move(o.lock_);
-      detail_ = std::move(o.detail_);
-    }
-    return *this;
-  }
-  ~duckdb_backend() { disconnect(); }
 
   std::string& detail() noexcept { return detail_; }
   const std::string& detail() const noexcept { return detail_; }
 
   result<void> connect() {
     detail_.clear();
-    auto lock = lock_exclusive(std::filesystem::path(path_) += ".lock");
-    if (!lock) {
-      detail_ = lock.error() == errc::storage_locked ? path_.string() + " is open in another writer"
-                                                     : "cannot create " + path_.string() + ".lock";
-      return lock.error();
-    }
+    auto lock = lock_store(path_, detail_);
+    if (!lock) return lock.error();
     lock_ = std::move(*lock);
     duckdb_config config = nullptr;
     duckdb_create_config(&config);
     duckdb_set_config(config, "autoinstall_known_extensions", "false");
     char* error = nullptr;
-    auto state = duckdb_open_ext(path_.c_str(), &db_, config, &error);
+    duckdb_database db = nullptr;
+    auto state = duckdb_open_ext(path_.c_str(), &db, config, &error);
     duckdb_destroy_config(&config);
     if (state != DuckDBSuccess) {
       std::string message = error ? error : "cannot open";
       duckdb_free(error);
       detail_ = path_.string() + ": " + message;
-      db_ = nullptr;
       lock_.reset();
       if (message.find("lock") != std::string::npos) return errc::storage_locked;
       if (message.find("not a valid DuckDB") != std::string::npos || message.find("Corrupt") != std::string::npos ||
@@ -82,27 +64,27 @@ public:
         return errc::storage_corrupt;
       return errc::storage_io;
     }
-    if (duckdb_connect(db_, &conn_) != DuckDBSuccess) {
+    db_.reset(db);
+    duckdb_connection conn = nullptr;
+    if (duckdb_connect(db, &conn) != DuckDBSuccess) {
       detail_ = path_.string() + ": cannot connect";
       disconnect();
       return errc::storage_io;
     }
+    conn_.reset(conn);
     return {};
   }
 
   void disconnect() {
-    for (auto& [sql, stmt] : statements_) duckdb_destroy_prepare(&stmt);
-    statements_.clear();
-    if (conn_) duckdb_disconnect(&conn_);
-    if (db_) duckdb_close(&db_);
-    conn_ = nullptr;
-    db_ = nullptr;
+    statements_.clear();  // statements, then the connection, then the database
+    conn_.reset();
+    db_.reset();
     lock_.reset();
   }
 
   result<void> exec(const std::string& sql) {
     duckdb_result r;
-    bool ok = duckdb_query(conn_, sql.c_str(), &r) == DuckDBSuccess;
+    bool ok = duckdb_query(conn_.get(), sql.c_str(), &r) == DuckDBSuccess;
     if (!ok) detail_ = path_.string() + ": " + (duckdb_result_error(&r) ? duckdb_result_error(&r) : "query failed");
     duckdb_destroy_result(&r);
     if (!ok) return errc::storage_io;
@@ -163,7 +145,7 @@ private:
   result<void> append(const char* catalog, const char* table, const std::vector<Row>& rows,
                       std::initializer_list<std::size_t> integers) {
     duckdb_appender appender = nullptr;
-    if (duckdb_appender_create_ext(conn_, catalog, nullptr, table, &appender) != DuckDBSuccess) {
+    if (duckdb_appender_create_ext(conn_.get(), catalog, nullptr, table, &appender) != DuckDBSuccess) {
       detail_ = path_.string() + ": " + (appender ? duckdb_appender_error(appender) : "cannot append");
       duckdb_appender_destroy(&appender);
       return errc::storage_io;
@@ -193,14 +175,14 @@ private:
     if (it == statements_.end()) {
       duckdb_prepared_statement stmt = nullptr;
       std::string text(sql);
-      if (duckdb_prepare(conn_, text.c_str(), &stmt) != DuckDBSuccess) {
+      if (duckdb_prepare(conn_.get(), text.c_str(), &stmt) != DuckDBSuccess) {
         detail_ = path_.string() + ": " + (duckdb_prepare_error(stmt) ? duckdb_prepare_error(stmt) : "prepare failed");
         duckdb_destroy_prepare(&stmt);
         return errc::storage_io;
       }
-      it = statements_.emplace(std::move(text), stmt).first;
+      it = statements_.emplace(std::move(text), statement_ptr(stmt)).first;
     }
-    auto stmt = it->second;
+    auto stmt = it->second.get();
     duckdb_clear_bindings(stmt);
     for (std::size_t i = 0; i < params.size(); ++i) {
       auto state = params[i] ? duckdb_bind_varchar_length(stmt, i + 1, params[i]->data(), params[i]->size())
@@ -218,11 +200,23 @@ private:
     return {};
   }
 
+  struct close_database {
+    void operator()(duckdb_database db) const noexcept { duckdb_close(&db); }
+  };
+  struct close_connection {
+    void operator()(duckdb_connection c) const noexcept { duckdb_disconnect(&c); }
+  };
+  struct destroy_statement {
+    void operator()(duckdb_prepared_statement s) const noexcept { duckdb_destroy_prepare(&s); }
+  };
+  using statement_ptr = std::unique_ptr<std::remove_pointer_t<duckdb_prepared_statement>, destroy_statement>;
+
   std::filesystem::path path_;
-  duckdb_database db_ = nullptr;
-  duckdb_connection conn_ = nullptr;
-  std::map<std::string, duckdb_prepared_statement, std::less<>> statements_;
   unique_fd lock_;
+  // Destroyed in reverse: statements, connection, database.
+  std::unique_ptr<std::remove_pointer_t<duckdb_database>, close_database> db_;
+  std::unique_ptr<std::remove_pointer_t<duckdb_connection>, close_connection> conn_;
+  std::map<std::string, statement_ptr, std::less<>> statements_;
   std::string detail_;
 };
 

@@ -14,6 +14,7 @@
 #include <libpq-fe.h>
 
 #include <map>
+#include <memory>
 
 namespace hfmm {
 
@@ -35,29 +36,15 @@ public:
       .migrate_unlock = "SELECT pg_advisory_unlock(7236833650)"};
 
   explicit postgres_backend(target_type conninfo) : conninfo_(std::move(conninfo)) {}
-  postgres_backend(postgres_backend&& o) noexcept
-      : conninfo_(std::move(o.conninfo_)), conn_(std::exchange(o.conn_, nullptr)),
-        statements_(std::move(o.statements_)), detail_(std::move(o.detail_)) {}
-  postgres_backend& operator=(postgres_backend&& o) noexcept {
-    if (this != &o) {
-      disconnect();
-      conninfo_ = std::move(o.conninfo_);
-      conn_ = std::exchange(o.conn_, nullptr);
-      statements_ = std::move(o.statements_);
-      detail_ = std::move(o.detail_);
-    }
-    return *this;
-  }
-  ~postgres_backend() { disconnect(); }
 
   std::string& detail() noexcept { return detail_; }
   const std::string& detail() const noexcept { return detail_; }
 
   result<void> connect() {
     detail_.clear();
-    conn_ = PQconnectdb(conninfo_.c_str());
-    if (PQstatus(conn_) != CONNECTION_OK) {
-      detail_ = std::string("cannot connect to PostgreSQL: ") + PQerrorMessage(conn_);
+    conn_.reset(PQconnectdb(conninfo_.c_str()));
+    if (PQstatus(conn()) != CONNECTION_OK) {
+      detail_ = std::string("cannot connect to PostgreSQL: ") + PQerrorMessage(conn());
       disconnect();
       return errc::storage_io;
     }
@@ -65,14 +52,13 @@ public:
   }
 
   void disconnect() {
-    if (conn_) PQfinish(conn_);
-    conn_ = nullptr;
+    conn_.reset();
     statements_.clear();
   }
 
   result<void> exec(const std::string& sql) {
     if (auto ok = ensure_connected(); !ok) return ok;
-    PGresult* r = PQexec(conn_, sql.c_str());
+    PGresult* r = PQexec(conn(), sql.c_str());
     auto ok = check(r);
     PQclear(r);
     return ok;
@@ -132,12 +118,12 @@ public:
 private:
   /// After a lost connection: reconnect (prepared statements are gone with the session).
   result<void> ensure_connected() {
-    if (conn_ && PQstatus(conn_) == CONNECTION_OK) return {};
+    if (conn_ && PQstatus(conn()) == CONNECTION_OK) return {};
     if (!conn_) return connect();
     statements_.clear();
-    PQreset(conn_);
-    if (PQstatus(conn_) != CONNECTION_OK) {
-      detail_ = std::string("PostgreSQL connection lost and not re-established: ") + PQerrorMessage(conn_);
+    PQreset(conn());
+    if (PQstatus(conn()) != CONNECTION_OK) {
+      detail_ = std::string("PostgreSQL connection lost and not re-established: ") + PQerrorMessage(conn());
       return errc::storage_io;
     }
     return {};
@@ -146,8 +132,8 @@ private:
   result<void> check(PGresult* r) {
     auto status = PQresultStatus(r);
     if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK) return {};
-    detail_ = PQresultErrorMessage(r) && *PQresultErrorMessage(r) ? PQresultErrorMessage(r) : PQerrorMessage(conn_);
-    if (PQstatus(conn_) != CONNECTION_OK) detail_ = "PostgreSQL connection lost (the next call reconnects): " + detail_;
+    detail_ = PQresultErrorMessage(r) && *PQresultErrorMessage(r) ? PQresultErrorMessage(r) : PQerrorMessage(conn());
+    if (PQstatus(conn()) != CONNECTION_OK) detail_ = "PostgreSQL connection lost (the next call reconnects): " + detail_;
     const char* state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
     if (state && std::string_view(state) == "55P03") return errc::storage_locked;  // lock_not_available
     return errc::storage_io;
@@ -159,7 +145,7 @@ private:
     if (it == statements_.end()) {
       std::string name = "hfmm_" + std::to_string(statements_.size());
       std::string text(sql);
-      PGresult* r = PQprepare(conn_, name.c_str(), text.c_str(), 0, nullptr);
+      PGresult* r = PQprepare(conn(), name.c_str(), text.c_str(), 0, nullptr);
       auto ok = check(r);
       PQclear(r);
       if (!ok) return ok;
@@ -171,7 +157,7 @@ private:
       values[i] = params[i] ? params[i]->c_str() : nullptr;
       lengths[i] = params[i] ? static_cast<int>(params[i]->size()) : 0;
     }
-    out = PQexecPrepared(conn_, it->second.c_str(), static_cast<int>(params.size()), values.data(), lengths.data(),
+    out = PQexecPrepared(conn(), it->second.c_str(), static_cast<int>(params.size()), values.data(), lengths.data(),
                          nullptr, 0);
     auto ok = check(out);
     if (!ok) {
@@ -181,8 +167,13 @@ private:
     return ok;
   }
 
+  struct finish_connection {
+    void operator()(PGconn* c) const noexcept { PQfinish(c); }
+  };
+  PGconn* conn() const noexcept { return conn_.get(); }
+
   std::string conninfo_;
-  PGconn* conn_ = nullptr;
+  std::unique_ptr<PGconn, finish_connection> conn_;
   std::map<std::string, std::string, std::less<>> statements_;
   std::string detail_;
 };

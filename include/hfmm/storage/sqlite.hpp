@@ -14,6 +14,7 @@
 
 #include <filesystem>
 #include <map>
+#include <memory>
 
 namespace hfmm {
 
@@ -30,41 +31,24 @@ public:
       .column_exists = "SELECT name FROM pragma_table_info($1) WHERE name = $2"};
 
   explicit sqlite_backend(target_type path) : path_(std::move(path)) {}
-  sqlite_backend(sqlite_backend&& o) noexcept
-      : path_(std::move(o.path_)), db_(std::exchange(o.db_, nullptr)), statements_(std::move(o.statements_)),
-        lock_(std::move(o.lock_)), detail_(std::move(o.detail_)) {}
-  sqlite_backend& operator=(sqlite_backend&& o) noexcept {
-    if (this != &o) {
-      disconnect();
-      path_ = std::move(o.path_);
-      db_ = std::exchange(o.db_, nullptr);
-      statements_ = std::move(o.statements_);
-      lock_ = std::move(o.lock_);
-      detail_ = std::move(o.detail_);
-    }
-    return *this;
-  }
-  ~sqlite_backend() { disconnect(); }
 
   std::string& detail() noexcept { return detail_; }
   const std::string& detail() const noexcept { return detail_; }
 
   result<void> connect() {
     detail_.clear();
-    auto lock = lock_exclusive(std::filesystem::path(path_) += ".lock");
-    if (!lock) {
-      detail_ = lock.error() == errc::storage_locked ? path_.string() + " is open in another writer"
-                                                     : "cannot create " + path_.string() + ".lock";
-      return lock.error();
-    }
+    auto lock = lock_store(path_, detail_);
+    if (!lock) return lock.error();
     lock_ = std::move(*lock);
-    if (sqlite3_open_v2(path_.c_str(), &db_, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr) !=
-        SQLITE_OK) {
+    sqlite3* db = nullptr;
+    int rc = sqlite3_open_v2(path_.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+    db_.reset(db);  // closed by db_ even when the open failed
+    if (rc != SQLITE_OK) {
       auto e = fail();
       disconnect();
       return e;
     }
-    sqlite3_busy_timeout(db_, 5000);
+    sqlite3_busy_timeout(db, 5000);
     // Reading the schema first: a file that is not a database fails here, untouched.
     if (auto ok = exec("PRAGMA schema_version"); !ok) {
       disconnect();
@@ -78,16 +62,14 @@ public:
   }
 
   void disconnect() {
-    for (auto& [sql, stmt] : statements_) sqlite3_finalize(stmt);
-    statements_.clear();
-    if (db_) sqlite3_close_v2(db_);
-    db_ = nullptr;
+    statements_.clear();  // before the connection they belong to
+    db_.reset();
     lock_.reset();
   }
 
   result<void> exec(const std::string& sql) {
     char* message = nullptr;
-    if (sqlite3_exec(db_, sql.c_str(), nullptr, nullptr, &message) != SQLITE_OK) {
+    if (sqlite3_exec(db_.get(), sql.c_str(), nullptr, nullptr, &message) != SQLITE_OK) {
       auto e = fail();
       sqlite3_free(message);
       return e;
@@ -144,12 +126,12 @@ private:
     auto it = statements_.find(sql);
     if (it == statements_.end()) {
       sqlite3_stmt* stmt = nullptr;
-      if (sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &stmt, nullptr) !=
-          SQLITE_OK)
+      if (sqlite3_prepare_v3(db_.get(), sql.data(), static_cast<int>(sql.size()), SQLITE_PREPARE_PERSISTENT, &stmt,
+                             nullptr) != SQLITE_OK)
         return fail();
-      it = statements_.emplace(std::string(sql), stmt).first;
+      it = statements_.emplace(std::string(sql), statement_ptr(stmt)).first;
     }
-    auto* stmt = it->second;
+    auto* stmt = it->second.get();
     sqlite3_clear_bindings(stmt);
     for (std::size_t i = 0; i < params.size(); ++i) {
       int index = static_cast<int>(i + 1);
@@ -161,8 +143,8 @@ private:
   }
 
   error_code fail() {
-    int code = db_ ? sqlite3_extended_errcode(db_) : SQLITE_CANTOPEN;
-    detail_ = path_.string() + ": " + (db_ ? sqlite3_errmsg(db_) : "cannot open");
+    int code = db_ ? sqlite3_extended_errcode(db_.get()) : SQLITE_CANTOPEN;
+    detail_ = path_.string() + ": " + (db_ ? sqlite3_errmsg(db_.get()) : "cannot open");
     switch (code & 0xFF) {
       case SQLITE_NOTADB:
       case SQLITE_CORRUPT: return errc::storage_corrupt;
@@ -172,10 +154,18 @@ private:
     }
   }
 
+  struct close_db {
+    void operator()(sqlite3* db) const noexcept { sqlite3_close_v2(db); }
+  };
+  struct finalize_statement {
+    void operator()(sqlite3_stmt* s) const noexcept { sqlite3_finalize(s); }
+  };
+  using statement_ptr = std::unique_ptr<sqlite3_stmt, finalize_statement>;
+
   std::filesystem::path path_;
-  sqlite3* db_ = nullptr;
-  std::map<std::string, sqlite3_stmt*, std::less<>> statements_;
   unique_fd lock_;
+  std::unique_ptr<sqlite3, close_db> db_;                            // declared before the statements:
+  std::map<std::string, statement_ptr, std::less<>> statements_;    // they are destroyed first
   std::string detail_;
 };
 
