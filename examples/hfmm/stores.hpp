@@ -29,7 +29,7 @@ namespace hfmm_cli {
 
 template <class F, class Usage>
 int with_store(const std::string& spec, F&& f, Usage&& usage_error) {
-  auto missing = [&](const char* what) { return usage_error(std::string("this hfmm was built without ") + what + " support"); };
+  [[maybe_unused]] auto missing = [&](const char* what) { return usage_error(std::string("this hfmm was built without ") + what + " support"); };
   if (spec.starts_with("sqlite:")) {
 #ifdef HFMM_HAVE_SQLITE
     return f(hfmm::sqlite_storage(spec.substr(7)));
