@@ -75,11 +75,22 @@ inline constexpr const char* models_on_conflict =
     "commit_sha = excluded.commit_sha, fetched_at = excluded.fetched_at, url_prefix = excluded.url_prefix, "
     "previous = excluded.previous, extra = excluded.extra";
 
-/// The row-at-a-time upsert (SQLite and PostgreSQL run it per row; DuckDB stages rows instead).
-inline std::string models_upsert_statement() {
-  std::string sql = std::string("INSERT INTO models (") + models_columns + ") VALUES (";
-  for (int i = 1; i <= 27; ++i) sql += (i > 1 ? ", $" : "$") + std::to_string(i);
-  return sql + ")" + models_on_conflict;
+/// The row-at-a-time upsert (SQLite and PostgreSQL run it per row; DuckDB stages big batches).
+inline const std::string& models_upsert_statement() {
+  static const std::string sql = [] {
+    std::string text = std::string("INSERT INTO models (") + models_columns + ") VALUES (";
+    for (int i = 1; i <= 27; ++i) text += (i > 1 ? ", $" : "$") + std::to_string(i);
+    return text + ")" + models_on_conflict;
+  }();
+  return sql;
+}
+
+/// One prepared statement run once per row.
+template <class Backend, class Rows>
+result<void> run_each(Backend& db, std::string_view sql, const Rows& rows) {
+  for (const auto& r : rows)
+    if (auto ok = db.run(sql, r); !ok) return ok;
+  return {};
 }
 
 inline constexpr int sql_schema_version = 2;

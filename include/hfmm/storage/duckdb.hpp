@@ -122,12 +122,7 @@ public:
   /// into models with one INSERT ... SELECT ... ON CONFLICT.
   result<void> upsert_models(const std::vector<model_row>& rows) {
     if (rows.empty()) return {};
-    if (rows.size() <= 16) {  // a few rows: the stage costs more than it saves
-      static const std::string sql = models_upsert_statement();
-      for (const auto& r : rows)
-        if (auto ok = run(sql, r); !ok) return ok;
-      return {};
-    }
+    if (rows.size() <= 16) return run_each(*this, models_upsert_statement(), rows);  // the stage costs more
     if (auto ok = exec("CREATE TEMP TABLE IF NOT EXISTS models_stage AS SELECT * FROM models WHERE false; "
                        "DELETE FROM models_stage");
         !ok)

@@ -88,12 +88,7 @@ public:
     return out;
   }
 
-  result<void> upsert_models(const std::vector<model_row>& rows) {
-    static const std::string sql = models_upsert_statement();
-    for (const auto& r : rows)
-      if (auto ok = run(sql, r); !ok) return ok;
-    return {};
-  }
+  result<void> upsert_models(const std::vector<model_row>& rows) { return run_each(*this, models_upsert_statement(), rows); }
 
   result<void> insert_files(const std::vector<file_row>& rows) {
     static constexpr const char* names[] = {"model_id", "path", "size", "oid", "lfs_sha256", "lfs_size", "pointer_size",

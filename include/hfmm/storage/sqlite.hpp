@@ -108,17 +108,10 @@ public:
     return out;
   }
 
-  result<void> upsert_models(const std::vector<model_row>& rows) {
-    static const std::string sql = models_upsert_statement();
-    for (const auto& r : rows)
-      if (auto ok = run(sql, r); !ok) return ok;
-    return {};
-  }
+  result<void> upsert_models(const std::vector<model_row>& rows) { return run_each(*this, models_upsert_statement(), rows); }
 
   result<void> insert_files(const std::vector<file_row>& rows) {
-    for (const auto& r : rows)
-      if (auto ok = run("INSERT INTO files VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)", r); !ok) return ok;
-    return {};
+    return run_each(*this, "INSERT INTO files VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)", rows);
   }
 
 private:
