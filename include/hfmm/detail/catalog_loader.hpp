@@ -12,6 +12,8 @@
 
 #include <cmath>
 #include <functional>
+#include <map>
+#include <unordered_set>
 
 namespace hfmm::detail {
 
@@ -31,6 +33,7 @@ public:
   bool on_document_end(error_code&) { return true; }
 
   bool on_object_begin(error_code& ec) {
+    if (in_files()) return file_value(kind::object, ec) && (++depth_, true);
     ++depth_;
     if (depth_ == 1) return true;  // the catalog
     if (depth_ == 2) {             // a record
@@ -39,16 +42,17 @@ public:
       has_files_ = false;
       return true;
     }
-    if (in_files()) return true;
-    if (depth_ == 3 && key_ == "repository_structure") in_structure_ = true;
+    if (depth_ == 3 && key_ == "repository_structure") {  // (the last one counts, as in a DOM)
+      in_structure_ = true;
+      has_files_ = false;
+    }
     if (depth_ == 4 && in_structure_ && key_ == "files") {  // the fast path starts here
       files_depth_ = depth_;
       files_ = file_table{};
+      bad_paths_.clear();
       prefix_known_ = false;
       has_files_ = true;
-      return true;
     }
-    (void)ec;
     return true;
   }
 
@@ -57,13 +61,21 @@ public:
     if (d == 1) return true;
     if (d == 2) return finish_record(n, ec);
     if (files_depth_ != 0) {
+      if (skip_depth_ != 0) {
+        if (d == skip_depth_) skip_depth_ = 0;
+        return true;
+      }
       if (d == files_depth_) {  // the files object: an empty placeholder in the record's DOM
         files_depth_ = 0;
+        if (!bad_paths_.empty()) {
+          path_ = bad_paths_.begin()->first;
+          return bad(ec, bad_paths_.begin()->second);
+        }
         stack_.push_object(0);
         return true;
       }
       if (d == files_depth_ + 1) finish_entry();
-      else if (d == files_depth_ + 2) in_lfs_ = false;
+      else if (d == files_depth_ + 2) finish_lfs();
       return true;
     }
     if (d == 3) in_structure_ = false;
@@ -73,14 +85,14 @@ public:
 
   bool on_array_begin(error_code& ec) {
     if (depth_ <= 1) return not_a_catalog(ec);
+    if (in_files()) return file_value(kind::array, ec) && (++depth_, true);
     ++depth_;
-    if (in_files()) ++ignored_;
     return true;
   }
   bool on_array_end(std::size_t n, error_code&) {
-    --depth_;
+    int d = depth_--;
     if (in_files()) {
-      --ignored_;
+      if (d == skip_depth_) skip_depth_ = 0;
       return true;
     }
     stack_.push_array(n);
@@ -91,24 +103,37 @@ public:
     key_buf_.append(s.data(), s.size());
     return true;
   }
-  bool on_key(string_view s, std::size_t, error_code&) {
+  bool on_key(string_view s, std::size_t, error_code& ec) {
     key_buf_.append(s.data(), s.size());
     key_.swap(key_buf_);
     key_buf_.clear();
     if (depth_ == 1) {
       record_key_ = key_;
+      // json.load would silently keep the last; a catalog never has two (json.dump of a dict).
+      if (!record_keys_.insert(key_).second) {
+        if (why_ && why_->empty()) *why_ = "model \"" + key_ + "\" appears twice — keep one of the two records";
+        ec = errc::invalid_argument;
+        return false;
+      }
       return true;
     }
     if (in_files()) {
+      if (skip_depth_ != 0) return true;
       if (depth_ == files_depth_) {  // a path: a new entry (buffers keep their capacity)
         path_ = key_;
-        entry_ = file_entry_view{};
-        oid_.clear(), sha_.clear(), xet_.clear(), url_.clear();
-      } else if (depth_ == files_depth_ + 1) {
+      } else if (depth_ == files_depth_ + 1) {  // a field of the entry: a repeated key replaces
         field_ = key_;
-        in_lfs_ = field_ == "lfs";
+        field_index_ = index_of_field(field_);
+        if (field_index_ >= 0) field_error_[field_index_] = nullptr;
+        if (field_ == "size") entry_.size = 0;
+        else if (field_ == "oid") oid_.clear();
+        else if (field_ == "download_url") url_.clear();
+        else if (field_ == "xet_hash") xet_.clear(), entry_.has_xet = false;
+        else if (field_ == "lfs") entry_.has_lfs = false;
       } else if (depth_ == files_depth_ + 2) {
         lfs_field_ = key_;
+        ++lfs_keys_;
+        if (auto* slot = lfs_slot_of(lfs_field_)) *slot = lfs_slot{.present = true};
       }
       return true;
     }
@@ -123,7 +148,7 @@ public:
   bool on_string(string_view s, std::size_t, error_code& ec) {
     if (depth_ <= 1) return not_a_catalog(ec);
     str_buf_.append(s.data(), s.size());
-    bool ok = in_files() ? file_string(str_buf_, ec) : (stack_.push_string(str_buf_), true);
+    bool ok = in_files() ? file_value(kind::string, ec) : (stack_.push_string(str_buf_), true);
     str_buf_.clear();
     return ok;
   }
@@ -131,7 +156,7 @@ public:
   bool on_number_part(string_view, error_code&) { return true; }
   bool on_int64(std::int64_t i, string_view, error_code& ec) {
     if (depth_ <= 1) return not_a_catalog(ec);
-    if (in_files()) return i >= 0 ? file_number(static_cast<std::uint64_t>(i), ec) : bad(ec, "a negative size");
+    if (in_files()) return i >= 0 ? file_number(static_cast<std::uint64_t>(i), ec) : file_value(kind::other, ec);
     stack_.push_int64(i);
     return true;
   }
@@ -143,28 +168,134 @@ public:
   }
   bool on_double(double d, string_view, error_code& ec) {
     if (depth_ <= 1) return not_a_catalog(ec);
-    if (in_files()) {
+    if (in_files()) {  // exact integers only, as store_reader::to_unsigned
       if (d >= 0 && d < 1.8e19 && std::floor(d) == d) return file_number(static_cast<std::uint64_t>(d), ec);
-      return bad(ec, "a size that is not an integer");
+      return file_value(kind::other, ec);
     }
     stack_.push_double(d);
     return true;
   }
   bool on_bool(bool b, error_code& ec) {
     if (depth_ <= 1) return not_a_catalog(ec);
-    if (!in_files()) stack_.push_bool(b);
+    if (in_files()) return file_value(kind::other, ec);
+    stack_.push_bool(b);
     return true;
   }
   bool on_null(error_code& ec) {
     if (depth_ <= 1) return not_a_catalog(ec);
-    if (!in_files()) stack_.push_null();
+    if (in_files()) return file_value(kind::null, ec);
+    stack_.push_null();
     return true;
   }
   bool on_comment_part(string_view, error_code&) { return true; }
   bool on_comment(string_view, error_code&) { return true; }
 
 private:
+  // Inside "files" the rules are read_file_entry's (json.ipp), applied to parser events:
+  // an entry is an object; size a non-negative integer; oid, download_url, xet_hash strings;
+  // lfs an object; null means absent; unknown fields are skipped whatever they hold. As in a
+  // DOM, the last of a repeated key counts, so a wrong value is only an error once its entry
+  // (or, for a wrong entry, the files object) ends without a later value replacing it.
+  enum class kind { object, array, string, number, null, other };
+  static constexpr const char* known_fields[] = {"size", "oid", "download_url", "xet_hash", "lfs"};
+  static int index_of_field(std::string_view f) noexcept {
+    for (int i = 0; i < 5; ++i)
+      if (f == known_fields[i]) return i;
+    return -1;
+  }
+  struct lfs_slot {
+    bool present = false, valid = true;
+    std::uint64_t number = 0;
+    std::string text;
+  };
+
   bool in_files() const noexcept { return files_depth_ != 0; }
+
+  lfs_slot* lfs_slot_of(std::string_view field) noexcept {
+    if (field == "oid") return &lfs_oid_;
+    if (field == "sha256") return &lfs_sha256_;
+    if (field == "size") return &lfs_size_;
+    if (field == "pointerSize") return &lfs_pointer_;
+    if (field == "pointer_size") return &lfs_pointer_alt_;
+    return nullptr;
+  }
+
+  /// A value beginning at the current depth inside "files" (numbers: see file_number).
+  bool file_value(kind k, error_code& ec, std::uint64_t number = 0) {
+    if (skip_depth_ != 0) return true;
+    int level = depth_ - files_depth_;
+    (void)ec;
+    bool container = k == kind::object || k == kind::array;
+    if (level == 0) {  // a path's value
+      if (k != kind::object) {
+        bad_paths_[path_] = "should be an object";
+        if (container) skip_depth_ = depth_ + 1;
+        return true;
+      }
+      if (!bad_paths_.empty()) bad_paths_.erase(path_);
+      entry_ = file_entry_view{};
+      oid_.clear(), xet_.clear(), url_.clear();
+      for (auto& e : field_error_) e = nullptr;
+      return true;
+    }
+    if (level == 1) {  // a field of an entry
+      if (field_index_ < 0 || k == kind::null || k == kind::other) {
+        if (container) skip_depth_ = depth_ + 1;
+        if (field_index_ >= 0 && k == kind::other) field_error_[field_index_] = "has a value of the wrong type";
+        return true;
+      }
+      if (field_ == "size") {
+        if (k == kind::number) entry_.size = number;
+        else field_error_[field_index_] = "\"size\" should be a non-negative integer";
+      } else if (field_ == "lfs") {
+        if (k == kind::object) {
+          lfs_keys_ = 0;
+          lfs_oid_ = lfs_sha256_ = lfs_size_ = lfs_pointer_ = lfs_pointer_alt_ = lfs_slot{};
+          return true;  // parsed field by field
+        }
+        field_error_[field_index_] = "\"lfs\" should be an object";
+      } else if (k == kind::string) {
+        if (field_ == "oid") oid_ = str_buf_;
+        else if (field_ == "download_url") url_ = str_buf_;
+        else xet_ = str_buf_, entry_.has_xet = true;
+      } else {
+        field_error_[field_index_] = "a hash or URL field should be a string";
+      }
+      if (container) skip_depth_ = depth_ + 1;
+      return true;
+    }
+    // level 2: a field of "lfs" (other containers one level up are skipped)
+    auto* slot = lfs_slot_of(lfs_field_);
+    if (!slot) {
+      if (k == kind::object || k == kind::array) skip_depth_ = depth_ + 1;
+      return true;
+    }
+    bool wants_text = slot == &lfs_oid_ || slot == &lfs_sha256_;
+    if (k == kind::null) return true;
+    if (wants_text && k == kind::string) slot->text = str_buf_;
+    else if (!wants_text && k == kind::number) slot->number = number;
+    else slot->valid = false;  // judged at the end: only one of oid/sha256 counts
+    if (k == kind::object || k == kind::array) skip_depth_ = depth_ + 1;
+    return true;
+  }
+
+  bool file_number(std::uint64_t n, error_code& ec) { return file_value(kind::number, ec, n); }
+
+  void finish_lfs() {
+    if (lfs_keys_ == 0) return;  // {}: not an LFS file
+    // The Hub's spelling {"oid","pointerSize"} and the Python sample's {"sha256","pointer_size"}.
+    const auto& sha = lfs_oid_.present ? lfs_oid_ : lfs_sha256_;
+    const auto& pointer = lfs_pointer_.present ? lfs_pointer_ : lfs_pointer_alt_;
+    auto& error = field_error_[4];
+    if (!sha.valid) error = "the LFS oid should be a string";
+    else if (!lfs_size_.valid) error = "the LFS size should be a non-negative integer";
+    else if (!pointer.valid || pointer.number > 0xFFFF'FFFFu) error = "the LFS pointer size should be a small integer";
+    if (error) return;
+    entry_.has_lfs = true;
+    sha_ = sha.text;
+    entry_.lfs_size = lfs_size_.number;
+    entry_.pointer_size = static_cast<std::uint32_t>(pointer.number);
+  }
 
   bool not_a_catalog(error_code& ec) {
     if (why_ && why_->empty())
@@ -180,37 +311,14 @@ private:
     return false;
   }
 
-  bool file_string(const std::string& s, error_code& ec) {
-    if (ignored_ || depth_ > files_depth_ + 2) return true;
-    if (depth_ == files_depth_ + 1) {
-      if (field_ == "oid") oid_ = s;
-      else if (field_ == "download_url") url_ = s;
-      else if (field_ == "xet_hash") xet_ = s, entry_.has_xet = true;
-      else if (field_ == "size") return bad(ec, "\"size\" should be a number");
-      return true;
-    }
-    if (depth_ == files_depth_ + 2 && in_lfs_) {
-      if (lfs_field_ == "oid" || lfs_field_ == "sha256") sha_ = s, entry_.has_lfs = true;
-    }
-    return true;
-  }
-
-  bool file_number(std::uint64_t n, error_code& ec) {
-    if (ignored_ || depth_ > files_depth_ + 2) return true;
-    if (depth_ == files_depth_ + 1 && field_ == "size") entry_.size = n;
-    else if (depth_ == files_depth_ + 2 && in_lfs_) {
-      entry_.has_lfs = true;
-      if (lfs_field_ == "size") entry_.lfs_size = n;
-      else if (lfs_field_ == "pointerSize" || lfs_field_ == "pointer_size") {
-        if (n > 0xFFFF'FFFFu) return bad(ec, "an absurd pointer size");
-        entry_.pointer_size = static_cast<std::uint32_t>(n);
-      }
-    }
-    return true;
-  }
-
   void finish_entry() {
-    entry_.oid = oid_, entry_.lfs_sha256 = sha_, entry_.xet_hash = xet_, entry_.download_url = url_;
+    for (const char* error : field_error_)
+      if (error) {
+        bad_paths_[path_] = error;
+        return;
+      }
+    entry_.oid = oid_, entry_.xet_hash = xet_, entry_.download_url = url_;
+    entry_.lfs_sha256 = entry_.has_lfs ? std::string_view(sha_) : std::string_view();
     if (!prefix_known_ && !url_.empty()) {  // the standard prefix, from the first URL
       encoded_.clear();
       append_encoded_path(encoded_, path_);
@@ -246,10 +354,16 @@ private:
   record_callback on_record_;
   std::string* why_;
   boost::json::value_stack stack_;
-  int depth_ = 0, files_depth_ = 0, ignored_ = 0;
-  bool in_structure_ = false, in_lfs_ = false, prefix_known_ = false, has_files_ = false;
+  std::unordered_set<std::string> record_keys_;
+  int depth_ = 0, files_depth_ = 0, skip_depth_ = 0;
+  bool in_structure_ = false, prefix_known_ = false, has_files_ = false;
   std::string key_, key_buf_, str_buf_, record_key_, path_, field_, lfs_field_, encoded_;
   std::string oid_, sha_, xet_, url_;  // the current entry's strings
+  int field_index_ = -1;
+  const char* field_error_[5] = {};  // per known field: why its (last) value is wrong
+  std::map<std::string, std::string> bad_paths_;  // entries that are wrong unless repeated rightly
+  std::size_t lfs_keys_ = 0;
+  lfs_slot lfs_oid_, lfs_sha256_, lfs_size_, lfs_pointer_, lfs_pointer_alt_;
   file_entry_view entry_;
   file_table files_;
 };
@@ -260,9 +374,14 @@ private:
 inline result<void> parse_catalog(std::string_view text, catalog_handler::record_callback on_record, std::string* why) {
   boost::json::basic_parser<catalog_handler> parser(boost::json::parse_options{}, std::move(on_record), why);
   error_code ec;
-  parser.write_some(false, text.data(), text.size(), ec);
+  auto used = parser.write_some(false, text.data(), text.size(), ec);
   if (ec) {
     if (why && why->empty()) *why = "not valid JSON (" + ec.message() + ") — truncated or corrupt";
+    return errc::storage_corrupt;
+  }
+  // write_some stops after one value: anything but whitespace after it is a damaged file.
+  if (text.find_first_not_of(" \t\r\n", used) != std::string_view::npos) {
+    if (why) *why = "unexpected data after the catalog at byte " + std::to_string(used) + " — corrupt";
     return errc::storage_corrupt;
   }
   return {};

@@ -118,6 +118,26 @@ private:
   std::deque<boost::asio::steady_timer*> waiters_;
 };
 
+/// How an answer is read: the string body capped at max_body_bytes, headers at 256 KiB.
+using hub_response_parser = boost::beast::http::response_parser<boost::beast::http::string_body>;
+inline constexpr std::uint32_t max_response_header_bytes = 256 * 1024;
+
+inline void limit_response(hub_response_parser& parser, const hub_options& options) {
+  parser.body_limit(options.max_body_bytes);
+  parser.header_limit(max_response_header_bytes);
+}
+
+/// The parsed answer as the sans-io protocol code takes it (the body is moved out).
+inline http_response to_http_response(hub_response_parser& parser, bool token_sent) {
+  auto& msg = parser.get();
+  http_response out;
+  out.status = msg.result_int();
+  out.token_sent = token_sent;
+  for (const auto& field : msg) out.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+  out.body = std::move(msg.body());
+  return out;
+}
+
 inline std::uint64_t next_fetcher_id() {
   static std::atomic<std::uint64_t> counter{0};
   return ++counter;
@@ -202,7 +222,7 @@ private:
   template <class Stream>
   boost::asio::awaitable<error_code> exchange(Stream& stream, detail::hub_connection& c,
                                               const boost::beast::http::request<boost::beast::http::empty_body>& req,
-                                              boost::beast::http::response_parser<boost::beast::http::string_body>& parser);
+                                              detail::hub_response_parser& parser);
   boost::asio::awaitable<void> sleep_for(std::chrono::milliseconds d);
   boost::asio::awaitable<void> pace(const std::string& url);
   void note_rate_limit(const detail::http_response& r);

@@ -148,7 +148,7 @@ template <class U>
 template <class Stream>
 boost::asio::awaitable<error_code> basic_hub_fetcher<U>::exchange(
     Stream& stream, detail::hub_connection& c, const boost::beast::http::request<boost::beast::http::empty_body>& req,
-    boost::beast::http::response_parser<boost::beast::http::string_body>& parser) {
+    detail::hub_response_parser& parser) {
   namespace http = boost::beast::http;
   using boost::asio::redirect_error;
   using boost::asio::use_awaitable;
@@ -270,9 +270,8 @@ boost::asio::awaitable<result<detail::http_response>> basic_hub_fetcher<U>::send
       if (!made) co_return made.error();
       conn = std::move(*made);
     }
-    http::response_parser<http::string_body> parser;
-    parser.body_limit(s.options.max_body_bytes);
-    parser.header_limit(256 * 1024);
+    detail::hub_response_parser parser;
+    detail::limit_response(parser, s.options);
     ++s.requests;
     error_code ec = conn->secure ? co_await exchange(*conn->secure, *conn, req, parser)
                                  : co_await exchange(*conn->plain, *conn, req, parser);
@@ -282,13 +281,9 @@ boost::asio::awaitable<result<detail::http_response>> basic_hub_fetcher<U>::send
       if (reused && fresh_try == 0 && !parser.is_header_done() && detail::is_connection_failure(ec)) continue;
       co_return ec;
     }
-    auto& msg = parser.get();
-    detail::http_response out;
-    out.status = msg.result_int();
-    out.token_sent = with_token;
-    for (const auto& field : msg) out.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
-    out.body = std::move(msg.body());
-    if (msg.keep_alive() && parser.is_done()) {
+    bool reusable = parser.get().keep_alive() && parser.is_done();
+    auto out = detail::to_http_response(parser, with_token);
+    if (reusable) {
       conn->buffer.clear();
       pool.put_idle(key, std::move(conn));
     }

@@ -1,0 +1,141 @@
+// The one-pass loader (detail::parse_catalog) against the DOM reader that compaction uses
+// (boost::json::parse + read_model): same verdict and same models on every input. Each case
+// below is a libFuzzer finding (fuzz/store_loader.cpp, inputs in fuzz/regressions/) reduced
+// to its point, plus the neighbours of each rule.
+
+#include "../support/test_support.hpp"
+
+#include <hfmm/hfmm.hpp>
+
+#include <boost/json/parse.hpp>
+
+#include <map>
+
+namespace {
+
+struct verdict {
+  bool ok = false;
+  std::string why;
+  std::map<std::string, hfmm::model_metadata> models;
+};
+
+verdict by_loader(std::string_view text) {
+  verdict v;
+  v.ok = static_cast<bool>(hfmm::detail::parse_catalog(
+      text,
+      [&](std::string_view key, hfmm::model_metadata&& m) {
+        v.models[std::string(key)] = std::move(m);
+        return true;
+      },
+      &v.why));
+  return v;
+}
+
+verdict by_dom(std::string_view text) {
+  verdict v;
+  hfmm::error_code ec;
+  auto jv = boost::json::parse(text, ec);
+  if (ec || !jv.is_object()) return v;
+  for (const auto& [key, value] : jv.get_object()) {
+    auto m = hfmm::detail::read_model(value, &v.why);
+    if (!m) return verdict{.why = v.why};
+    if (m->model_id.empty()) m->model_id = key;
+    v.models[std::string(key)] = std::move(*m);
+  }
+  v.ok = true;
+  return v;
+}
+
+/// A one-model catalog whose config.json entry is `entry`.
+std::string with_entry(std::string_view entry) {
+  return R"({"org/m":{"model_id":"org/m","repository_structure":{"model_id":"org/m","branch":"main","files":{"config.json":)" +
+         std::string(entry) + "}}}}";
+}
+
+}  // namespace
+
+TEST_CASE("the loader and the DOM reader agree on file entries of every shape") {
+  const std::string oid = "\"oid\":\"" + std::string(40, 'a') + "\"";
+  const std::string sha = std::string(64, 'b');
+  struct row {
+    std::string entry;
+    bool accepted;
+  };
+  const std::vector<row> rows = {
+      {"{\"size\":5," + oid + "}", true},
+      {"{\"size\":5.0," + oid + "}", true},                                // an exact integer written as 5.0
+      {"{\"size\":5.5," + oid + "}", false},
+      {"{\"size\":-1," + oid + "}", false},
+      {"{\"size\":true," + oid + "}", false},
+      {"{\"size\":[1]," + oid + "}", false},
+      {"{\"size\":null," + oid + "}", true},                               // null is absent
+      {"{\"size\":1,\"oid\":7}", false},
+      {"{\"size\":1,\"oid\":{\"x\":1}}", false},
+      {"{\"size\":1," + oid + ",\"lfs\":\"" + sha + "\"}", false},          // fuzz: lfs as a string
+      {"{\"size\":1," + oid + ",\"lfs\":[]}", false},
+      {"{\"size\":1," + oid + ",\"lfs\":null}", true},
+      {"{\"size\":1," + oid + ",\"lfs\":{}}", true},
+      {"{\"size\":1," + oid + ",\"lfs\":{\"x\":1}}", true},                 // non-empty: an LFS file without a hash
+      {"{\"size\":1," + oid + ",\"lfs\":{\"oid\":\"" + sha + "\",\"size\":1,\"pointerSize\":134}}", true},
+      {"{\"size\":1," + oid + ",\"lfs\":{\"sha256\":\"" + sha + "\",\"size\":1,\"pointer_size\":134}}", true},
+      {"{\"size\":1," + oid + ",\"lfs\":{\"oid\":\"" + sha + "\",\"sha256\":5}}", true},  // oid wins, sha256 unread
+      {"{\"size\":1," + oid + ",\"lfs\":{\"oid\":5,\"sha256\":\"" + sha + "\"}}", false},
+      {"{\"size\":1," + oid + ",\"lfs\":{\"oid\":\"" + sha + "\",\"pointerSize\":4294967296}}", false},
+      {"{\"size\":1," + oid + ",\"lfs\":{\"oid\":\"" + sha + "\",\"size\":-3}}", false},
+      {"{\"size\":1," + oid + ",\"lfs\":{\"oid\":\"" + sha + "\",\"extra\":{\"size\":\"x\"}}}", true},
+      {"{\"size\":1," + oid + ",\"xet_hash\":null}", true},
+      {"{\"size\":1," + oid + ",\"xet_hash\":false}", false},
+      {"{\"size\":1," + oid + ",\"note\":{\"size\":-1,\"lfs\":\"x\"},\"n\":[-1,true]}", true},  // unknown fields: anything
+      {"{\"size\":1," + oid + ",\"size\":\"x\"}", false},                   // the last of a repeated key counts
+      {"{\"size\":\"x\",\"size\":2," + oid + "}", true},
+      {"{\"size\":1," + oid + ",\"lfs\":{\"oid\":\"" + sha + "\"},\"lfs\":{}}", true},
+      {"[]", false},
+      {"7", false},
+      {"null", false},
+  };
+  for (const auto& r : rows) {
+    CAPTURE(r.entry);
+    auto text = with_entry(r.entry);
+    auto loader = by_loader(text);
+    auto dom = by_dom(text);
+    CHECK(loader.ok == r.accepted);
+    CHECK(dom.ok == r.accepted);
+    if (loader.ok && dom.ok) CHECK(loader.models == dom.models);
+    if (!loader.ok) CHECK(loader.why.find("config.json") != std::string::npos);
+  }
+}
+
+TEST_CASE("a catalog with data after it, or a model given twice, is refused with the reason") {
+  auto one = with_entry("{\"size\":1}");
+  auto trailing = by_loader(one + " {\"x\":1}");  // fuzz: write_some stopped after one value
+  CHECK_FALSE(trailing.ok);
+  CHECK(trailing.why.find("after the catalog") != std::string::npos);
+  CHECK(by_loader(one + " \n\t").ok);  // trailing whitespace is fine
+
+  // fuzz: the DOM kept the last of two "org/m" records and never read the first
+  auto twice = by_loader(R"({"org/m":{"model_id":"org/m"},"org/m":{"model_id":"org/m"}})");
+  CHECK_FALSE(twice.ok);
+  CHECK(twice.why.find("appears twice") != std::string::npos);
+
+  // and through the store: refused, the file untouched
+  hfmm_test::scratch_dir dir;
+  auto store = dir / "catalog.json";
+  hfmm_test::spit(store, one + "garbage");
+  hfmm::json_file_storage s(store);
+  REQUIRE(s.open());
+  CHECK(s.load().error() == hfmm::errc::storage_corrupt);
+  CHECK(s.error_detail().find("after the catalog") != std::string::npos);
+  CHECK(s.close());
+  CHECK(hfmm_test::slurp(store) == one + "garbage");
+}
+
+TEST_CASE("a repeated repository_structure counts once, the last, as json.load reads it") {
+  auto text = std::string(R"({"org/m":{"model_id":"org/m","repository_structure":{"files":{"a.txt":{"size":1}}},)") +
+              R"("repository_structure":{"model_id":"org/m","branch":"dev"}}})";
+  auto loader = by_loader(text);
+  auto dom = by_dom(text);
+  REQUIRE(loader.ok);
+  REQUIRE(dom.ok);
+  CHECK(loader.models == dom.models);
+  CHECK(loader.models.at("org/m").repository_structure->files.empty());
+}
