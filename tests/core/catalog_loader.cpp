@@ -139,3 +139,61 @@ TEST_CASE("a repeated repository_structure counts once, the last, as json.load r
   CHECK(loader.models == dom.models);
   CHECK(loader.models.at("org/m").repository_structure->files.empty());
 }
+
+TEST_CASE("a checksummed journal record hfmm did not write is refused; nothing is touched") {
+  // fuzz: an upsert whose model had no model_id loaded, then made compaction throw
+  hfmm_test::scratch_dir dir;
+  auto store = dir / "catalog.json";
+  hfmm_test::spit(store, with_entry("{\"size\":1}"));
+  {
+    hfmm::json_file_storage s(store);
+    REQUIRE(s.open());
+    REQUIRE(s.load());
+    hfmm::model_metadata m;
+    m.model_id = "org/other";
+    REQUIRE(s.upsert(m));
+  }  // no close(): the journal stays, as after a crash
+  auto journal = store.string() + ".journal";
+  for (std::string record : {R"({"op":"upsert","models":[{"model_name":"no id"}]})", R"({"op":"rename"})",
+                             R"({"op":"erase","model_id":7})", R"({"op":"upsert","models":[7]})"}) {
+    CAPTURE(record);
+    auto before = hfmm_test::slurp(journal);
+    hfmm_test::spit(journal, before + hfmm::detail::journal_line(record));
+    auto base = hfmm_test::slurp(store), with_record = hfmm_test::slurp(journal);
+    hfmm::json_file_storage s(store);
+    REQUIRE(s.open());
+    CHECK(s.load().error() == hfmm::errc::storage_corrupt);
+    CHECK(s.error_detail().find("is not an upsert or erase") != std::string::npos);
+    CHECK(s.close());
+    CHECK(hfmm_test::slurp(store) == base);
+    CHECK(hfmm_test::slurp(journal) == with_record);
+    hfmm_test::spit(journal, before);
+  }
+}
+
+TEST_CASE("compaction replays the journal by model id, as load does, whatever key a record is filed under") {
+  hfmm_test::scratch_dir dir;
+  auto store = dir / "catalog.json";
+  // filed under another key, and a second record for the same model (load keeps the last)
+  hfmm_test::spit(store, R"({"alias":{"model_id":"org/a","description":"old"},"org/b":{"model_id":"org/b"},)"
+                         R"("again":{"model_id":"org/a","description":"newer"}})");
+  auto ids_and_descriptions = [&] {
+    hfmm::json_file_storage s(store);
+    REQUIRE(s.open());
+    auto models = s.load();
+    REQUIRE(models);
+    std::map<std::string, std::string> out;
+    for (auto& m : *models) out[m.model_id] = m.description;
+    CHECK(s.close());
+    return out;
+  };
+  CHECK(ids_and_descriptions() == std::map<std::string, std::string>{{"org/a", "newer"}, {"org/b", ""}});
+  {
+    hfmm::json_file_storage s(store);
+    REQUIRE(s.open());
+    REQUIRE(s.load());
+    REQUIRE(s.erase("org/a"));
+    CHECK(s.close());  // compacts
+  }
+  CHECK(ids_and_descriptions() == std::map<std::string, std::string>{{"org/b", ""}});
+}

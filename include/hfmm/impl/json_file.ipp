@@ -6,6 +6,30 @@ namespace hfmm {
 namespace detail {
 inline constexpr int journal_format = 1;
 
+/// {"op":"upsert","models":[{"model_id":"<id>",...},...]} or {"op":"erase","model_id":"<id>"}.
+inline bool valid_journal_record(const boost::json::object& r) {
+  auto named = [](const boost::json::object& o) {
+    auto* id = o.if_contains("model_id");
+    return id && id->is_string() && !id->get_string().empty();
+  };
+  auto* op = r.if_contains("op");
+  if (!op || !op->is_string()) return false;
+  if (op->get_string() == "erase") return named(r);
+  if (op->get_string() != "upsert") return false;
+  auto* models = r.if_contains("models");
+  if (!models || !models->is_array()) return false;
+  for (const auto& m : models->get_array())
+    if (!m.is_object() || !named(m.get_object())) return false;
+  return true;
+}
+
+/// The model id a record of the file stands for: its model_id, else its key (as load() reads it).
+inline std::string_view record_model_id(std::string_view key, const boost::json::value& record) {
+  auto* id = record.is_object() ? record.get_object().if_contains("model_id") : nullptr;
+  if (id && id->is_string() && !id->get_string().empty()) return id->get_string();
+  return key;
+}
+
 inline std::string journal_line(std::string_view json) {
   char crc[9];
   std::snprintf(crc, sizeof crc, "%08x", crc32(json));
@@ -114,6 +138,11 @@ basic_json_file_storage<Codec>::read_journal(const std::filesystem::path& p) {
       detail_ = p.string() + ": record at byte " + std::to_string(pos) + " is damaged";
       return errc::storage_corrupt;
     }
+    // Intact but not what hfmm writes: refused here, so load() and compact() see the same.
+    if (!detail::valid_journal_record(record.get_object())) {
+      detail_ = p.string() + ": record at byte " + std::to_string(pos) + " is not an upsert or erase hfmm wrote";
+      return errc::storage_corrupt;
+    }
     out.records.push_back(std::move(record.get_object()));
     pos = end + 1;
     out.valid_bytes = pos;
@@ -220,19 +249,13 @@ result<std::vector<model_metadata>> basic_json_file_storage<Codec>::load() {
         return errc::storage_conflict;
       }
     }
-    for (const auto& r : j->records) {
-      auto* op = r.if_contains("op");
-      if (op && *op == "upsert" && r.contains("models") && r.at("models").is_array()) {
+    for (const auto& r : j->records) {  // validated by read_journal
+      if (r.at("op") == "upsert") {
         for (const auto& m : r.at("models").get_array())
           if (auto ok = put({}, m); !ok) return ok.error();
-      } else if (op && *op == "erase" && r.contains("model_id") && r.at("model_id").is_string()) {
-        if (auto it = position.find(std::string(r.at("model_id").get_string())); it != position.end()) {
-          erased[it->second] = true;
-          position.erase(it);
-        }
-      } else {
-        detail_ = journal_path().string() + ": unknown record";
-        return errc::storage_corrupt;
+      } else if (auto it = position.find(std::string(r.at("model_id").get_string())); it != position.end()) {
+        erased[it->second] = true;
+        position.erase(it);
       }
     }
     if (j->records.empty()) {
@@ -317,14 +340,22 @@ result<void> basic_json_file_storage<Codec>::compact() {
     detail_ = path_.string() + " was rewritten by another program while open; the journal was kept";
     return errc::storage_conflict;
   }
-  for (const auto& r : j->records) {
+  // Keyed by model id, as load() reads the file (a record filed under another key, or twice,
+  // is one model): then the journal replays here exactly as it did in load().
+  boost::json::object merged;
+  merged.reserve(root->size());
+  for (auto& [key, record] : *root) {
+    std::string id(detail::record_model_id(key, record));
+    merged[id] = std::move(record);
+  }
+  for (const auto& r : j->records) {  // validated by read_journal
     if (r.at("op") == "upsert") {
-      for (const auto& m : r.at("models").get_array()) (*root)[m.at("model_id").get_string()] = m;
+      for (const auto& m : r.at("models").get_array()) merged[m.at("model_id").get_string()] = m;
     } else {
-      root->stable_erase(r.at("model_id").get_string());
+      merged.stable_erase(r.at("model_id").get_string());
     }
   }
-  std::string text = boost::json::serialize(*root);
+  std::string text = boost::json::serialize(merged);
   if (auto ok = Codec::encode(text); !ok) return ok.error();
   // Write the new file completely before touching the journal; then the rename order lets
   // open() tell a finished compaction from an interrupted one.
