@@ -418,3 +418,77 @@ TEST_CASE("hub_fetcher: live huggingface.co (only with HFMM_LIVE_HUB=1)") {
   REQUIRE(ds);
   CHECK(ds->total_files() > 0);
 }
+
+TEST_CASE("hub_fetcher: hostile servers — protocol abuse and endless pagination end in bad_response, catalog untouched") {
+  hub_fixture f;
+  auto o = f.options();
+  o.request_timeout = std::chrono::seconds(2);
+  const std::string oid(40, '0');
+  auto file = [&](const std::string& path, const std::string& size = "1") {
+    return R"({"type":"file","oid":")" + oid + R"(","size":)" + size + R"(,"path":")" + path + "\"}";
+  };
+  // gzip magic and a deflate stream: a compressed answer (we asked for identity) is never inflated
+  const std::string gzip_bytes("\x1f\x8b\x08\x00\x00\x00\x00\x00\x00\x03\xed\xc1\x01\x0d\x00\x00\x00\xc2\xa0\xf7\x4f", 21);
+  f.hub.script([&](const hfmm_test::seen_request& r, std::size_t) -> std::optional<scripted_reply> {
+    if (!r.target.starts_with("/api/models/org/")) return std::nullopt;
+    if (r.target.find("/revision/") != std::string::npos)
+      return scripted_reply{.body = "{\"sha\":\"" + std::string(40, 'e') + "\"}"};
+    auto raw = [](std::string bytes) { return scripted_reply{.body = std::move(bytes), .how = scripted_reply::mode::raw}; };
+    if (r.target.find("/hugeheaders/") != std::string::npos)
+      return raw("HTTP/1.1 200 OK\r\nX-Junk: " + std::string(300 * 1024, 'j') + "\r\nContent-Length: 2\r\n\r\n[]");
+    if (r.target.find("/badchunk/") != std::string::npos)
+      return raw("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n[]\r\n0\r\n\r\n");
+    if (r.target.find("/badstatus/") != std::string::npos) return raw("HTTX/1.1 200 OK\r\nContent-Length: 2\r\n\r\n[]");
+    if (r.target.find("/gzip/") != std::string::npos)
+      return raw("HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: " + std::to_string(gzip_bytes.size()) +
+                 "\r\n\r\n" + gzip_bytes);
+    if (r.target.find("/absurd/") != std::string::npos)
+      return scripted_reply{.body = "[" + file("a", "1152921504606846976") + "]"};  // 2^60 bytes
+    // fresh cursors forever, nothing on any page
+    if (r.target.find("/emptypages/") != std::string::npos) {
+      auto n = r.target.find("cursor=") == std::string::npos ? 0 : std::stoi(r.target.substr(r.target.find("cursor=") + 7));
+      return scripted_reply{.headers = {{"Link", "</api/models/org/emptypages/tree/x?cursor=" + std::to_string(n + 1) + ">; rel=\"next\""}},
+                            .body = "[]"};
+    }
+    // 1 000 distinct pages, one file each, the last linking back to the first
+    if (r.target.find("/cycle/") != std::string::npos) {
+      auto n = r.target.find("cursor=") == std::string::npos ? 0 : std::stoi(r.target.substr(r.target.find("cursor=") + 7));
+      return scripted_reply{
+          .headers = {{"Link", "</api/models/org/cycle/tree/x?cursor=" + std::to_string((n + 1) % 1000) + ">; rel=\"next\""}},
+          .body = "[" + file("f" + std::to_string(n)) + "]"};
+    }
+    return std::nullopt;
+  });
+
+  auto store = f.dir / "catalog.json";
+  using hub_manager = hfmm::model_manager<hfmm::json_file_storage, hfmm::hub_fetcher>;
+  const std::vector<std::string> ids = {"org/hugeheaders", "org/badchunk", "org/badstatus", "org/gzip",
+                                        "org/absurd",      "org/emptypages", "org/cycle"};
+  {
+    hub_manager mm{hfmm::json_file_storage(store), hfmm::hub_fetcher(o)};
+    for (const auto& id : ids) {
+      hfmm::model_metadata m;
+      m.model_id = id;
+      REQUIRE(mm.add_model(m));
+    }
+  }
+  const auto before = hfmm_test::slurp(store);
+  {
+    hub_manager mm{hfmm::json_file_storage(store), hfmm::hub_fetcher(o)};
+    for (const auto& id : ids) {
+      CAPTURE(id);
+      auto t0 = std::chrono::steady_clock::now();
+      auto seen_before = f.hub.seen().size();
+      CHECK(mm.refresh_repository_structure(id).error() == hfmm::errc::bad_response);
+      CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(20));
+      auto requests = f.hub.seen().size() - seen_before;
+      if (id == "org/emptypages") CHECK(requests == 2);         // the revision, then one empty page that links on
+      // the revision, the first page, cursors 1..999, cursor=0 (the first page under a new URL),
+      // whose link to cursor=1 closes the loop
+      if (id == "org/cycle") CHECK(requests == 1 + 1 + 999 + 1);
+      if (id != "org/emptypages" && id != "org/cycle") CHECK(requests <= 1 + 4);  // retries only for broken connections
+      CHECK_FALSE(mm.get_model(id)->repository_structure);
+    }
+  }
+  CHECK(hfmm_test::slurp(store) == before);  // nothing was written by any failed refresh
+}

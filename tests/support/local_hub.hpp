@@ -94,6 +94,7 @@ struct scripted_reply {
     endless,      // a chunked body that never ends
     slow_drip,    // one byte of the status line per `drip` interval
     close,        // close the connection without answering
+    raw,          // `body` is the whole answer, status line and headers included; then close
   };
   unsigned status = 200;
   std::vector<std::pair<std::string, std::string>> headers;
@@ -240,6 +241,10 @@ private:
       beast::get_lowest_layer(stream).expires_never();
       using mode = scripted_reply::mode;
       if (reply->how == mode::close) co_return;
+      if (reply->how == mode::raw) {
+        co_await asio::async_write(stream, asio::buffer(reply->body), asio::redirect_error(asio::use_awaitable, ec));
+        co_return;
+      }
       std::string head = "HTTP/1.1 " + std::to_string(reply->status) + " X\r\n";
       for (auto& [k, v] : reply->headers) head += k + ": " + v + "\r\n";
       if (reply->how == mode::endless) {

@@ -63,9 +63,13 @@ boost::asio::awaitable<result<repo_structure>> fetch_listing(Transport& t, std::
       if (sha->empty() && page->status == 404 && page->header("X-Error-Code").empty()) co_return errc::revision_not_found;
       co_return ec;
     }
+    auto entries_before = entries;
     if (auto ok = parse_tree_page(page->body, out.files, entries, limits.max_entries); !ok) co_return ok.error();
     auto next = parse_link_next(page->header("Link"));
     if (!next) break;
+    // Each page must list something: endless empty pages with fresh cursors would otherwise
+    // run to max_pages. With this, max_entries bounds the pages too.
+    if (entries == entries_before) co_return errc::bad_response;
     target = resolve_reference(target, *next);
   }
   if (file_table_access::finish(out.files) != 0) co_return errc::bad_response;  // a path listed twice

@@ -1,0 +1,125 @@
+// What docs/security.md promises about threads, exercised with real threads (and run under
+// ThreadSanitizer by scripts/sanitize): concurrent readers of one manager, the first of whom
+// builds the lazy indexes; two managers refreshing on two threads at once; verify's workers.
+
+#include "../support/test_support.hpp"
+
+#include <hfmm/hfmm.hpp>
+#include <hfmm/detail/digest.hpp>
+
+#include <barrier>
+#include <thread>
+
+namespace {
+
+/// A catalog of the recorded repositories plus synthetic ones, structures fetched through
+/// the recorded Hub.
+hfmm::offline_model_manager recorded_catalog() {
+  hfmm::offline_model_manager mm(hfmm::memory_storage{}, hfmm_test::recorded_hub());
+  for (std::string id : {"wzshiming/gpt2", "google-bert/bert-base-uncased", "FluidInference/parakeet-tdt-0.6b-v3-coreml"}) {
+    auto m = hfmm::create_model_from_huggingface(mm.fetcher(), id, {});
+    REQUIRE(m.repository_structure);
+    REQUIRE(mm.add_model(std::move(m)));
+  }
+  for (int i = 0; i < 200; ++i) {
+    auto m = *mm.get_model("wzshiming/gpt2");
+    m.model_id = "copy/gpt2-" + std::to_string(i);
+    REQUIRE(mm.add_model(std::move(m)));
+  }
+  return mm;
+}
+
+struct answers {
+  std::size_t with_config = 0, with_onnx = 0, absent = 0, content = 0, models = 0;
+  std::optional<std::string> config_hash;
+  bool operator==(const answers&) const = default;
+};
+
+answers ask(const hfmm::offline_model_manager& mm) {
+  answers a;
+  a.with_config = mm.get_models_with_file("config.json").size();
+  a.with_onnx = mm.get_models_with_file("onnx/decoder_model").size();
+  a.absent = mm.get_models_with_file("nonexistent.file").size();
+  a.config_hash = mm.get_model_file_hash("copy/gpt2-17", "config.json");
+  if (a.config_hash) a.content = mm.find_models_with_content(*a.config_hash).size();
+  a.models = mm.list_models().size() + mm.get_stats().total_models;
+  return a;
+}
+
+}  // namespace
+
+TEST_CASE("threads: concurrent readers of one manager agree with one reader, indexes built once") {
+  const auto expected = [] {
+    auto mm = recorded_catalog();
+    return ask(mm);
+  }();
+  CHECK(expected.with_config == 203);  // the copies, gpt2, bert, parakeet
+  CHECK(expected.with_onnx == 201);
+  CHECK(expected.absent == 0);
+  REQUIRE(expected.config_hash);
+
+  auto mm = recorded_catalog();  // fresh: no index is built yet
+  constexpr int readers = 6;
+  std::barrier start(readers);
+  std::vector<answers> got(readers);
+  {
+    std::vector<std::jthread> pool;
+    for (int t = 0; t < readers; ++t)
+      pool.emplace_back([&, t] {
+        start.arrive_and_wait();  // all at once, racing to build the indexes
+        for (int round = 0; round < 20; ++round) got[t] = ask(mm);
+      });
+  }
+  for (const auto& a : got) CHECK(a == expected);
+}
+
+TEST_CASE("threads: two managers refresh on two threads at once, each with its own store") {
+  hfmm_test::scratch_dir dir;
+  auto run = [&](int which, hfmm::refresh_report& report) {
+    hfmm::json_file_storage store(dir / ("catalog-" + std::to_string(which) + ".json"));
+    hfmm::model_manager<hfmm::json_file_storage, hfmm::mock_fetcher> mm(std::move(store), hfmm_test::recorded_hub());
+    for (std::string id : {"wzshiming/gpt2", "google-bert/bert-base-uncased", "FluidInference/parakeet-tdt-0.6b-v3-coreml"}) {
+      hfmm::model_metadata m;
+      m.model_id = id;
+      if (!mm.add_model(m)) return;
+    }
+    report = mm.refresh_all({.concurrency = 3});
+  };
+  hfmm::refresh_report a, b;
+  {
+    std::jthread first(run, 1, std::ref(a));
+    std::jthread second(run, 2, std::ref(b));
+  }
+  for (const auto* r : {&a, &b}) {
+    REQUIRE(r->items.size() == 3);
+    CHECK(r->failed() == 0);
+  }
+  hfmm::json_model_manager reread(hfmm::json_file_storage(dir / "catalog-2.json"));
+  CHECK(reread.get_model_file_hash("wzshiming/gpt2", "config.json") ==
+        std::optional<std::string>("10c66461e4c109db5a2196bff4bb59be30396ed8"));
+}
+
+TEST_CASE("threads: verify's workers share one report and call on_progress one at a time") {
+  hfmm_test::scratch_dir dir;
+  hfmm::repo_structure s{.model_id = "org/many"};
+  for (int i = 0; i < 64; ++i) {
+    auto content = std::string(static_cast<std::size_t>(1000 + i * 977), static_cast<char>('a' + i % 26));
+    auto path = "dir" + std::to_string(i % 5) + "/file" + std::to_string(i) + ".bin";
+    std::filesystem::create_directories((dir / path).parent_path());
+    hfmm_test::spit(dir / path, i == 13 ? content + "x" : content);  // one damaged copy
+    s.files.insert(path, {.size = content.size(), .oid = hfmm::detail::git_blob_oid(content)});
+  }
+  std::size_t calls = 0;
+  bool inside = false, overlapped = false;
+  auto report = hfmm::verify_local_files(s, dir.path, {.threads = 4, .on_progress = [&](const hfmm::verify_progress&) {
+                                                         if (inside) overlapped = true;
+                                                         inside = true;
+                                                         ++calls;
+                                                         inside = false;
+                                                       }});
+  REQUIRE(report);
+  CHECK(calls == 64);
+  CHECK_FALSE(overlapped);
+  CHECK(report->checked == 64);
+  CHECK_FALSE(report->ok());
+}
