@@ -2,11 +2,15 @@
 // response. Baseline: the Python Model Manager's way — one GET /tree/main per repo, in
 // sequence. Then refresh_all at several concurrencies, first and unchanged refresh.
 //
-//   refresh_bench [--repos N] [--latency-ms L] [--runs K]
+//   refresh_bench [--repos N] [--latency-ms L] [--runs K] [--hfjs DIR]
+// With --hfjs, huggingface.js (DIR/hfjs_baseline.mjs, its node_modules beside it) lists the
+// same repos from the same Hub, sequentially and with Promise.all in batches of 64.
 #include "../tests/support/local_hub.hpp"
 
 #include <hfmm/fetch/hub_fetcher.hpp>
 #include <hfmm/manager.hpp>
+
+#include <boost/json/parse.hpp>
 
 #include <algorithm>
 #include <cstdio>
@@ -27,7 +31,9 @@ double median(std::vector<double> v) {
 
 int main(int argc, char** argv) {
   int repos = 1000, latency_ms = 20, runs = 3;
+  std::string hfjs;
   for (int i = 1; i + 1 < argc; i += 2) {
+    if (!std::strcmp(argv[i], "--hfjs")) hfjs = argv[i + 1];
     if (!std::strcmp(argv[i], "--repos")) repos = std::atoi(argv[i + 1]);
     if (!std::strcmp(argv[i], "--latency-ms")) latency_ms = std::atoi(argv[i + 1]);
     if (!std::strcmp(argv[i], "--runs")) runs = std::atoi(argv[i + 1]);
@@ -98,6 +104,29 @@ int main(int argc, char** argv) {
     };
     line("first", median(first), first_requests);
     line("unchanged", median(unchanged), unchanged_requests);
+  }
+  if (!hfjs.empty()) {
+    for (const char* mode : {"sequential", "batched"}) {
+      std::vector<double> times;
+      std::size_t requests = 0;
+      for (int run = 0; run < runs; ++run) {
+        auto seen_before = hub.seen().size();
+        auto command = "NODE_EXTRA_CA_CERTS='" + ca.string() + "' node '" + hfjs + "/hfjs_baseline.mjs' " +
+                       hub.endpoint() + " " + std::to_string(repos) + " " + mode + " 64";
+        std::unique_ptr<FILE, int (*)(FILE*)> out(::popen(command.c_str(), "r"), ::pclose);
+        char line[512] = {};
+        if (!out || !std::fgets(line, sizeof line, out.get())) return 3;
+        auto jv = boost::json::parse(line);
+        if (jv.at("files").to_number<std::int64_t>() != static_cast<std::int64_t>(repos) * 26) return 4;
+        times.push_back(jv.at("seconds").to_number<double>());
+        requests = hub.seen().size() - seen_before;
+      }
+      bool batched = std::strcmp(mode, "batched") == 0;
+      double t = median(times), ideal = requests * latency_ms / 1000.0 / (batched ? 64.0 : 1.0);
+      std::printf("%-40s %10.2f %9zu %12.2f %9.2fx   %.1fx faster than sequential\n",
+                  batched ? "huggingface.js listFiles, batches of 64" : "huggingface.js listFiles, sequential", t,
+                  requests, ideal, t / ideal, baseline / t);
+    }
   }
   std::filesystem::remove(ca);
 }
