@@ -36,6 +36,13 @@ namespace detail {
 result<model_metadata> read_model(const boost::json::value& jv, std::string* why = nullptr);
 /// Writes a catalog (models in the given order) as the top-level object keyed by model_id.
 boost::json::object write_catalog(std::span<const model_metadata* const> models);
+/// Whether `v` holds a number JSON text cannot carry (±inf or NaN, e.g. parsed from 1e999):
+/// serialized, it would make the file unreadable.
+bool holds_non_finite(const boost::json::value& v);
+/// The model's free-form JSON (config, requirements, metrics, unknown keys) carries only
+/// numbers JSON can write; otherwise invalid_argument, and `why` says where. Stores check this
+/// before writing, so nothing they write becomes unreadable.
+result<void> check_writable(const model_metadata& m, std::string* why = nullptr);
 }  // namespace detail
 
 }  // namespace hfmm

@@ -9,6 +9,7 @@
 
 #include <boost/json/parse.hpp>
 
+#include <limits>
 #include <map>
 
 namespace {
@@ -196,4 +197,33 @@ TEST_CASE("compaction replays the journal by model id, as load does, whatever ke
     CHECK(s.close());  // compacts
   }
   CHECK(ids_and_descriptions() == std::map<std::string, std::string>{{"org/b", ""}});
+}
+
+TEST_CASE("numbers JSON cannot write back (1e999, infinity) are refused on read and on write") {
+  // fuzz: 1e999 in an unknown lfs field loaded as infinity; compaction wrote "Infinity" and the
+  // store could not be opened again
+  auto text = std::string(R"({"org/m":{"model_id":"org/m","huggingface_config":{"x":1e999}}})");
+  auto loader = by_loader(text);
+  CHECK_FALSE(loader.ok);
+  CHECK(loader.why.find("too large for a double") != std::string::npos);
+  CHECK_FALSE(by_dom(text).ok);
+  CHECK(by_loader(R"({"org/m":{"model_id":"org/m","huggingface_config":{"x":1e300}}})").ok);
+
+  hfmm::model_metadata m;
+  m.model_id = "org/inf";
+  m.huggingface_config = boost::json::object{{"rope_scaling", std::numeric_limits<double>::infinity()}};
+  hfmm_test::scratch_dir dir;
+  auto store = dir / "catalog.json";
+  {
+    hfmm::json_model_manager mm{hfmm::json_file_storage(store)};
+    auto added = mm.add_model(m);
+    CHECK(added.error() == hfmm::errc::invalid_argument);
+    CHECK(mm.storage().error_detail().find("cannot write") != std::string::npos);
+    CHECK(mm.get_model("org/inf") == nullptr);  // not half-added
+    hfmm::offline_model_manager memory{hfmm::memory_storage{}};
+    REQUIRE(memory.add_model(m));  // nothing is serialized in memory…
+    CHECK(memory.export_metadata(dir / "export.json").error() == hfmm::errc::invalid_argument);  // …until export
+    CHECK_FALSE(std::filesystem::exists(dir / "export.json"));
+  }
+  CHECK(hfmm::json_model_manager(hfmm::json_file_storage(store)).size() == 0);
 }

@@ -187,6 +187,8 @@ public:
   result<void> upsert_many(std::span<const model_metadata> models) {
     if (!open_) return errc::invalid_argument;
     if (models.empty()) return {};
+    for (const auto& m : models)
+      if (auto ok = check_writable(m, &db_.detail()); !ok) return ok;
     return transaction([&] { return write_models(models); });
   }
 

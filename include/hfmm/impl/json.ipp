@@ -311,6 +311,37 @@ inline void write_model_record(json::object& o, const model_metadata& m) {
     if (!is_model_field(kv.key())) o[kv.key()] = kv.value();
 }
 
+inline bool holds_non_finite(const json::value& v) {
+  switch (v.kind()) {
+    case json::kind::double_: return !std::isfinite(v.get_double());
+    case json::kind::array:
+      for (const auto& e : v.get_array())
+        if (holds_non_finite(e)) return true;
+      return false;
+    case json::kind::object:
+      for (const auto& kv : v.get_object())
+        if (holds_non_finite(kv.value())) return true;
+      return false;
+    default: return false;
+  }
+}
+
+inline result<void> check_writable(const model_metadata& m, std::string* why) {
+  auto bad = [&](const char* where) -> result<void> {
+    if (why) *why = "model \"" + m.model_id + "\": " + where + " holds a number JSON cannot write (infinite or NaN)";
+    return errc::invalid_argument;
+  };
+  for (const auto* o : {m.huggingface_config ? &*m.huggingface_config : nullptr,
+                        m.hardware_requirements ? &*m.hardware_requirements : nullptr,
+                        m.performance_metrics ? &*m.performance_metrics : nullptr})
+    if (o)
+      for (const auto& kv : *o)
+        if (holds_non_finite(kv.value())) return bad("a config, requirement or metric value");
+  for (const auto& kv : m.extra)
+    if (holds_non_finite(kv.value())) return bad("an unknown field");
+  return {};
+}
+
 inline result<model_metadata> read_model(const json::value& jv, std::string* why) {
   if (!jv.is_object()) {
     if (why) *why = "a model record should be a JSON object";
@@ -320,6 +351,12 @@ inline result<model_metadata> read_model(const json::value& jv, std::string* why
   model_metadata m;
   std::string id;
   if (auto* v = store_reader::get(o, "model_id"); v && v->is_string()) id = v->get_string();
+  // 1e999 parses to infinity, which no JSON writer can put back: refused here, before it is
+  // kept and would turn the next save into an unreadable file.
+  if (holds_non_finite(jv)) {
+    if (why) *why = "model \"" + id + "\": a number too large for a double (write it as a string)";
+    return errc::invalid_argument;
+  }
   store_reader r(why, "model \"" + id + "\"");
   auto io_list = [&](std::string_view key, std::vector<io_spec>& out) {
     auto* v = store_reader::get(o, key);

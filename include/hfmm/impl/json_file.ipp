@@ -315,7 +315,10 @@ result<void> basic_json_file_storage<Codec>::upsert_many(std::span<const model_m
   if (models.empty()) return {};
   boost::json::array list;
   list.reserve(models.size());
-  for (const auto& m : models) list.push_back(boost::json::value_from(m));
+  for (const auto& m : models) {
+    if (auto ok = detail::check_writable(m, &detail_); !ok) return ok;
+    list.push_back(boost::json::value_from(m));
+  }
   return append_record({{"op", "upsert"}, {"models", std::move(list)}});
 }
 

@@ -441,7 +441,10 @@ result<void> model_manager<S, F>::export_metadata(const std::filesystem::path& p
   std::vector<const model_metadata*> all;
   all.reserve(live_);
   for (const auto& m : models_)
-    if (m) all.push_back(m.get());
+    if (m) {
+      if (auto ok = detail::check_writable(*m); !ok) return ok;
+      all.push_back(m.get());
+    }
   return detail::atomic_replace(p, boost::json::serialize(detail::write_catalog(all)));
 }
 
