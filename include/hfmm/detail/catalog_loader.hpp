@@ -120,20 +120,22 @@ public:
     if (in_files()) {
       if (skip_depth_ != 0) return true;
       if (depth_ == files_depth_) {  // a path: a new entry (buffers keep their capacity)
-        path_ = key_;
+        path_.swap(key_);  // key_ is not needed again inside files
       } else if (depth_ == files_depth_ + 1) {  // a field of the entry: a repeated key replaces
-        field_ = key_;
-        field_index_ = index_of_field(field_);
-        if (field_index_ >= 0) field_error_[field_index_] = nullptr;
-        if (field_ == "size") entry_.size = 0;
-        else if (field_ == "oid") oid_.clear();
-        else if (field_ == "download_url") url_.clear();
-        else if (field_ == "xet_hash") xet_.clear(), entry_.has_xet = false;
-        else if (field_ == "lfs") entry_.has_lfs = false;
+        field_index_ = index_of_field(key_);
+        switch (field_index_) {
+          case field_size: entry_.size = 0; break;
+          case field_oid: oid_.clear(); break;
+          case field_url: url_.clear(); break;
+          case field_xet: xet_.clear(), entry_.has_xet = false; break;
+          case field_lfs: entry_.has_lfs = false; break;
+          default: return true;
+        }
+        field_error_[field_index_] = nullptr;
       } else if (depth_ == files_depth_ + 2) {
-        lfs_field_ = key_;
         ++lfs_keys_;
-        if (auto* slot = lfs_slot_of(lfs_field_)) *slot = lfs_slot{.present = true};
+        lfs_slot_ = lfs_slot_of(key_);
+        if (lfs_slot_) lfs_slot_->present = true, lfs_slot_->valid = true, lfs_slot_->number = 0, lfs_slot_->text.clear();
       }
       return true;
     }
@@ -197,11 +199,16 @@ private:
   // DOM, the last of a repeated key counts, so a wrong value is only an error once its entry
   // (or, for a wrong entry, the files object) ends without a later value replacing it.
   enum class kind { object, array, string, number, null, other };
-  static constexpr const char* known_fields[] = {"size", "oid", "download_url", "xet_hash", "lfs"};
+  enum known_field { field_size, field_oid, field_url, field_xet, field_lfs };
+  // by length first: this runs for every field of every file
   static int index_of_field(std::string_view f) noexcept {
-    for (int i = 0; i < 5; ++i)
-      if (f == known_fields[i]) return i;
-    return -1;
+    switch (f.size()) {
+      case 3: return f == "oid" ? field_oid : f == "lfs" ? field_lfs : -1;
+      case 4: return f == "size" ? field_size : -1;
+      case 8: return f == "xet_hash" ? field_xet : -1;
+      case 12: return f == "download_url" ? field_url : -1;
+      default: return -1;
+    }
   }
   struct lfs_slot {
     bool present = false, valid = true;
@@ -212,12 +219,14 @@ private:
   bool in_files() const noexcept { return files_depth_ != 0; }
 
   lfs_slot* lfs_slot_of(std::string_view field) noexcept {
-    if (field == "oid") return &lfs_oid_;
-    if (field == "sha256") return &lfs_sha256_;
-    if (field == "size") return &lfs_size_;
-    if (field == "pointerSize") return &lfs_pointer_;
-    if (field == "pointer_size") return &lfs_pointer_alt_;
-    return nullptr;
+    switch (field.size()) {
+      case 3: return field == "oid" ? &lfs_oid_ : nullptr;
+      case 4: return field == "size" ? &lfs_size_ : nullptr;
+      case 6: return field == "sha256" ? &lfs_sha256_ : nullptr;
+      case 11: return field == "pointerSize" ? &lfs_pointer_ : nullptr;
+      case 12: return field == "pointer_size" ? &lfs_pointer_alt_ : nullptr;
+      default: return nullptr;
+    }
   }
 
   /// A value beginning at the current depth inside "files" (numbers: see file_number).
@@ -244,10 +253,10 @@ private:
         if (field_index_ >= 0 && k == kind::other) field_error_[field_index_] = "has a value of the wrong type";
         return true;
       }
-      if (field_ == "size") {
+      if (field_index_ == field_size) {
         if (k == kind::number) entry_.size = number;
         else field_error_[field_index_] = "\"size\" should be a non-negative integer";
-      } else if (field_ == "lfs") {
+      } else if (field_index_ == field_lfs) {
         if (k == kind::object) {
           lfs_keys_ = 0;
           lfs_oid_ = lfs_sha256_ = lfs_size_ = lfs_pointer_ = lfs_pointer_alt_ = lfs_slot{};
@@ -255,8 +264,8 @@ private:
         }
         field_error_[field_index_] = "\"lfs\" should be an object";
       } else if (k == kind::string) {
-        if (field_ == "oid") oid_ = str_buf_;
-        else if (field_ == "download_url") url_ = str_buf_;
+        if (field_index_ == field_oid) oid_ = str_buf_;
+        else if (field_index_ == field_url) url_ = str_buf_;
         else xet_ = str_buf_, entry_.has_xet = true;
       } else {
         field_error_[field_index_] = "a hash or URL field should be a string";
@@ -265,7 +274,7 @@ private:
       return true;
     }
     // level 2: a field of "lfs" (other containers one level up are skipped)
-    auto* slot = lfs_slot_of(lfs_field_);
+    auto* slot = lfs_slot_;
     if (!slot) {
       if (k == kind::object || k == kind::array) skip_depth_ = depth_ + 1;
       return true;
@@ -357,9 +366,10 @@ private:
   std::unordered_set<std::string> record_keys_;
   int depth_ = 0, files_depth_ = 0, skip_depth_ = 0;
   bool in_structure_ = false, prefix_known_ = false, has_files_ = false;
-  std::string key_, key_buf_, str_buf_, record_key_, path_, field_, lfs_field_, encoded_;
+  std::string key_, key_buf_, str_buf_, record_key_, path_, encoded_;
   std::string oid_, sha_, xet_, url_;  // the current entry's strings
-  int field_index_ = -1;
+  int field_index_ = -1;     // the current entry field, a known_field or -1
+  lfs_slot* lfs_slot_ = nullptr;  // the current "lfs" field's slot, or null
   const char* field_error_[5] = {};  // per known field: why its (last) value is wrong
   std::map<std::string, std::string> bad_paths_;  // entries that are wrong unless repeated rightly
   std::size_t lfs_keys_ = 0;
