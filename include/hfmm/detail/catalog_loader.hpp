@@ -32,8 +32,8 @@ public:
   bool on_document_begin(error_code&) { return true; }
   bool on_document_end(error_code&) { return true; }
 
-  bool on_object_begin(error_code& ec) {
-    if (in_files()) return file_value(kind::object, ec) && (++depth_, true);
+  bool on_object_begin(error_code&) {
+    if (in_files()) return file_value(kind::object), ++depth_, true;
     ++depth_;
     if (depth_ == 1) return true;  // the catalog
     if (depth_ == 2) {             // a record
@@ -85,7 +85,7 @@ public:
 
   bool on_array_begin(error_code& ec) {
     if (depth_ <= 1) return not_a_catalog(ec);
-    if (in_files()) return file_value(kind::array, ec) && (++depth_, true);
+    if (in_files()) return file_value(kind::array), ++depth_, true;
     ++depth_;
     return true;
   }
@@ -150,42 +150,43 @@ public:
   bool on_string(string_view s, std::size_t, error_code& ec) {
     if (depth_ <= 1) return not_a_catalog(ec);
     str_buf_.append(s.data(), s.size());
-    bool ok = in_files() ? file_value(kind::string, ec) : (stack_.push_string(str_buf_), true);
+    if (in_files()) file_value(kind::string);
+    else stack_.push_string(str_buf_);
     str_buf_.clear();
-    return ok;
+    return true;
   }
 
   bool on_number_part(string_view, error_code&) { return true; }
   bool on_int64(std::int64_t i, string_view, error_code& ec) {
     if (depth_ <= 1) return not_a_catalog(ec);
-    if (in_files()) return i >= 0 ? file_number(static_cast<std::uint64_t>(i), ec) : file_value(kind::other, ec);
+    if (in_files()) return file_value(i >= 0 ? kind::number : kind::other, static_cast<std::uint64_t>(i)), true;
     stack_.push_int64(i);
     return true;
   }
   bool on_uint64(std::uint64_t u, string_view, error_code& ec) {
     if (depth_ <= 1) return not_a_catalog(ec);
-    if (in_files()) return file_number(u, ec);
+    if (in_files()) return file_value(kind::number, u), true;
     stack_.push_uint64(u);
     return true;
   }
   bool on_double(double d, string_view, error_code& ec) {
     if (depth_ <= 1) return not_a_catalog(ec);
     if (in_files()) {  // exact integers only, as store_reader::to_unsigned
-      if (d >= 0 && d < 1.8e19 && std::floor(d) == d) return file_number(static_cast<std::uint64_t>(d), ec);
-      return file_value(kind::other, ec);
+      bool exact = d >= 0 && d < 1.8e19 && std::floor(d) == d;
+      return file_value(exact ? kind::number : kind::other, exact ? static_cast<std::uint64_t>(d) : 0), true;
     }
     stack_.push_double(d);
     return true;
   }
   bool on_bool(bool b, error_code& ec) {
     if (depth_ <= 1) return not_a_catalog(ec);
-    if (in_files()) return file_value(kind::other, ec);
+    if (in_files()) return file_value(kind::other), true;
     stack_.push_bool(b);
     return true;
   }
   bool on_null(error_code& ec) {
     if (depth_ <= 1) return not_a_catalog(ec);
-    if (in_files()) return file_value(kind::null, ec);
+    if (in_files()) return file_value(kind::null), true;
     stack_.push_null();
     return true;
   }
@@ -229,17 +230,20 @@ private:
     }
   }
 
-  /// A value beginning at the current depth inside "files" (numbers: see file_number).
-  bool file_value(kind k, error_code& ec, std::uint64_t number = 0) {
-    if (skip_depth_ != 0) return true;
+  /// A value beginning inside "files" (`number` when k is kind::number). An object or array
+  /// the loader does not descend into (anything but an entry or its "lfs") is skipped whole.
+  void file_value(kind k, std::uint64_t number = 0) {
+    if (skip_depth_ == 0 && !take_file_value(k, number) && (k == kind::object || k == kind::array))
+      skip_depth_ = depth_ + 1;
+  }
+
+  /// Records the value; true when it is a container to descend into.
+  bool take_file_value(kind k, std::uint64_t number) {
     int level = depth_ - files_depth_;
-    (void)ec;
-    bool container = k == kind::object || k == kind::array;
     if (level == 0) {  // a path's value
       if (k != kind::object) {
         bad_paths_[path_] = "should be an object";
-        if (container) skip_depth_ = depth_ + 1;
-        return true;
+        return false;
       }
       if (!bad_paths_.empty()) bad_paths_.erase(path_);
       entry_ = file_entry_view{};
@@ -248,47 +252,38 @@ private:
       return true;
     }
     if (level == 1) {  // a field of an entry
-      if (field_index_ < 0 || k == kind::null || k == kind::other) {
-        if (container) skip_depth_ = depth_ + 1;
-        if (field_index_ >= 0 && k == kind::other) field_error_[field_index_] = "has a value of the wrong type";
-        return true;
-      }
-      if (field_index_ == field_size) {
-        if (k == kind::number) entry_.size = number;
-        else field_error_[field_index_] = "\"size\" should be a non-negative integer";
-      } else if (field_index_ == field_lfs) {
-        if (k == kind::object) {
+      if (field_index_ < 0 || k == kind::null) return false;
+      auto& error = field_error_[field_index_];
+      switch (field_index_) {
+        case field_size:
+          if (k == kind::number) entry_.size = number;
+          else error = "\"size\" should be a non-negative integer";
+          return false;
+        case field_lfs:
+          if (k != kind::object) {
+            error = "\"lfs\" should be an object";
+            return false;
+          }
           lfs_keys_ = 0;
           lfs_oid_ = lfs_sha256_ = lfs_size_ = lfs_pointer_ = lfs_pointer_alt_ = lfs_slot{};
           return true;  // parsed field by field
-        }
-        field_error_[field_index_] = "\"lfs\" should be an object";
-      } else if (k == kind::string) {
-        if (field_index_ == field_oid) oid_ = str_buf_;
-        else if (field_index_ == field_url) url_ = str_buf_;
-        else xet_ = str_buf_, entry_.has_xet = true;
-      } else {
-        field_error_[field_index_] = "a hash or URL field should be a string";
+        default:  // oid, download_url, xet_hash
+          if (k != kind::string) error = "a hash or URL field should be a string";
+          else if (field_index_ == field_oid) oid_ = str_buf_;
+          else if (field_index_ == field_url) url_ = str_buf_;
+          else xet_ = str_buf_, entry_.has_xet = true;
+          return false;
       }
-      if (container) skip_depth_ = depth_ + 1;
-      return true;
     }
-    // level 2: a field of "lfs" (other containers one level up are skipped)
-    auto* slot = lfs_slot_;
-    if (!slot) {
-      if (k == kind::object || k == kind::array) skip_depth_ = depth_ + 1;
-      return true;
+    // level 2, a field of "lfs": judged when the object ends (only one of oid/sha256 counts)
+    if (lfs_slot_ && k != kind::null) {
+      bool wants_text = lfs_slot_ == &lfs_oid_ || lfs_slot_ == &lfs_sha256_;
+      if (wants_text && k == kind::string) lfs_slot_->text = str_buf_;
+      else if (!wants_text && k == kind::number) lfs_slot_->number = number;
+      else lfs_slot_->valid = false;
     }
-    bool wants_text = slot == &lfs_oid_ || slot == &lfs_sha256_;
-    if (k == kind::null) return true;
-    if (wants_text && k == kind::string) slot->text = str_buf_;
-    else if (!wants_text && k == kind::number) slot->number = number;
-    else slot->valid = false;  // judged at the end: only one of oid/sha256 counts
-    if (k == kind::object || k == kind::array) skip_depth_ = depth_ + 1;
-    return true;
+    return false;
   }
-
-  bool file_number(std::uint64_t n, error_code& ec) { return file_value(kind::number, ec, n); }
 
   void finish_lfs() {
     if (lfs_keys_ == 0) return;  // {}: not an LFS file

@@ -187,8 +187,9 @@ result<std::vector<model_metadata>> basic_json_file_storage<Codec>::load() {
   std::vector<model_metadata> models;
   std::unordered_map<std::string, std::size_t> position;
   std::vector<bool> erased;
-  auto put_model = [&](std::string_view key, model_metadata&& m) {
-    if (m.model_id.empty()) m.model_id = key;
+  // By model id, the first position kept; the loader has already filled an empty model_id
+  // from the record's key, and journal records always carry one (read_journal).
+  auto put_model = [&](std::string_view, model_metadata&& m) {
     auto [it, fresh] = position.try_emplace(m.model_id, models.size());
     if (fresh) {
       models.push_back(std::move(m));
@@ -199,13 +200,13 @@ result<std::vector<model_metadata>> basic_json_file_storage<Codec>::load() {
     }
     return true;
   };
-  auto put = [&](std::string_view key, const boost::json::value& v) -> result<void> {
+  auto put_journal_model = [&](const boost::json::value& v) -> result<void> {
     auto m = detail::read_model(v, &detail_);
     if (!m) {
       detail_ = path_.string() + ": " + detail_;
       return errc::storage_corrupt;
     }
-    put_model(key, std::move(*m));
+    put_model({}, std::move(*m));
     return {};
   };
 
@@ -252,7 +253,7 @@ result<std::vector<model_metadata>> basic_json_file_storage<Codec>::load() {
     for (const auto& r : j->records) {  // validated by read_journal
       if (r.at("op") == "upsert") {
         for (const auto& m : r.at("models").get_array())
-          if (auto ok = put({}, m); !ok) return ok.error();
+          if (auto ok = put_journal_model(m); !ok) return ok.error();
       } else if (auto it = position.find(std::string(r.at("model_id").get_string())); it != position.end()) {
         erased[it->second] = true;
         position.erase(it);
