@@ -208,6 +208,11 @@ TEST_CASE("numbers JSON cannot write back (1e999, infinity) are refused on read 
   CHECK(loader.why.find("too large for a double") != std::string::npos);
   CHECK_FALSE(by_dom(text).ok);
   CHECK(by_loader(R"({"org/m":{"model_id":"org/m","huggingface_config":{"x":1e300}}})").ok);
+  // fuzz: the same in an unknown field of a file entry — the loader skipped it, compaction
+  // (which rewrites the file from its DOM) wrote it back as Infinity
+  auto in_entry = with_entry("{\"size\":1,\"note\":1e999}");
+  CHECK_FALSE(by_loader(in_entry).ok);
+  CHECK_FALSE(by_dom(in_entry).ok);
 
   hfmm::model_metadata m;
   m.model_id = "org/inf";

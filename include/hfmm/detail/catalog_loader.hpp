@@ -171,6 +171,11 @@ public:
   }
   bool on_double(double d, string_view, error_code& ec) {
     if (depth_ <= 1) return not_a_catalog(ec);
+    if (!std::isfinite(d)) {  // 1e999: anywhere in the file, since compaction rewrites it all
+      if (why_ && why_->empty()) *why_ = "model \"" + record_key_ + "\": a number too large for a double (write it as a string)";
+      ec = errc::invalid_argument;
+      return false;
+    }
     if (in_files()) {  // exact integers only, as store_reader::to_unsigned
       bool exact = d >= 0 && d < 1.8e19 && std::floor(d) == d;
       return file_value(exact ? kind::number : kind::other, exact ? static_cast<std::uint64_t>(d) : 0), true;
