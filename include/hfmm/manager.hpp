@@ -188,7 +188,10 @@ private:
   bool open_ = false;
   std::vector<std::unique_ptr<model_metadata>> models_;  ///< by slot, first-insert order; null = removed
   std::size_t live_ = 0;
-  std::unordered_map<std::string, std::size_t> index_;   ///< model_id → slot
+  detail::id_index index_;  ///< model_id → slot
+  auto id_of() const noexcept {
+    return [this](std::uint32_t slot) -> std::string_view { return models_[slot]->model_id; };
+  }
   // Path and content indexes: built by the first query that needs them (call_once keeps that
   // safe for concurrent readers), then kept current by every mutation.
   void ensure_indexes() const;

@@ -7,6 +7,7 @@
 // Values are regular: copyable, comparable; concurrent const access is safe.
 
 #include <hfmm/detail/hex.hpp>
+#include <hfmm/detail/path_pool.hpp>
 #include <hfmm/detail/time.hpp>
 
 #include <array>
@@ -87,7 +88,8 @@ private:
 
 namespace detail { struct file_table_access; }
 
-/// Path-sorted, compact set of files. Paths compare as byte strings (case-sensitive).
+/// Path-sorted, compact set of files. Paths compare as byte strings (case-sensitive) and are
+/// interned process-wide (detail/path_pool.hpp): a record is 36 bytes with binary digests.
 class file_table {
 public:
   class const_iterator {
@@ -154,7 +156,7 @@ public:
   /// Changes the prefix; every entry keeps its URL.
   void set_url_prefix(std::string prefix);
 
-  /// Heap bytes held (arena, records, side tables); for benchmarks.
+  /// Heap bytes held (records, side tables; not the shared path pool); for benchmarks.
   std::size_t memory_bytes() const noexcept;
 
   /// Logical equality: same paths with the same entries.
@@ -167,46 +169,57 @@ private:
   static constexpr std::size_t npos = static_cast<std::size_t>(-1);
 
   enum flag : std::uint8_t {
-    oid_binary = 1,     // oid_ holds the digest; else texts_[text].oid
+    oid_binary = 1,     // oid holds the digest; else the text record's oid
     url_derived = 2,    // url = url_prefix_ + encoded path
-    url_stored = 4,     // url = texts_[text].url (may be empty when neither flag is set)
+    url_stored = 4,     // url = the text record's url (may be empty when neither flag is set)
     xet_present = 8,
-    xet_binary = 16,    // lfs_[lfs].xet holds the digest; else texts_[text].xet
+    xet_binary = 16,    // lfs_[lfs].xet holds the digest; else the text record's xet
+    sha_binary = 32,    // lfs_[lfs].sha256 holds the digest; else the text record's sha256
+    lfs_sizes_odd = 64, // LFS size or pointer size is not the derived one: the text record has them
+    size_stored = 128,  // 2^56 bytes or more: the text record has the size
   };
-  struct record {
-    std::uint64_t size = 0;
-    std::uint32_t path_offset = 0, path_length = 0;
-    std::uint32_t lfs = none;   // index into lfs_
-    std::uint32_t text = none;  // index into texts_
+  struct record {  // 36 bytes
+    std::uint32_t size_low = 0;
+    std::uint32_t high = 0;    // size bits 32-55, then the flags in the top byte
+    std::uint32_t path = 0;    // id in detail::path_pool
+    std::uint32_t lfs = none;  // index into lfs_
     std::array<std::uint8_t, 20> oid{};
-    std::uint8_t flags = 0;
+    bool has(flag f) const noexcept { return (high >> 24) & f; }
+    void set(flag f) noexcept { high |= std::uint32_t{f} << 24; }
+    std::uint64_t small_size() const noexcept { return (std::uint64_t{high & 0xFF'FFFFu} << 32) | size_low; }
   };
+  static_assert(sizeof(record) == 36);
+  // An LFS file's size is its LFS size and the pointer's length follows from it (on the Hub,
+  // always); only values that differ are kept, in the text record.
   struct lfs_record {
     std::array<std::uint8_t, 32> sha256{};
     std::array<std::uint8_t, 32> xet{};
-    std::uint64_t size = 0;
-    std::uint32_t pointer_size = 0;
-    bool sha_binary = false;  // else texts_[text].sha256
   };
-  struct text_record {  // values kept verbatim because they are not canonical digests
+  struct text_record {  // values kept verbatim because they are not canonical; keyed by path id
+    std::uint32_t path = 0;
     std::string oid, sha256, xet, url;
+    std::uint64_t size = 0, lfs_size = 0;
+    std::uint32_t pointer_size = 0;
   };
 
-  std::string_view path_of(const record& r) const noexcept { return {arena_.data() + r.path_offset, r.path_length}; }
+  static std::string_view path_of(const record& r) noexcept;
+  std::uint64_t size_of(const record& r) const noexcept { return r.has(size_stored) ? text_of(r).size : r.small_size(); }
   std::size_t index_of(std::string_view path) const noexcept;
   std::size_t lower_bound(std::string_view path) const noexcept;
   record make_record(std::string_view path, const file_entry_view& entry);
   bool is_standard_url(std::string_view url, std::string_view path) const noexcept;
-  text_record& text_of(record& r);
+  std::size_t text_index(std::uint32_t path) const noexcept;  // lower bound in texts_
+  text_record& text_of(const record& r);
+  const text_record& text_of(const record& r) const noexcept;
+  void erase_text(std::uint32_t path);
   std::string standard_url(std::string_view path) const;
   // Bulk building for parsers: append in any order, then sort once (the last duplicate wins).
   void append_unsorted(std::string_view path, const file_entry_view& entry) { records_.push_back(make_record(path, entry)); }
   void finish_unsorted();
 
-  std::string arena_;
-  std::vector<record> records_;
+  std::vector<record> records_;  // path-sorted
   std::vector<lfs_record> lfs_;
-  std::vector<text_record> texts_;
+  std::vector<text_record> texts_;  // rare; sorted by path id
   std::string url_prefix_;
 };
 

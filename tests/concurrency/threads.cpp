@@ -123,3 +123,42 @@ TEST_CASE("threads: verify's workers share one report and call on_progress one a
   CHECK(report->checked == 64);
   CHECK_FALSE(report->ok());
 }
+
+TEST_CASE("threads: tables built on four threads at once share the path pool safely") {
+  // Half the paths are common to every thread (interned by whichever comes first), half are
+  // the thread's own; each thread reads its tables back while the others keep interning.
+  constexpr int threads = 4, tables = 200;
+  std::vector<std::vector<hfmm::file_table>> built(threads);
+  std::barrier start(threads);
+  std::vector<std::thread> workers;
+  for (int t = 0; t < threads; ++t)
+    workers.emplace_back([&, t] {
+      start.arrive_and_wait();
+      for (int i = 0; i < tables; ++i) {
+        hfmm::file_table table;
+        for (int f = 0; f < 20; ++f) {
+          auto path = f % 2 ? "shared/file-" + std::to_string(i * 20 + f)
+                            : "t" + std::to_string(t) + "/file-" + std::to_string(i * 20 + f);
+          table.insert(path, {.size = static_cast<std::uint64_t>(f), .oid = std::string(40, '0')});
+        }
+        built[t].push_back(std::move(table));
+      }
+    });
+  for (auto& w : workers) w.join();
+  for (int t = 0; t < threads; ++t) {
+    REQUIRE(built[t].size() == tables);
+    for (int i = 0; i < tables; ++i) {
+      const auto& table = built[t][i];
+      REQUIRE(table.size() == 20);
+      for (int f = 0; f < 20; ++f) {
+        auto path = f % 2 ? "shared/file-" + std::to_string(i * 20 + f)
+                          : "t" + std::to_string(t) + "/file-" + std::to_string(i * 20 + f);
+        auto ref = table.find_ref(path);
+        REQUIRE(ref);
+        CHECK(ref->size() == static_cast<std::uint64_t>(f));
+      }
+    }
+  }
+  // The shared paths were interned once: every thread's table holds the same ids.
+  CHECK(built[0][7].find_ref("shared/file-141")->path().data() == built[3][7].find_ref("shared/file-141")->path().data());
+}

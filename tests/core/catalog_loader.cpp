@@ -232,3 +232,30 @@ TEST_CASE("numbers JSON cannot write back (1e999, infinity) are refused on read 
   }
   CHECK(hfmm::json_model_manager(hfmm::json_file_storage(store)).size() == 0);
 }
+
+TEST_CASE("every record's JSON values survive the next records: the loader's reused DOM memory is copied out") {
+  // Records with config objects, nested arrays, long strings and unknown keys, larger than the
+  // loader's DOM buffer for some of them; each record overwrites the buffer the previous used.
+  std::string text = "{";
+  for (int i = 0; i < 40; ++i) {
+    auto id = "org/m" + std::to_string(i);
+    std::string big(i % 7 == 0 ? 30000 : 10, static_cast<char>('a' + i % 26));
+    text += (i ? "," : "") + ("\"" + id + "\":{\"model_id\":\"" + id + "\",\"huggingface_config\":{\"architectures\":[\"Arch" +
+                              std::to_string(i) + "\"],\"nested\":{\"n\":" + std::to_string(i) + ",\"s\":\"" + big +
+                              "\"}},\"hardware_requirements\":{\"gpu\":" + std::to_string(i) +
+                              "},\"unknown_field\":[" + std::to_string(i) + ",\"" + big + "\"]}");
+  }
+  text += "}";
+  auto loaded = by_loader(text);
+  auto dom = by_dom(text);
+  REQUIRE(loaded.ok);
+  REQUIRE(loaded.models.size() == 40);
+  CHECK(loaded.models == dom.models);
+  auto& m7 = loaded.models.at("org/m7");
+  CHECK(m7.huggingface_config->at("nested").at("s").as_string().size() == 30000);
+  CHECK(m7.extra.at("unknown_field").as_array().at(0).as_int64() == 7);
+  // The copies own their memory: they outlive the loader and are independent of each other.
+  CHECK(m7.huggingface_config->storage().get() == boost::json::storage_ptr().get());
+  CHECK(m7.extra.storage().get() == boost::json::storage_ptr().get());
+  CHECK(m7.hardware_requirements->storage().get() == boost::json::storage_ptr().get());
+}

@@ -5,6 +5,7 @@
 #include <boost/json/parse.hpp>
 
 #include <random>
+#include <set>
 
 namespace {
 hfmm::model_metadata model(std::string id, hfmm::model_type type, std::string arch, std::vector<std::string> tags,
@@ -320,11 +321,23 @@ TEST_CASE("indexes agree with a plain scan through adds, replacements, removals 
           if (f.oid() == hash || (f.lfs() && f.lfs()->sha256 == hash)) out.emplace_back(m->model_id, f.path());
     return out;
   };
+  std::set<int> present;  // what get_model must find (the id index is an open-addressing table)
   for (int step = 0; step < 3000; ++step) {
     int id = static_cast<int>(rng() % 1500);
-    if (rng() % 4 == 0) (void)mm.remove_model("m" + std::to_string(id));
-    else REQUIRE(mm.add_model(random_model(id)));
+    if (rng() % 4 == 0) {
+      CHECK(mm.remove_model("m" + std::to_string(id)).has_value() == present.contains(id));
+      present.erase(id);
+    } else {
+      REQUIRE(mm.add_model(random_model(id)));
+      present.insert(id);
+    }
     if (step % 300 == 0) {
+      for (int other = 0; other < 1500; ++other) {
+        auto* m = mm.get_model("m" + std::to_string(other));
+        CHECK((m != nullptr) == present.contains(other));
+        if (m) CHECK(m->model_id == "m" + std::to_string(other));
+      }
+      CHECK(mm.size() == present.size());
       for (auto pattern : {"config.json", "CONFIG", "safetensors", "onnx/", "a", "", "nothing-like-this", "json\nx"})
         CHECK(mm.get_models_with_file(pattern) == naive_with_file(pattern));
       auto sample = mm.list_models();

@@ -126,11 +126,70 @@ TEST_CASE("file_table keeps entries path-sorted, replaces on insert and keeps od
   CHECK_FALSE(t == before);
 }
 
+TEST_CASE("file_table keeps LFS sizes that differ from the derived ones, and forgets replaced odd values") {
+  hfmm::file_table t;
+  const std::string sha(64, 'a');
+  t.insert("standard.bin", {.size = 1000, .oid = hfmm::lfs_pointer_oid(sha, 1000), .lfs = hfmm::lfs_info{sha, 1000, 129}});
+  t.insert("other-size.bin", {.size = 7, .oid = "0000000000000000000000000000000000000007", .lfs = hfmm::lfs_info{sha, 9, 128}});
+  t.insert("odd-pointer.bin", {.size = 5, .oid = "0000000000000000000000000000000000000005", .lfs = hfmm::lfs_info{sha, 5, 0}});
+  CHECK(hfmm::lfs_pointer_size(1000) == 129);
+  CHECK(hfmm::lfs_pointer_size(0) == 126);
+  CHECK(hfmm::lfs_pointer_size(18446744073709551615ull) == 145);
+  CHECK(t.find("standard.bin")->lfs == hfmm::lfs_info{sha, 1000, 129});
+  CHECK(t.find("other-size.bin")->lfs == hfmm::lfs_info{sha, 9, 128});
+  CHECK(t.find("odd-pointer.bin")->lfs == hfmm::lfs_info{sha, 5, 0});
+  // Records hold sizes below 2^56; larger ones (no real file) are kept aside, exactly.
+  for (std::uint64_t size : {(1ull << 56) - 1, 1ull << 56, 18446744073709551615ull}) {
+    t.insert("huge.bin", {.size = size, .oid = hfmm::lfs_pointer_oid(sha, size), .lfs = hfmm::lfs_info{sha, size, 145}});
+    CHECK(t.find("huge.bin")->size == size);
+    CHECK(t.find("huge.bin")->lfs->size == size);
+  }
+  CHECK(t.total_size() == 18446744073709551615ull + 1000 + 7 + 5);  // wraps, as unsigned sums do
+
+  // Replacing an entry whose values were kept verbatim leaves none of them behind.
+  t.insert("odd-pointer.bin", {.size = 5, .oid = "NOT-HEX", .download_url = "https://mirror.example/x"});
+  t.insert("odd-pointer.bin", {.size = 6, .oid = "0000000000000000000000000000000000000006"});
+  CHECK(t.find("odd-pointer.bin") == hfmm::file_entry{.size = 6, .oid = "0000000000000000000000000000000000000006"});
+  CHECK(t.erase("other-size.bin"));
+  t.insert("other-size.bin", {.size = 7, .oid = "0000000000000000000000000000000000000007", .lfs = hfmm::lfs_info{sha, 7, 127}});
+  CHECK(t.find("other-size.bin")->lfs == hfmm::lfs_info{sha, 7, 127});
+}
+
+TEST_CASE("paths are interned once per process; ids survive copies and every table reads them") {
+  auto& pool = hfmm::detail::path_pool::instance();
+  auto a = pool.intern("onnx/decoder_model.onnx");
+  CHECK(pool.intern("onnx/decoder_model.onnx") == a);
+  CHECK(pool.intern("onnx/decoder_model.onnx_data") != a);
+  CHECK(pool[a] == "onnx/decoder_model.onnx");
+  CHECK(pool[pool.intern("")].empty());
+  // Longer than a chunk: stored on its own, read back whole; small paths go on after it.
+  std::string huge(3u << 20, 'x');
+  huge += "/end";
+  auto h = pool.intern(huge);
+  CHECK(pool[h] == huge);
+  CHECK(pool.intern(huge) == h);
+  CHECK(pool[pool.intern("after-huge.txt")] == "after-huge.txt");
+  // Many distinct paths (the hash index grows) keep their ids.
+  std::vector<std::uint32_t> ids;
+  for (int i = 0; i < 20000; ++i) ids.push_back(pool.intern("dir" + std::to_string(i % 97) + "/file-" + std::to_string(i)));
+  for (int i = 0; i < 20000; i += 7) {
+    auto path = "dir" + std::to_string(i % 97) + "/file-" + std::to_string(i);
+    CHECK(pool[ids[i]] == path);
+    CHECK(pool.intern(path) == ids[i]);
+  }
+  hfmm::file_table t;
+  t.insert(huge, {.size = 1, .oid = "0000000000000000000000000000000000000001"});
+  auto copy = t;
+  t.clear();
+  REQUIRE(copy.size() == 1);
+  CHECK(copy[0].path() == huge);
+}
+
 TEST_CASE("a structure's file table is compact: binary digests and derived URLs") {
   auto s = fetch("FluidInference/parakeet-tdt-0.6b-v3-coreml");
   REQUIRE(s.total_files() == 84);
-  std::size_t path_bytes = 0;
-  for (auto f : s.files) path_bytes += f.path().size();
-  // Paths, fixed-size records and LFS digests only: no hex strings, no URLs.
-  CHECK(s.files.memory_bytes() < path_bytes + s.total_files() * 160);
+  // Fixed-size records and LFS digests only: no hex strings, no URLs, paths in the shared pool.
+  std::size_t lfs = 0;
+  for (auto f : s.files) lfs += f.is_lfs();
+  CHECK(s.files.memory_bytes() <= s.total_files() * 36 + lfs * 64 + s.files.url_prefix().capacity() + 1);
 }

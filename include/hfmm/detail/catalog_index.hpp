@@ -8,6 +8,9 @@
 //   open-addressing table of (first 32 bits of the digest, slot), 8 bytes a digest; candidates
 //   are confirmed against the model's files.
 //
+// id_index — model_id → slot, an open-addressing table of slots that reads the ids from the
+//   models themselves (4 bytes a model at most half full, instead of a map node and a copy).
+//
 // Slots are the manager's stable model numbers (first-insert order; removal leaves a hole).
 
 #include <hfmm/structure.hpp>
@@ -15,6 +18,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <cstring>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -28,6 +32,78 @@ inline void lower_ascii_into(std::string& out, std::string_view s) {
   for (auto& c : out)
     if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
 }
+
+class id_index {
+public:
+  static constexpr std::uint32_t none = 0xFFFF'FFFFu;
+
+  /// The slot of `id`, or none. `id_of(slot)` names the model in a slot.
+  template <class IdOf>
+  std::uint32_t find(std::string_view id, const IdOf& id_of) const noexcept {
+    if (slots_.empty()) return none;
+    for (auto i = home(id);; i = next(i)) {
+      if (slots_[i] == none) return none;
+      if (id_of(slots_[i]) == id) return slots_[i];
+    }
+  }
+
+  /// Makes room for `more` insertions, so insert() cannot fail.
+  template <class IdOf>
+  void reserve(std::size_t more, const IdOf& id_of) {
+    auto want = std::size_t{16};
+    while (want < (size_ + more) * 2) want *= 2;
+    if (want <= slots_.size()) return;
+    std::vector<std::uint32_t> old(want, none);
+    old.swap(slots_);
+    for (auto slot : old)
+      if (slot != none) place(id_of(slot), slot);
+  }
+
+  /// Adds a slot whose id is not present yet; reserve() first.
+  void insert(std::string_view id, std::uint32_t slot) noexcept {
+    place(id, slot);
+    ++size_;
+  }
+
+  /// Removes `id` (linear probing: later entries of the run move back, no tombstones).
+  template <class IdOf>
+  void erase(std::string_view id, const IdOf& id_of) noexcept {
+    if (slots_.empty()) return;
+    auto hole = home(id);
+    for (;; hole = next(hole)) {
+      if (slots_[hole] == none) return;
+      if (id_of(slots_[hole]) == id) break;
+    }
+    slots_[hole] = none;
+    --size_;
+    for (auto i = next(hole); slots_[i] != none; i = next(i)) {
+      auto h = home(id_of(slots_[i]));
+      // The entry at i may fill the hole unless its home lies cyclically in (hole, i].
+      bool stays = hole <= i ? (hole < h && h <= i) : (hole < h || h <= i);
+      if (stays) continue;
+      slots_[hole] = slots_[i];
+      slots_[i] = none;
+      hole = i;
+    }
+  }
+
+  void clear() noexcept {
+    slots_.clear();
+    size_ = 0;
+  }
+
+private:
+  std::size_t home(std::string_view id) const noexcept { return std::hash<std::string_view>{}(id) & (slots_.size() - 1); }
+  std::size_t next(std::size_t i) const noexcept { return (i + 1) & (slots_.size() - 1); }
+  void place(std::string_view id, std::uint32_t slot) noexcept {
+    auto i = home(id);
+    while (slots_[i] != none) i = next(i);
+    slots_[i] = slot;
+  }
+
+  std::vector<std::uint32_t> slots_;  // a power of two in size, at most half full
+  std::size_t size_ = 0;
+};
 
 class path_index {
 public:

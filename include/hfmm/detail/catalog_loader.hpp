@@ -7,7 +7,10 @@
 
 #include <hfmm/json.hpp>
 
+#include <hfmm/detail/scratch_memory.hpp>
+
 #include <boost/json/basic_parser_impl.hpp>
+#include <boost/json/monotonic_resource.hpp>
 #include <boost/json/value_stack.hpp>
 
 #include <cmath>
@@ -28,6 +31,8 @@ public:
 
   using record_callback = std::function<bool(std::string_view key, model_metadata&&)>;
   catalog_handler(record_callback on_record, std::string* why) : on_record_(std::move(on_record)), why_(why) {}
+  catalog_handler(const catalog_handler&) = delete;
+  catalog_handler& operator=(const catalog_handler&) = delete;
 
   bool on_document_begin(error_code&) { return true; }
   bool on_document_end(error_code&) { return true; }
@@ -37,8 +42,11 @@ public:
     ++depth_;
     if (depth_ == 1) return true;  // the catalog
     if (depth_ == 2) {             // a record
-      stack_.reset();
-      files_ = file_table{};
+      // The record's DOM lives in a reused buffer: it is read into a model_metadata (which
+      // copies what it keeps) and dropped, so per-record allocations never reach malloc.
+      dom_memory_.release();
+      stack_.reset(boost::json::storage_ptr(&dom_memory_));
+      file_table_access::reset(files_);
       has_files_ = false;
       return true;
     }
@@ -48,7 +56,7 @@ public:
     }
     if (depth_ == 4 && in_structure_ && key_ == "files") {  // the fast path starts here
       files_depth_ = depth_;
-      files_ = file_table{};
+      file_table_access::reset(files_);
       bad_paths_.clear();
       prefix_known_ = false;
       has_files_ = true;
@@ -110,7 +118,7 @@ public:
     if (depth_ == 1) {
       record_key_ = key_;
       // json.load would silently keep the last; a catalog never has two (json.dump of a dict).
-      if (!record_keys_.insert(key_).second) {
+      if (!record_keys_.emplace(key_).second) {
         if (why_ && why_->empty()) *why_ = "model \"" + key_ + "\" appears twice — keep one of the two records";
         ec = errc::invalid_argument;
         return false;
@@ -199,6 +207,7 @@ public:
   bool on_comment(string_view, error_code&) { return true; }
 
 private:
+  static constexpr std::size_t dom_buffer_size = 16 * 1024;  // a typical record needs ~2 KiB
   // Inside "files" the rules are read_file_entry's (json.ipp), applied to parser events:
   // an entry is an object; size a non-negative integer; oid, download_url, xet_hash strings;
   // lfs an object; null means absent; unknown fields are skipped whatever they hold. As in a
@@ -333,7 +342,7 @@ private:
       append_encoded_path(encoded_, path_);
       const auto& url = url_;
       if (url.size() > encoded_.size() && url.ends_with(encoded_) && url[url.size() - encoded_.size() - 1] == '/') {
-        file_table_access::set_prefix_empty_table(files_, url.substr(0, url.size() - encoded_.size()));
+        file_table_access::set_prefix_empty_table(files_, std::string_view(url).substr(0, url.size() - encoded_.size()));
         prefix_known_ = true;
       }
     }
@@ -350,8 +359,7 @@ private:
     }
     if (m->model_id.empty()) m->model_id = record_key_;
     if (has_files_ && m->repository_structure) {
-      file_table_access::finish(files_);
-      m->repository_structure->files = std::move(files_);
+      m->repository_structure->files = file_table_access::finish_exact(files_);
     }
     if (!on_record_(record_key_, std::move(*m))) {
       ec = errc::invalid_argument;
@@ -362,8 +370,11 @@ private:
 
   record_callback on_record_;
   std::string* why_;
+  std::unique_ptr<unsigned char[]> dom_buffer_ = std::make_unique_for_overwrite<unsigned char[]>(dom_buffer_size);
+  boost::json::monotonic_resource dom_memory_{dom_buffer_.get(), dom_buffer_size};
   boost::json::value_stack stack_;
-  std::unordered_set<std::string> record_keys_;
+  scratch_memory keys_memory_;  // declared before the set it serves
+  std::pmr::unordered_set<std::pmr::string> record_keys_{&keys_memory_};
   int depth_ = 0, files_depth_ = 0, skip_depth_ = 0;
   bool in_structure_ = false, prefix_known_ = false, has_files_ = false;
   std::string key_, key_buf_, str_buf_, record_key_, path_, encoded_;
@@ -375,7 +386,7 @@ private:
   std::size_t lfs_keys_ = 0;
   lfs_slot lfs_oid_, lfs_sha256_, lfs_size_, lfs_pointer_, lfs_pointer_alt_;
   file_entry_view entry_;
-  file_table files_;
+  file_table files_;  // built here, copied out exactly sized; its capacity serves the next record
 };
 
 /// Parses a whole catalog, calling `on_record(key, model)` for each record in file order.

@@ -48,7 +48,7 @@ public:
     auto* v = get(o, key);
     if (!v) return true;
     if (!v->is_object()) return fail(key, "should be an object or null");
-    out = v->get_object();
+    out.emplace(v->get_object(), json::storage_ptr());  // a deep copy: the DOM's memory may be reused
     return true;
   }
   bool strings(const json::object& o, std::string_view key, std::vector<std::string>& out) {

@@ -185,12 +185,13 @@ result<std::vector<model_metadata>> basic_json_file_storage<Codec>::load() {
   loaded_ok_ = false;
   detail_.clear();
   std::vector<model_metadata> models;
-  std::unordered_map<std::string, std::size_t> position;
+  detail::scratch_memory scratch;  // the id map is dropped after loading: keep it off the heap
+  std::pmr::unordered_map<std::pmr::string, std::size_t> position(&scratch);
   std::vector<bool> erased;
   // By model id, the first position kept; the loader has already filled an empty model_id
   // from the record's key, and journal records always carry one (read_journal).
   auto put_model = [&](std::string_view, model_metadata&& m) {
-    auto [it, fresh] = position.try_emplace(m.model_id, models.size());
+    auto [it, fresh] = position.try_emplace(std::pmr::string(m.model_id, &scratch), models.size());
     if (fresh) {
       models.push_back(std::move(m));
       erased.push_back(false);
@@ -254,7 +255,7 @@ result<std::vector<model_metadata>> basic_json_file_storage<Codec>::load() {
       if (r.at("op") == "upsert") {
         for (const auto& m : r.at("models").get_array())
           if (auto ok = put_journal_model(m); !ok) return ok.error();
-      } else if (auto it = position.find(std::string(r.at("model_id").get_string())); it != position.end()) {
+      } else if (auto it = position.find(std::pmr::string(r.at("model_id").get_string(), &scratch)); it != position.end()) {
         erased[it->second] = true;
         position.erase(it);
       }

@@ -172,7 +172,7 @@ void model_manager<S, F>::replace_all(std::vector<model_metadata> ms) {
   indexed_ = false;
   live_ = 0;
   models_.reserve(ms.size());
-  index_.reserve(ms.size());
+  index_.reserve(ms.size(), id_of());
   for (auto& m : ms) put(std::move(m));
 }
 
@@ -208,10 +208,12 @@ void model_manager<S, F>::unindex_slot(std::uint32_t slot) {
 
 template <hfmm::storage S, hfmm::fetcher F>
 void model_manager<S, F>::put(model_metadata m) {
-  auto [it, fresh] = index_.try_emplace(m.model_id, models_.size());
-  auto slot = static_cast<std::uint32_t>(it->second);
-  if (fresh) {
+  auto slot = index_.find(m.model_id, id_of());
+  if (slot == detail::id_index::none) {
+    index_.reserve(1, id_of());
     models_.push_back(std::make_unique<model_metadata>(std::move(m)));
+    slot = static_cast<std::uint32_t>(models_.size() - 1);
+    index_.insert(models_[slot]->model_id, slot);
     ++live_;
   } else {
     unindex_slot(slot);
@@ -232,8 +234,8 @@ void model_manager<S, F>::compact_slots() {
 
 template <hfmm::storage S, hfmm::fetcher F>
 std::size_t model_manager<S, F>::position(std::string_view id) const {
-  auto it = index_.find(std::string(id));
-  return it == index_.end() ? static_cast<std::size_t>(-1) : it->second;
+  auto slot = index_.find(id, id_of());
+  return slot == detail::id_index::none ? static_cast<std::size_t>(-1) : slot;
 }
 
 // ---- the Python Model Manager's methods
@@ -275,7 +277,7 @@ result<void> model_manager<S, F>::remove_model(std::string_view id) {
   if (pos >= models_.size()) return errc::model_not_found;
   if (auto ok = storage_.erase(id); !ok) return ok.error();
   unindex_slot(static_cast<std::uint32_t>(pos));
-  index_.erase(std::string(id));
+  index_.erase(id, id_of());
   models_[pos].reset();
   --live_;
   if (models_.size() > 1024 && models_.size() - live_ > live_) compact_slots();

@@ -25,34 +25,42 @@ inline std::optional<repo_type> parse_repo_type(std::string_view s) {
 
 // ---- file_ref
 
-inline std::string_view file_ref::path() const noexcept { return table_->path_of(table_->records_[index_]); }
-inline std::uint64_t file_ref::size() const noexcept { return table_->records_[index_].size; }
+inline std::string_view file_ref::path() const noexcept { return file_table::path_of(table_->records_[index_]); }
+inline std::uint64_t file_ref::size() const noexcept { return table_->size_of(table_->records_[index_]); }
 inline bool file_ref::is_lfs() const noexcept { return table_->records_[index_].lfs != file_table::none; }
 
 inline std::string file_ref::oid() const {
   const auto& r = table_->records_[index_];
-  if (r.flags & file_table::oid_binary) return detail::to_hex(r.oid);
-  return table_->texts_[r.text].oid;
+  if (r.has(file_table::oid_binary)) return detail::to_hex(r.oid);
+  return table_->text_of(r).oid;
 }
 
 inline std::optional<lfs_info> file_ref::lfs() const {
   const auto& r = table_->records_[index_];
   if (r.lfs == file_table::none) return std::nullopt;
   const auto& l = table_->lfs_[r.lfs];
-  return lfs_info{l.sha_binary ? detail::to_hex(l.sha256) : table_->texts_[r.text].sha256, l.size, l.pointer_size};
+  auto size = table_->size_of(r);
+  lfs_info info{r.has(file_table::sha_binary) ? detail::to_hex(l.sha256) : table_->text_of(r).sha256, size,
+                lfs_pointer_size(size)};
+  if (r.has(file_table::lfs_sizes_odd)) {
+    const auto& t = table_->text_of(r);
+    info.size = t.lfs_size;
+    info.pointer_size = t.pointer_size;
+  }
+  return info;
 }
 
 inline std::optional<std::string> file_ref::xet_hash() const {
   const auto& r = table_->records_[index_];
-  if (!(r.flags & file_table::xet_present)) return std::nullopt;
-  if (r.flags & file_table::xet_binary) return detail::to_hex(table_->lfs_[r.lfs].xet);
-  return table_->texts_[r.text].xet;
+  if (!r.has(file_table::xet_present)) return std::nullopt;
+  if (r.has(file_table::xet_binary)) return detail::to_hex(table_->lfs_[r.lfs].xet);
+  return table_->text_of(r).xet;
 }
 
 inline std::string file_ref::download_url() const {
   const auto& r = table_->records_[index_];
-  if (r.flags & file_table::url_derived) return table_->standard_url(path());
-  if (r.flags & file_table::url_stored) return table_->texts_[r.text].url;
+  if (r.has(file_table::url_derived)) return table_->standard_url(path());
+  if (r.has(file_table::url_stored)) return table_->text_of(r).url;
   return {};
 }
 
@@ -60,9 +68,11 @@ inline file_entry file_ref::to_entry() const { return {size(), oid(), lfs(), xet
 
 // ---- file_table
 
+inline std::string_view file_table::path_of(const record& r) noexcept { return detail::path_pool::instance()[r.path]; }
+
 inline std::size_t file_table::lower_bound(std::string_view path) const noexcept {
   auto it = std::lower_bound(records_.begin(), records_.end(), path,
-                             [this](const record& r, std::string_view p) { return path_of(r) < p; });
+                             [](const record& r, std::string_view p) { return path_of(r) < p; });
   return static_cast<std::size_t>(it - records_.begin());
 }
 
@@ -89,12 +99,30 @@ inline std::string file_table::standard_url(std::string_view path) const {
   return url;
 }
 
-inline file_table::text_record& file_table::text_of(record& r) {
-  if (r.text == none) {
-    r.text = static_cast<std::uint32_t>(texts_.size());
-    texts_.emplace_back();
+inline std::size_t file_table::text_index(std::uint32_t path) const noexcept {
+  auto it = std::lower_bound(texts_.begin(), texts_.end(), path,
+                             [](const text_record& t, std::uint32_t p) { return t.path < p; });
+  return static_cast<std::size_t>(it - texts_.begin());
+}
+
+inline file_table::text_record& file_table::text_of(const record& r) {
+  auto i = text_index(r.path);
+  if (i == texts_.size() || texts_[i].path != r.path) {
+    text_record fresh;
+    fresh.path = r.path;
+    texts_.insert(texts_.begin() + static_cast<std::ptrdiff_t>(i), std::move(fresh));
   }
-  return texts_[r.text];
+  return texts_[i];
+}
+
+// Only called for a record whose flags say its text record exists.
+inline const file_table::text_record& file_table::text_of(const record& r) const noexcept {
+  return texts_[text_index(r.path)];
+}
+
+inline void file_table::erase_text(std::uint32_t path) {
+  auto i = text_index(path);
+  if (i < texts_.size() && texts_[i].path == path) texts_.erase(texts_.begin() + static_cast<std::ptrdiff_t>(i));
 }
 
 inline bool file_table::is_standard_url(std::string_view url, std::string_view path) const noexcept {
@@ -118,44 +146,52 @@ inline bool file_table::is_standard_url(std::string_view url, std::string_view p
 
 inline file_table::record file_table::make_record(std::string_view path, const file_entry_view& e) {
   record r;
-  r.size = e.size;
-  r.path_offset = static_cast<std::uint32_t>(arena_.size());
-  r.path_length = static_cast<std::uint32_t>(path.size());
-  arena_.append(path);
+  r.path = detail::path_pool::instance().intern(path);
+  if (e.size >> 56) {
+    r.set(size_stored);
+    text_of(r).size = e.size;
+  } else {
+    r.size_low = static_cast<std::uint32_t>(e.size);
+    r.high = static_cast<std::uint32_t>(e.size >> 32);
+  }
   if (auto oid = detail::parse_lower_hex<20>(e.oid)) {
     r.oid = *oid;
-    r.flags |= oid_binary;
+    r.set(oid_binary);
   } else {
     text_of(r).oid = e.oid;
   }
   std::optional<std::array<std::uint8_t, 32>> xet;
   if (e.has_xet) {
-    r.flags |= xet_present;
+    r.set(xet_present);
     xet = detail::parse_lower_hex<32>(e.xet_hash);
   }
   if (e.has_lfs) {
     lfs_record l;
-    l.size = e.lfs_size;
-    l.pointer_size = e.pointer_size;
     if (auto sha = detail::parse_lower_hex<32>(e.lfs_sha256)) {
       l.sha256 = *sha;
-      l.sha_binary = true;
+      r.set(sha_binary);
     } else {
       text_of(r).sha256 = e.lfs_sha256;
     }
+    if (e.lfs_size != e.size || e.pointer_size != lfs_pointer_size(e.lfs_size)) {
+      r.set(lfs_sizes_odd);
+      auto& t = text_of(r);
+      t.lfs_size = e.lfs_size;
+      t.pointer_size = e.pointer_size;
+    }
     if (xet) {
       l.xet = *xet;
-      r.flags |= xet_binary;
+      r.set(xet_binary);
     }
     r.lfs = static_cast<std::uint32_t>(lfs_.size());
     lfs_.push_back(l);
   }
-  if (e.has_xet && !(r.flags & xet_binary)) text_of(r).xet = e.xet_hash;
+  if (e.has_xet && !r.has(xet_binary)) text_of(r).xet = e.xet_hash;
   if (!e.download_url.empty()) {
     if (is_standard_url(e.download_url, path)) {
-      r.flags |= url_derived;
+      r.set(url_derived);
     } else {
-      r.flags |= url_stored;
+      r.set(url_stored);
       text_of(r).url = e.download_url;
     }
   }
@@ -164,41 +200,36 @@ inline file_table::record file_table::make_record(std::string_view path, const f
 
 inline void file_table::insert(std::string_view path, const file_entry& entry) {
   auto pos = lower_bound(path);
-  if (pos < records_.size() && path_of(records_[pos]) == path) {
-    // Replace in place; the old side records become garbage until the next rebuild.
-    auto old_offset = records_[pos].path_offset;
-    auto arena_size = arena_.size();
-    records_[pos] = make_record(path, file_entry_view::of(entry));
-    arena_.resize(arena_size);  // reuse the existing copy of the path
-    records_[pos].path_offset = old_offset;
-    return;
-  }
-  records_.insert(records_.begin() + static_cast<std::ptrdiff_t>(pos), make_record(path, file_entry_view::of(entry)));
+  bool replace = pos < records_.size() && path_of(records_[pos]) == path;
+  // A replaced record's LFS record becomes garbage until the next rebuild; its text goes now.
+  if (replace) erase_text(records_[pos].path);
+  auto r = make_record(path, file_entry_view::of(entry));
+  if (replace)
+    records_[pos] = r;
+  else
+    records_.insert(records_.begin() + static_cast<std::ptrdiff_t>(pos), r);
 }
 
 inline bool file_table::erase(std::string_view path) {
   auto i = index_of(path);
   if (i == npos) return false;
+  erase_text(records_[i].path);
   records_.erase(records_.begin() + static_cast<std::ptrdiff_t>(i));
   if (records_.empty()) clear();
   return true;
 }
 
 inline void file_table::clear() noexcept {
-  arena_.clear();
   records_.clear();
   lfs_.clear();
   texts_.clear();
 }
 
-inline void file_table::reserve(std::size_t files, std::size_t path_bytes) {
-  records_.reserve(files);
-  arena_.reserve(path_bytes);
-}
+inline void file_table::reserve(std::size_t files, std::size_t) { records_.reserve(files); }
 
 inline std::uint64_t file_table::total_size() const noexcept {
   std::uint64_t total = 0;
-  for (const auto& r : records_) total += r.size;
+  for (const auto& r : records_) total += size_of(r);
   return total;
 }
 
@@ -210,7 +241,7 @@ inline void file_table::set_url_prefix(std::string prefix) {
   }
   file_table rebuilt;
   rebuilt.url_prefix_ = std::move(prefix);
-  rebuilt.reserve(records_.size(), arena_.size());
+  rebuilt.reserve(records_.size());
   for (auto ref : *this) {
     auto entry = ref.to_entry();
     rebuilt.records_.push_back(rebuilt.make_record(ref.path(), file_entry_view::of(entry)));
@@ -219,28 +250,21 @@ inline void file_table::set_url_prefix(std::string prefix) {
 }
 
 inline void file_table::finish_unsorted() {
-  if (std::is_sorted(records_.begin(), records_.end(),
-                     [this](const record& a, const record& b) { return path_of(a) < path_of(b); })) {
-    // Already in order (Hub listings and our own stores); only duplicates could remain.
-  } else {
-    std::stable_sort(records_.begin(), records_.end(),
-                     [this](const record& a, const record& b) { return path_of(a) < path_of(b); });
-  }
+  // Equal ids are equal paths: the string comparison is needed only between different paths.
+  auto before = [](const record& a, const record& b) { return a.path != b.path && path_of(a) < path_of(b); };
+  if (!std::is_sorted(records_.begin(), records_.end(), before))  // Hub listings and our stores are
+    std::stable_sort(records_.begin(), records_.end(), before);   // in order already
   // Keep the last of equal paths (stable sort preserves arrival order).
   std::size_t out = 0;
   for (std::size_t i = 0; i < records_.size(); ++i) {
-    if (i + 1 < records_.size() && path_of(records_[i]) == path_of(records_[i + 1])) continue;
+    if (i + 1 < records_.size() && records_[i].path == records_[i + 1].path) continue;
     records_[out++] = records_[i];
   }
   records_.resize(out);
-  // A loaded table is read far more than it grows: give back the doubling slack.
-  records_.shrink_to_fit();
-  lfs_.shrink_to_fit();
-  arena_.shrink_to_fit();
 }
 
 inline std::size_t file_table::memory_bytes() const noexcept {
-  std::size_t bytes = arena_.capacity() + records_.capacity() * sizeof(record) + lfs_.capacity() * sizeof(lfs_record) +
+  std::size_t bytes = records_.capacity() * sizeof(record) + lfs_.capacity() * sizeof(lfs_record) +
                       texts_.capacity() * sizeof(text_record) + url_prefix_.capacity();
   for (const auto& t : texts_) bytes += t.oid.capacity() + t.sha256.capacity() + t.xet.capacity() + t.url.capacity();
   return bytes;
@@ -277,7 +301,9 @@ inline std::string standard_url_prefix(std::string_view endpoint, repo_type type
 }
 
 inline std::uint32_t lfs_pointer_size(std::uint64_t size) noexcept {
-  return static_cast<std::uint32_t>(125 + std::to_string(size).size());
+  std::uint32_t digits = 1;
+  for (; size >= 10; size /= 10) ++digits;
+  return 125 + digits;  // "version https://git-lfs.github.com/spec/v1\noid sha256:<64 hex>\nsize <n>\n"
 }
 
 inline std::string lfs_pointer_oid(std::string_view sha256_hex, std::uint64_t size) {
@@ -338,9 +364,29 @@ struct file_table_access {
   static std::size_t finish(file_table& t) {
     auto before = t.size();
     t.finish_unsorted();
+    // A loaded table is read far more than it grows: give back the doubling slack.
+    t.records_.shrink_to_fit();
+    t.lfs_.shrink_to_fit();
     return before - t.size();
   }
-  static void set_prefix_empty_table(file_table& t, std::string prefix) { t.url_prefix_ = std::move(prefix); }
+  static void set_prefix_empty_table(file_table& t, std::string_view prefix) { t.url_prefix_.assign(prefix); }
+  /// Empties a table used for building, keeping its capacity.
+  static void reset(file_table& t) {
+    t.clear();
+    t.url_prefix_.clear();
+  }
+  /// finish(), into a copy with no spare capacity; `building` is reset for the next table. A
+  /// loader that builds every table in one buffer allocates each table's memory once.
+  static file_table finish_exact(file_table& building) {
+    building.finish_unsorted();
+    file_table out;
+    out.records_.assign(building.records_.begin(), building.records_.end());
+    out.lfs_.assign(building.lfs_.begin(), building.lfs_.end());
+    out.texts_ = building.texts_;
+    out.url_prefix_ = building.url_prefix_;
+    reset(building);
+    return out;
+  }
 };
 }  // namespace detail
 
