@@ -76,12 +76,17 @@ inline constexpr const char* models_on_conflict =
     "previous = excluded.previous, extra = excluded.extra";
 
 /// The row-at-a-time upsert (SQLite and PostgreSQL run it per row; DuckDB stages big batches).
-inline const std::string& models_upsert_statement() {
+inline const std::string& models_insert_statement() {
   static const std::string sql = [] {
     std::string text = std::string("INSERT INTO models (") + models_columns + ") VALUES (";
     for (int i = 1; i <= 27; ++i) text += (i > 1 ? ", $" : "$") + std::to_string(i);
-    return text + ")" + models_on_conflict;
+    return text + ")";
   }();
+  return sql;
+}
+
+inline const std::string& models_upsert_statement() {
+  static const std::string sql = models_insert_statement() + models_on_conflict;
   return sql;
 }
 
