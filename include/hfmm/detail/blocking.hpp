@@ -7,29 +7,30 @@
 
 #include <exception>
 #include <optional>
+#include <type_traits>
 
 namespace hfmm::detail {
 
+// A template for void too: a plain inline function would instantiate co_spawn in every
+// translation unit that includes this header, used or not.
 template <class T>
 T run_blocking(boost::asio::awaitable<T> op) {
   boost::asio::io_context ctx;
-  std::optional<T> out;
   std::exception_ptr failure;
-  boost::asio::co_spawn(ctx, std::move(op), [&](std::exception_ptr e, T value) {
-    failure = e;
-    if (!e) out.emplace(std::move(value));
-  });
-  ctx.run();
-  if (failure) std::rethrow_exception(failure);
-  return std::move(*out);
-}
-
-inline void run_blocking(boost::asio::awaitable<void> op) {
-  boost::asio::io_context ctx;
-  std::exception_ptr failure;
-  boost::asio::co_spawn(ctx, std::move(op), [&](std::exception_ptr e) { failure = e; });
-  ctx.run();
-  if (failure) std::rethrow_exception(failure);
+  if constexpr (std::is_void_v<T>) {
+    boost::asio::co_spawn(ctx, std::move(op), [&](std::exception_ptr e) { failure = e; });
+    ctx.run();
+    if (failure) std::rethrow_exception(failure);
+  } else {
+    std::optional<T> out;
+    boost::asio::co_spawn(ctx, std::move(op), [&](std::exception_ptr e, T value) {
+      failure = e;
+      if (!e) out.emplace(std::move(value));
+    });
+    ctx.run();
+    if (failure) std::rethrow_exception(failure);
+    return std::move(*out);
+  }
 }
 
 }  // namespace hfmm::detail

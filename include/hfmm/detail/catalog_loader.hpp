@@ -392,8 +392,11 @@ private:
 /// Parses a whole catalog, calling `on_record(key, model)` for each record in file order.
 /// Errors: storage_corrupt (not JSON, truncated, or a record of the wrong shape; `why` says
 /// where), or the callback's refusal.
-inline result<void> parse_catalog(std::string_view text, catalog_handler::record_callback on_record, std::string* why) {
-  boost::json::basic_parser<catalog_handler> parser(boost::json::parse_options{}, std::move(on_record), why);
+/// (A template so that only a translation unit that loads a catalog instantiates the parser.)
+template <class OnRecord>
+result<void> parse_catalog(std::string_view text, OnRecord on_record, std::string* why) {
+  boost::json::basic_parser<catalog_handler> parser(boost::json::parse_options{},
+                                                    catalog_handler::record_callback(std::move(on_record)), why);
   error_code ec;
   auto used = parser.write_some(false, text.data(), text.size(), ec);
   if (ec) {
