@@ -143,6 +143,7 @@ public:
   /// Removes `path`; returns whether it was present.
   bool erase(std::string_view path);
   void clear() noexcept;
+  /// `path_bytes` is accepted and ignored: paths live in the process-wide pool.
   void reserve(std::size_t files, std::size_t path_bytes = 0);
 
   const_iterator begin() const noexcept { return {this, 0}; }

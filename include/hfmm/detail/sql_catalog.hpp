@@ -26,6 +26,7 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <optional>
 #include <span>
@@ -87,6 +88,28 @@ inline const std::string& models_insert_statement() {
 
 inline const std::string& models_upsert_statement() {
   static const std::string sql = models_insert_statement() + models_on_conflict;
+  return sql;
+}
+
+/// The update half of an upsert, for a backend that pays more for ON CONFLICT than for two
+/// statements: every column but model_id and position, by key. Its parameters are a models row
+/// without its position ($1 model_id, then the columns after position).
+inline const std::string& models_update_statement() {
+  static const std::string sql = [] {
+    std::string text = "UPDATE models SET ";
+    std::string_view columns = models_columns;
+    int parameter = 1;
+    for (std::size_t start = 0; start < columns.size();) {
+      auto end = std::min(columns.find(", ", start), columns.size());
+      auto column = columns.substr(start, end - start);
+      start = end + 2;
+      if (column == "model_id" || column == "position") continue;  // the key; the first-insert order
+      if (parameter > 1) text += ", ";
+      ++parameter;
+      text += std::string(column) + " = $" + std::to_string(parameter);
+    }
+    return text + " WHERE model_id = $1";
+  }();
   return sql;
 }
 

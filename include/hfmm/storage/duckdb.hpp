@@ -126,27 +126,12 @@ public:
   result<void> upsert_models(const std::vector<model_row>& rows) {
     if (rows.empty()) return {};
     if (rows.size() <= 16) {  // the stage costs more
-      static const std::string update = [] {
-        std::string sql = "UPDATE models SET ";
-        std::string_view columns = models_columns;
-        int parameter = 1;
-        for (std::size_t start = 0; start < columns.size();) {
-          auto end = std::min(columns.find(", ", start), columns.size());
-          auto column = columns.substr(start, end - start);
-          start = end + 2;
-          if (column == "model_id" || column == "position") continue;  // the key; the first-insert order
-          if (parameter > 1) sql += ", ";
-          ++parameter;
-          sql += std::string(column) + " = $" + std::to_string(parameter);
-        }
-        return sql + " WHERE model_id = $1";
-      }();
       for (const auto& row : rows) {
-        std::array<sql_value, 26> keyed;  // the row without its position
+        std::array<sql_value, std::tuple_size_v<model_row> - 1> keyed;  // the row without its position
         keyed[0] = row[0];
         std::copy(row.begin() + 2, row.end(), keyed.begin() + 1);
         duckdb_result r;
-        if (auto ok = execute(update, keyed, r); !ok) return ok;
+        if (auto ok = execute(models_update_statement(), keyed, r); !ok) return ok;
         auto updated = duckdb_rows_changed(&r);
         duckdb_destroy_result(&r);
         if (updated == 0)
