@@ -6,9 +6,9 @@
 // (LFS SHA-256, else git oid, and size) reappears at an added path, each matched once;
 // unchanged: paths with identical entries. Lists are path-sorted. Pure function.
 
+#include <hfmm/detail/config.hpp>
 #include <hfmm/structure.hpp>
 
-#include <map>
 #include <string>
 #include <vector>
 
@@ -35,48 +35,11 @@ struct structure_diff {
   bool operator==(const structure_diff&) const = default;
 };
 
-namespace detail {
-/// Content identity of a file: the LFS SHA-256 (else the git oid) and the size.
-inline std::string content_identity(const file_ref& f) {
-  auto lfs = f.lfs();
-  return (lfs ? "sha256:" + lfs->sha256 : "oid:" + f.oid()) + "/" + std::to_string(f.size());
-}
-}  // namespace detail
-
-inline structure_diff diff_structures(const repo_structure& before, const repo_structure& after) {
-  structure_diff d;
-  std::vector<file_ref> gone, fresh;
-  auto b = before.files.begin(), a = after.files.begin();
-  while (b != before.files.end() || a != after.files.end()) {
-    if (a == after.files.end() || (b != before.files.end() && (*b).path() < (*a).path())) {
-      gone.push_back(*b++);
-    } else if (b == before.files.end() || (*a).path() < (*b).path()) {
-      fresh.push_back(*a++);
-    } else {
-      auto x = *b++, y = *a++;
-      bool same = x.size() == y.size() && x.oid() == y.oid() && x.lfs().has_value() == y.lfs().has_value() &&
-                  (!x.lfs() || x.lfs()->sha256 == y.lfs()->sha256);
-      if (same) ++d.unchanged;
-      else d.modified.push_back({std::string(x.path()), x.to_entry(), y.to_entry()});
-    }
-  }
-  // Renames: removed content that reappears under a new path.
-  std::multimap<std::string, std::size_t> added_by_content;
-  for (std::size_t i = 0; i < fresh.size(); ++i) added_by_content.emplace(detail::content_identity(fresh[i]), i);
-  std::vector<bool> matched(fresh.size(), false);
-  for (auto g : gone) {
-    auto it = added_by_content.find(detail::content_identity(g));
-    if (it == added_by_content.end()) {
-      d.removed.emplace_back(g.path());
-      continue;
-    }
-    matched[it->second] = true;
-    d.renamed.push_back({std::string(g.path()), std::string(fresh[it->second].path()), fresh[it->second].to_entry()});
-    added_by_content.erase(it);
-  }
-  for (std::size_t i = 0; i < fresh.size(); ++i)
-    if (!matched[i]) d.added.emplace_back(fresh[i].path());
-  return d;
-}
+/// What changed from `before` to `after` (the rules above).
+structure_diff diff_structures(const repo_structure& before, const repo_structure& after);
 
 }  // namespace hfmm
+
+#if HFMM_DEFINE_BODIES
+#include <hfmm/impl/diff.ipp>
+#endif

@@ -17,3 +17,7 @@
 #include <hfmm/manager.hpp>
 #include <hfmm/verify.hpp>
 #include <hfmm/diff.hpp>
+
+#if defined(HFMM_SEPARATE_COMPILATION)
+#include <hfmm/detail/instantiations.hpp>
+#endif

@@ -10,6 +10,7 @@
 // accepted, unknown record keys go to model_metadata::extra. A value of the wrong JSON type
 // fails with errc::invalid_argument; detail::read_model() also says where.
 
+#include <hfmm/detail/config.hpp>
 #include <hfmm/error.hpp>
 #include <hfmm/model.hpp>
 
@@ -43,6 +44,10 @@ bool holds_non_finite(const boost::json::value& v);
 /// numbers JSON can write; otherwise invalid_argument, and `why` says where. Stores check this
 /// before writing, so nothing they write becomes unreadable.
 result<void> check_writable(const model_metadata& m, std::string* why = nullptr);
+/// Writes one model's store record (every field but model_id, which keys it) into `o`.
+void write_model_record(boost::json::object& o, const model_metadata& m);
+/// Whether `key` is one of the store record's own fields (not kept in `extra`).
+bool is_model_field(std::string_view key);
 }  // namespace detail
 
 }  // namespace hfmm

@@ -10,8 +10,9 @@
 // valid until the next mutation. Query results are in first-insert order.
 
 #include <hfmm/concepts.hpp>
-#include <hfmm/detail/catalog_index.hpp>
 #include <hfmm/detail/blocking.hpp>
+#include <hfmm/detail/catalog_index.hpp>
+#include <hfmm/detail/config.hpp>
 #include <hfmm/fetch/mock_fetcher.hpp>
 #include <hfmm/json.hpp>
 #include <hfmm/storage/json_file.hpp>

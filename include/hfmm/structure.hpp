@@ -6,6 +6,7 @@
 // stored download URL when it follows the standard "<prefix><encoded path>" pattern.
 // Values are regular: copyable, comparable; concurrent const access is safe.
 
+#include <hfmm/detail/config.hpp>
 #include <hfmm/detail/hex.hpp>
 #include <hfmm/detail/path_pool.hpp>
 #include <hfmm/detail/time.hpp>

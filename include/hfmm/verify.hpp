@@ -16,6 +16,7 @@
 // errors are reported as mismatches with algorithm "read". on_progress is called from the
 // worker threads, one call at a time.
 
+#include <hfmm/detail/config.hpp>
 #include <hfmm/error.hpp>
 #include <hfmm/structure.hpp>
 
@@ -71,4 +72,6 @@ bool is_safe_repo_path(std::string_view path) noexcept;
 
 }  // namespace hfmm
 
+#if HFMM_DEFINE_BODIES
 #include <hfmm/impl/verify.ipp>
+#endif

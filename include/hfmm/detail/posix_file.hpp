@@ -3,6 +3,7 @@
 // (temp file in the same directory, fsync, rename, fsync of the directory) and flock-based
 // writer locks (flock conflicts between two opens in one process too).
 
+#include <hfmm/detail/config.hpp>
 #include <hfmm/error.hpp>
 
 #include <array>
@@ -49,46 +50,12 @@ struct file_stamp {
   bool operator==(const file_stamp&) const = default;
 };
 
-inline file_stamp stamp_of(const std::filesystem::path& p) {
-  struct stat st;
-  if (::stat(p.c_str(), &st) != 0) return {};
-  return {static_cast<std::uint64_t>(st.st_size), st.st_mtim.tv_sec * 1'000'000'000LL + st.st_mtim.tv_nsec, true};
-}
+file_stamp stamp_of(const std::filesystem::path& p);
 
-inline bool write_all(int fd, std::string_view data) {
-  while (!data.empty()) {
-    auto n = ::write(fd, data.data(), data.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return false;
-    }
-    data.remove_prefix(static_cast<std::size_t>(n));
-  }
-  return true;
-}
+bool write_all(int fd, std::string_view data);
 
 /// Reads a whole file. A missing file gives file_not_found; other failures storage_io.
-inline result<std::string> read_whole_file(const std::filesystem::path& p) {
-  unique_fd fd(::open(p.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fd) return errno == ENOENT ? errc::file_not_found : errc::storage_io;
-  struct stat st;
-  if (::fstat(fd.get(), &st) != 0) return errc::storage_io;
-  std::string data;
-  data.resize(static_cast<std::size_t>(st.st_size));
-  std::size_t got = 0;
-  for (;;) {
-    if (got == data.size()) data.resize(data.size() + 65536);  // the file grew, or size was 0
-    auto n = ::read(fd.get(), data.data() + got, data.size() - got);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return errc::storage_io;
-    }
-    if (n == 0) break;
-    got += static_cast<std::size_t>(n);
-  }
-  data.resize(got);
-  return data;
-}
+result<std::string> read_whole_file(const std::filesystem::path& p);
 
 /// A whole file mapped read-only: no copy and no zero-filled buffer (on these VMs the
 /// page faults of an 85 MB read() cost more than parsing it).
@@ -132,70 +99,23 @@ private:
   std::size_t size_ = 0;
 };
 
-inline result<void> fsync_directory(const std::filesystem::path& file) {
-  auto dir = file.parent_path();
-  if (dir.empty()) dir = ".";
-  unique_fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!fd || ::fsync(fd.get()) != 0) return errc::storage_io;
-  return {};
-}
+result<void> fsync_directory(const std::filesystem::path& file);
 
 /// Replaces `target` with `data` atomically: readers see the old or the new file, never a mix,
 /// and a crash leaves one of the two. On failure (a full disk) the target is untouched.
-inline result<void> atomic_replace(const std::filesystem::path& target, std::string_view data) {
-  auto tmp = target;
-  tmp += ".tmp";
-  unique_fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-  if (!fd) return errc::storage_io;
-  if (!write_all(fd.get(), data) || ::fsync(fd.get()) != 0) {
-    fd.reset();
-    ::unlink(tmp.c_str());
-    return errc::storage_io;
-  }
-  fd.reset();
-  if (::rename(tmp.c_str(), target.c_str()) != 0) {
-    ::unlink(tmp.c_str());
-    return errc::storage_io;
-  }
-  return fsync_directory(target);
-}
+result<void> atomic_replace(const std::filesystem::path& target, std::string_view data);
 
 /// An exclusive, non-blocking writer lock on `<store>.lock`; released on destruction.
-inline result<unique_fd> lock_exclusive(const std::filesystem::path& lock_path) {
-  unique_fd fd(::open(lock_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
-  if (!fd) return errc::storage_io;
-  while (::flock(fd.get(), LOCK_EX | LOCK_NB) != 0) {
-    if (errno == EINTR) continue;
-    return errno == EWOULDBLOCK ? errc::storage_locked : errc::storage_io;
-  }
-  return fd;
-}
+result<unique_fd> lock_exclusive(const std::filesystem::path& lock_path);
 
 /// The writer lock of a single-writer store file: flock on "<path>.lock"; `detail` says why not.
-inline result<unique_fd> lock_store(const std::filesystem::path& store, std::string& detail) {
-  auto lock_path = std::filesystem::path(store) += ".lock";
-  auto lock = lock_exclusive(lock_path);
-  if (!lock)
-    detail = lock.error() == errc::storage_locked
-                 ? store.string() + " is open in another writer"
-                 : "cannot create " + lock_path.string() + " — does the directory exist and is it writable?";
-  return lock;
-}
+result<unique_fd> lock_store(const std::filesystem::path& store, std::string& detail);
 
 /// CRC-32 (IEEE) for journal records.
-inline std::uint32_t crc32(std::string_view data) noexcept {
-  static constexpr auto table = [] {
-    std::array<std::uint32_t, 256> t{};
-    for (std::uint32_t i = 0; i < 256; ++i) {
-      std::uint32_t c = i;
-      for (int k = 0; k < 8; ++k) c = c & 1 ? 0xEDB88320u ^ (c >> 1) : c >> 1;
-      t[i] = c;
-    }
-    return t;
-  }();
-  std::uint32_t c = 0xFFFFFFFFu;
-  for (unsigned char b : data) c = table[(c ^ b) & 0xFF] ^ (c >> 8);
-  return c ^ 0xFFFFFFFFu;
-}
+std::uint32_t crc32(std::string_view data) noexcept;
 
 }  // namespace hfmm::detail
+
+#if HFMM_DEFINE_BODIES
+#include <hfmm/impl/posix_file.ipp>
+#endif

@@ -28,19 +28,9 @@ public:
   basic_mock_fetcher() = default;
 
   /// Serves `s` for its id (with the datasets/ or spaces/ prefix for those repo types).
-  void add(repo_structure s) {
-    auto key = detail::display_id({s.repo_type, s.model_id});
-    state_->added[key] = std::make_shared<const repo_structure>(std::move(s));
-  }
-
+  void add(repo_structure s);
   /// Replays dir/recordings.json. Errors: file_not_found, bad_response (malformed file).
-  static result<basic_mock_fetcher> from_recordings(const std::filesystem::path& dir) {
-    auto set = Recordings::load(dir);
-    if (!set) return set.error();
-    basic_mock_fetcher f;
-    f.state_->recordings = std::make_shared<const Recordings>(std::move(*set));
-    return f;
-  }
+  static result<basic_mock_fetcher> from_recordings(const std::filesystem::path& dir);
 
   boost::asio::awaitable<result<repo_structure>> async_fetch_structure(std::string_view repo_id,
                                                                        std::string_view revision) {
@@ -71,49 +61,75 @@ private:
     }
   };
 
-  const repo_structure* find_added(const detail::repo_ref& ref) const {
-    auto it = state_->added.find(detail::display_id(ref));
-    return it == state_->added.end() ? nullptr : it->second.get();
-  }
-
-  // Parameters by value: the coroutine outlives the caller's string_views.
-  boost::asio::awaitable<result<repo_structure>> fetch(std::string repo_id, std::string revision) {
-    auto ref = detail::parse_repo_id(repo_id);
-    if (!ref) co_return ref.error();
-    if (const auto* s = find_added(*ref)) {
-      ++state_->requests;
-      if (revision != s->branch && (s->commit_sha.empty() || revision != s->commit_sha))
-        co_return errc::revision_not_found;
-      repo_structure copy = *s;
-      copy.fetched_at = now();
-      co_return copy;
-    }
-    if (!state_->recordings) {
-      ++state_->requests;  // answered "not found", as a Hub would
-      co_return errc::repo_not_found;
-    }
-    replay_transport t{state_.get()};
-    co_return co_await detail::fetch_listing(t, repo_id, revision);
-  }
-
-  boost::asio::awaitable<result<std::string>> resolve(std::string repo_id, std::string revision) {
-    auto ref = detail::parse_repo_id(repo_id);
-    if (!ref) co_return ref.error();
-    if (const auto* s = find_added(*ref)) {
-      ++state_->requests;
-      if (revision == s->branch || revision == s->commit_sha) co_return s->commit_sha;
-      co_return errc::revision_not_found;
-    }
-    if (!state_->recordings) {
-      ++state_->requests;  // answered "not found", as a Hub would
-      co_return errc::repo_not_found;
-    }
-    replay_transport t{state_.get()};
-    co_return co_await detail::resolve_revision(t, *ref, revision);
-  }
+  const repo_structure* find_added(const detail::repo_ref& ref) const;
+  // Defined below the class, not inline, so that the `extern template` of the common
+  // instantiation (detail/instantiations.hpp) keeps these coroutines out of other translation
+  // units. Parameters by value: the coroutine outlives the caller's string_views.
+  boost::asio::awaitable<result<repo_structure>> fetch(std::string repo_id, std::string revision);
+  boost::asio::awaitable<result<std::string>> resolve(std::string repo_id, std::string revision);
 
   std::shared_ptr<state> state_ = std::make_shared<state>();
 };
+
+template <class Recordings>
+void basic_mock_fetcher<Recordings>::add(repo_structure s) {
+  auto key = detail::display_id({s.repo_type, s.model_id});
+  state_->added[key] = std::make_shared<const repo_structure>(std::move(s));
+}
+
+template <class Recordings>
+auto basic_mock_fetcher<Recordings>::from_recordings(const std::filesystem::path& dir) -> result<basic_mock_fetcher> {
+  auto set = Recordings::load(dir);
+  if (!set) return set.error();
+  basic_mock_fetcher f;
+  f.state_->recordings = std::make_shared<const Recordings>(std::move(*set));
+  return f;
+}
+
+template <class Recordings>
+const repo_structure* basic_mock_fetcher<Recordings>::find_added(const detail::repo_ref& ref) const {
+  auto it = state_->added.find(detail::display_id(ref));
+  return it == state_->added.end() ? nullptr : it->second.get();
+}
+
+template <class Recordings>
+boost::asio::awaitable<result<repo_structure>> basic_mock_fetcher<Recordings>::fetch(std::string repo_id,
+                                                                                     std::string revision) {
+  auto ref = detail::parse_repo_id(repo_id);
+  if (!ref) co_return ref.error();
+  if (const auto* s = find_added(*ref)) {
+    ++state_->requests;
+    if (revision != s->branch && (s->commit_sha.empty() || revision != s->commit_sha))
+      co_return errc::revision_not_found;
+    repo_structure copy = *s;
+    copy.fetched_at = now();
+    co_return copy;
+  }
+  if (!state_->recordings) {
+    ++state_->requests;  // answered "not found", as a Hub would
+    co_return errc::repo_not_found;
+  }
+  replay_transport t{state_.get()};
+  co_return co_await detail::fetch_listing(t, repo_id, revision);
+}
+
+template <class Recordings>
+boost::asio::awaitable<result<std::string>> basic_mock_fetcher<Recordings>::resolve(std::string repo_id,
+                                                                                    std::string revision) {
+  auto ref = detail::parse_repo_id(repo_id);
+  if (!ref) co_return ref.error();
+  if (const auto* s = find_added(*ref)) {
+    ++state_->requests;
+    if (revision == s->branch || revision == s->commit_sha) co_return s->commit_sha;
+    co_return errc::revision_not_found;
+  }
+  if (!state_->recordings) {
+    ++state_->requests;  // answered "not found", as a Hub would
+    co_return errc::repo_not_found;
+  }
+  replay_transport t{state_.get()};
+  co_return co_await detail::resolve_revision(t, *ref, revision);
+}
 
 using mock_fetcher = basic_mock_fetcher<>;
 

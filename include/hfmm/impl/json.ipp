@@ -96,10 +96,11 @@ private:
   std::string where_;
 };
 
-inline json::value optional_string(const std::optional<std::string>& s) {
+#if HFMM_DEFINE_BODIES
+HFMM_DECL json::value optional_string(const std::optional<std::string>& s) {
   return s ? json::value(json::string_view(*s)) : json::value(nullptr);
 }
-inline json::array string_array(const std::vector<std::string>& v) {
+HFMM_DECL json::array string_array(const std::vector<std::string>& v) {
   json::array a;
   a.reserve(v.size());
   for (const auto& s : v) a.emplace_back(json::string_view(s));
@@ -108,7 +109,7 @@ inline json::array string_array(const std::vector<std::string>& v) {
 
 // ---- io_spec
 
-inline json::object write_io_spec(const io_spec& s) {
+HFMM_DECL json::object write_io_spec(const io_spec& s) {
   json::object o;
   o.reserve(6);
   o["name"] = s.name;
@@ -126,7 +127,7 @@ inline json::object write_io_spec(const io_spec& s) {
   return o;
 }
 
-inline bool read_io_spec(const json::value& jv, io_spec& out, store_reader& r) {
+HFMM_DECL bool read_io_spec(const json::value& jv, io_spec& out, store_reader& r) {
   if (!jv.is_object()) return r.fail("inputs/outputs", "should hold objects");
   const auto& o = jv.get_object();
   if (!r.string(o, "name", out.name) || !r.string(o, "dtype", out.dtype) || !r.string(o, "description", out.description))
@@ -156,7 +157,7 @@ inline bool read_io_spec(const json::value& jv, io_spec& out, store_reader& r) {
 
 // ---- file_entry
 
-inline void write_file_entry(json::object& o, const file_entry& e) {
+HFMM_DECL void write_file_entry(json::object& o, const file_entry& e) {
   o.reserve(5);
   o["size"] = e.size;
   json::object lfs;
@@ -171,7 +172,7 @@ inline void write_file_entry(json::object& o, const file_entry& e) {
   if (e.xet_hash) o["xet_hash"] = *e.xet_hash;
 }
 
-inline bool read_file_entry(const json::value& jv, file_entry& out, store_reader& r) {
+HFMM_DECL bool read_file_entry(const json::value& jv, file_entry& out, store_reader& r) {
   if (!jv.is_object()) return r.fail("files", "should map paths to objects");
   const auto& o = jv.get_object();
   if (!r.number(o, "size", out.size) || !r.string(o, "oid", out.oid) || !r.string(o, "download_url", out.download_url))
@@ -194,7 +195,7 @@ inline bool read_file_entry(const json::value& jv, file_entry& out, store_reader
 
 // ---- repo_structure
 
-inline void write_structure(json::object& o, const repo_structure& s) {
+HFMM_DECL void write_structure(json::object& o, const repo_structure& s) {
   o.reserve(10);
   o["model_id"] = s.model_id;
   o["branch"] = s.branch;
@@ -218,7 +219,7 @@ inline void write_structure(json::object& o, const repo_structure& s) {
   }
 }
 
-inline bool read_structure(const json::value& jv, repo_structure& out, store_reader& r, int depth = 0) {
+HFMM_DECL bool read_structure(const json::value& jv, repo_structure& out, store_reader& r, int depth = 0) {
   if (!jv.is_object()) return r.fail("repository_structure", "should be an object");
   const auto& o = jv.get_object();
   if (!r.string(o, "model_id", out.model_id) || !r.string(o, "branch", out.branch) ||
@@ -269,13 +270,13 @@ inline constexpr std::string_view model_fields[] = {
     "inference_code_location", "supported_backends", "hardware_requirements", "performance_metrics", "tags",
     "source_url", "license", "description", "repository_structure", "created_at", "updated_at"};
 
-inline bool is_model_field(std::string_view key) {
+HFMM_DECL bool is_model_field(std::string_view key) {
   for (auto f : model_fields)
     if (f == key) return true;
   return false;
 }
 
-inline void write_model_record(json::object& o, const model_metadata& m) {
+HFMM_DECL void write_model_record(json::object& o, const model_metadata& m) {
   o.reserve(18 + m.extra.size());
   auto io = [](const std::vector<io_spec>& specs) {
     json::array a;
@@ -311,7 +312,7 @@ inline void write_model_record(json::object& o, const model_metadata& m) {
     if (!is_model_field(kv.key())) o[kv.key()] = kv.value();
 }
 
-inline bool holds_non_finite(const json::value& v) {
+HFMM_DECL bool holds_non_finite(const json::value& v) {
   switch (v.kind()) {
     case json::kind::double_: return !std::isfinite(v.get_double());
     case json::kind::array:
@@ -326,7 +327,7 @@ inline bool holds_non_finite(const json::value& v) {
   }
 }
 
-inline result<void> check_writable(const model_metadata& m, std::string* why) {
+HFMM_DECL result<void> check_writable(const model_metadata& m, std::string* why) {
   auto bad = [&](const char* where) -> result<void> {
     if (why) *why = "model \"" + m.model_id + "\": " + where + " holds a number JSON cannot write (infinite or NaN)";
     return errc::invalid_argument;
@@ -342,7 +343,7 @@ inline result<void> check_writable(const model_metadata& m, std::string* why) {
   return {};
 }
 
-inline result<model_metadata> read_model(const json::value& jv, std::string* why) {
+HFMM_DECL result<model_metadata> read_model(const json::value& jv, std::string* why) {
   if (!jv.is_object()) {
     if (why) *why = "a model record should be a JSON object";
     return errc::invalid_argument;
@@ -399,7 +400,7 @@ inline result<model_metadata> read_model(const json::value& jv, std::string* why
   return m;
 }
 
-inline json::object write_catalog(std::span<const model_metadata* const> models) {
+HFMM_DECL json::object write_catalog(std::span<const model_metadata* const> models) {
   json::object root;
   root.reserve(models.size());
   for (const auto* m : models) {
@@ -410,43 +411,46 @@ inline json::object write_catalog(std::span<const model_metadata* const> models)
   return root;
 }
 
+#endif  // HFMM_DEFINE_BODIES
 }  // namespace hfmm::detail
 
 namespace hfmm {
 
-inline void tag_invoke(boost::json::value_from_tag, boost::json::value& jv, const io_spec& v) {
+#if HFMM_DEFINE_BODIES
+HFMM_DECL void tag_invoke(boost::json::value_from_tag, boost::json::value& jv, const io_spec& v) {
   jv = detail::write_io_spec(v);
 }
-inline void tag_invoke(boost::json::value_from_tag, boost::json::value& jv, const file_entry& v) {
+HFMM_DECL void tag_invoke(boost::json::value_from_tag, boost::json::value& jv, const file_entry& v) {
   detail::write_file_entry(jv.emplace_object(), v);
 }
-inline void tag_invoke(boost::json::value_from_tag, boost::json::value& jv, const repo_structure& v) {
+HFMM_DECL void tag_invoke(boost::json::value_from_tag, boost::json::value& jv, const repo_structure& v) {
   detail::write_structure(jv.emplace_object(), v);
 }
-inline void tag_invoke(boost::json::value_from_tag, boost::json::value& jv, const model_metadata& v) {
+HFMM_DECL void tag_invoke(boost::json::value_from_tag, boost::json::value& jv, const model_metadata& v) {
   detail::write_model_record(jv.emplace_object(), v);
 }
 
-inline result<io_spec> tag_invoke(boost::json::try_value_to_tag<io_spec>, const boost::json::value& jv) {
+HFMM_DECL result<io_spec> tag_invoke(boost::json::try_value_to_tag<io_spec>, const boost::json::value& jv) {
   detail::store_reader r(nullptr, "io_spec");
   io_spec s;
   if (!detail::read_io_spec(jv, s, r)) return errc::invalid_argument;
   return s;
 }
-inline result<file_entry> tag_invoke(boost::json::try_value_to_tag<file_entry>, const boost::json::value& jv) {
+HFMM_DECL result<file_entry> tag_invoke(boost::json::try_value_to_tag<file_entry>, const boost::json::value& jv) {
   detail::store_reader r(nullptr, "file_entry");
   file_entry e;
   if (!detail::read_file_entry(jv, e, r)) return errc::invalid_argument;
   return e;
 }
-inline result<repo_structure> tag_invoke(boost::json::try_value_to_tag<repo_structure>, const boost::json::value& jv) {
+HFMM_DECL result<repo_structure> tag_invoke(boost::json::try_value_to_tag<repo_structure>, const boost::json::value& jv) {
   detail::store_reader r(nullptr, "repository_structure");
   repo_structure s;
   if (!detail::read_structure(jv, s, r)) return errc::invalid_argument;
   return s;
 }
-inline result<model_metadata> tag_invoke(boost::json::try_value_to_tag<model_metadata>, const boost::json::value& jv) {
+HFMM_DECL result<model_metadata> tag_invoke(boost::json::try_value_to_tag<model_metadata>, const boost::json::value& jv) {
   return detail::read_model(jv, nullptr);
 }
+#endif  // HFMM_DEFINE_BODIES
 
 }  // namespace hfmm

@@ -39,7 +39,8 @@ inline std::string content_key(const file_ref& f) {
 }
 }  // namespace detail
 
-inline void tag_invoke(boost::json::value_from_tag, boost::json::value& jv, const manager_stats& s) {
+#if HFMM_DEFINE_BODIES
+HFMM_DECL void tag_invoke(boost::json::value_from_tag, boost::json::value& jv, const manager_stats& s) {
   auto& o = jv.emplace_object();
   o["total_models"] = s.total_models;
   if (s.total_models == 0) return;  // the Python Model Manager's shape for an empty catalog
@@ -59,7 +60,7 @@ inline void tag_invoke(boost::json::value_from_tag, boost::json::value& jv, cons
   o["total_tracked_bytes"] = s.total_tracked_bytes;
 }
 
-inline result<manager_stats> tag_invoke(boost::json::try_value_to_tag<manager_stats>, const boost::json::value& jv) {
+HFMM_DECL result<manager_stats> tag_invoke(boost::json::try_value_to_tag<manager_stats>, const boost::json::value& jv) {
   if (!jv.is_object()) return errc::invalid_argument;
   const auto& o = jv.get_object();
   manager_stats s;
@@ -92,6 +93,7 @@ inline result<manager_stats> tag_invoke(boost::json::try_value_to_tag<manager_st
     return errc::invalid_argument;
   return s;
 }
+#endif  // HFMM_DEFINE_BODIES
 
 // ---- lifetime
 

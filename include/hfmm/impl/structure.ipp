@@ -8,7 +8,14 @@
 
 namespace hfmm {
 
-inline std::string_view to_string(repo_type t) {
+// The accessors every scan calls stay inline in both compilation modes (detail/config.hpp).
+inline std::string_view file_table::path_of(const record& r) noexcept { return detail::path_pool::instance()[r.path]; }
+inline std::string_view file_ref::path() const noexcept { return file_table::path_of(table_->records_[index_]); }
+inline std::uint64_t file_ref::size() const noexcept { return table_->size_of(table_->records_[index_]); }
+inline bool file_ref::is_lfs() const noexcept { return table_->records_[index_].lfs != file_table::none; }
+
+#if HFMM_DEFINE_BODIES
+HFMM_DECL std::string_view to_string(repo_type t) {
   switch (t) {
     case repo_type::dataset: return "dataset";
     case repo_type::space: return "space";
@@ -16,7 +23,7 @@ inline std::string_view to_string(repo_type t) {
   }
 }
 
-inline std::optional<repo_type> parse_repo_type(std::string_view s) {
+HFMM_DECL std::optional<repo_type> parse_repo_type(std::string_view s) {
   if (s == "model") return repo_type::model;
   if (s == "dataset") return repo_type::dataset;
   if (s == "space") return repo_type::space;
@@ -24,18 +31,13 @@ inline std::optional<repo_type> parse_repo_type(std::string_view s) {
 }
 
 // ---- file_ref
-
-inline std::string_view file_ref::path() const noexcept { return file_table::path_of(table_->records_[index_]); }
-inline std::uint64_t file_ref::size() const noexcept { return table_->size_of(table_->records_[index_]); }
-inline bool file_ref::is_lfs() const noexcept { return table_->records_[index_].lfs != file_table::none; }
-
-inline std::string file_ref::oid() const {
+HFMM_DECL std::string file_ref::oid() const {
   const auto& r = table_->records_[index_];
   if (r.has(file_table::oid_binary)) return detail::to_hex(r.oid);
   return table_->text_of(r).oid;
 }
 
-inline std::optional<lfs_info> file_ref::lfs() const {
+HFMM_DECL std::optional<lfs_info> file_ref::lfs() const {
   const auto& r = table_->records_[index_];
   if (r.lfs == file_table::none) return std::nullopt;
   const auto& l = table_->lfs_[r.lfs];
@@ -50,62 +52,61 @@ inline std::optional<lfs_info> file_ref::lfs() const {
   return info;
 }
 
-inline std::optional<std::string> file_ref::xet_hash() const {
+HFMM_DECL std::optional<std::string> file_ref::xet_hash() const {
   const auto& r = table_->records_[index_];
   if (!r.has(file_table::xet_present)) return std::nullopt;
   if (r.has(file_table::xet_binary)) return detail::to_hex(table_->lfs_[r.lfs].xet);
   return table_->text_of(r).xet;
 }
 
-inline std::string file_ref::download_url() const {
+HFMM_DECL std::string file_ref::download_url() const {
   const auto& r = table_->records_[index_];
   if (r.has(file_table::url_derived)) return table_->standard_url(path());
   if (r.has(file_table::url_stored)) return table_->text_of(r).url;
   return {};
 }
 
-inline file_entry file_ref::to_entry() const { return {size(), oid(), lfs(), xet_hash(), download_url()}; }
+HFMM_DECL file_entry file_ref::to_entry() const { return {size(), oid(), lfs(), xet_hash(), download_url()}; }
 
 // ---- file_table
 
-inline std::string_view file_table::path_of(const record& r) noexcept { return detail::path_pool::instance()[r.path]; }
 
-inline std::size_t file_table::lower_bound(std::string_view path) const noexcept {
+HFMM_DECL std::size_t file_table::lower_bound(std::string_view path) const noexcept {
   auto it = std::lower_bound(records_.begin(), records_.end(), path,
                              [](const record& r, std::string_view p) { return path_of(r) < p; });
   return static_cast<std::size_t>(it - records_.begin());
 }
 
-inline std::size_t file_table::index_of(std::string_view path) const noexcept {
+HFMM_DECL std::size_t file_table::index_of(std::string_view path) const noexcept {
   auto i = lower_bound(path);
   return i < records_.size() && path_of(records_[i]) == path ? i : npos;
 }
 
-inline std::optional<file_entry> file_table::find(std::string_view path) const {
+HFMM_DECL std::optional<file_entry> file_table::find(std::string_view path) const {
   auto i = index_of(path);
   if (i == npos) return std::nullopt;
   return file_ref(this, i).to_entry();
 }
 
-inline std::optional<file_ref> file_table::find_ref(std::string_view path) const noexcept {
+HFMM_DECL std::optional<file_ref> file_table::find_ref(std::string_view path) const noexcept {
   auto i = index_of(path);
   if (i == npos) return std::nullopt;
   return file_ref(this, i);
 }
 
-inline std::string file_table::standard_url(std::string_view path) const {
+HFMM_DECL std::string file_table::standard_url(std::string_view path) const {
   std::string url = url_prefix_;
   detail::append_encoded_path(url, path);
   return url;
 }
 
-inline std::size_t file_table::text_index(std::uint32_t path) const noexcept {
+HFMM_DECL std::size_t file_table::text_index(std::uint32_t path) const noexcept {
   auto it = std::lower_bound(texts_.begin(), texts_.end(), path,
                              [](const text_record& t, std::uint32_t p) { return t.path < p; });
   return static_cast<std::size_t>(it - texts_.begin());
 }
 
-inline file_table::text_record& file_table::text_of(const record& r) {
+HFMM_DECL file_table::text_record& file_table::text_of(const record& r) {
   auto i = text_index(r.path);
   if (i == texts_.size() || texts_[i].path != r.path) {
     text_record fresh;
@@ -116,16 +117,16 @@ inline file_table::text_record& file_table::text_of(const record& r) {
 }
 
 // Only called for a record whose flags say its text record exists.
-inline const file_table::text_record& file_table::text_of(const record& r) const noexcept {
+HFMM_DECL const file_table::text_record& file_table::text_of(const record& r) const noexcept {
   return texts_[text_index(r.path)];
 }
 
-inline void file_table::erase_text(std::uint32_t path) {
+HFMM_DECL void file_table::erase_text(std::uint32_t path) {
   auto i = text_index(path);
   if (i < texts_.size() && texts_[i].path == path) texts_.erase(texts_.begin() + static_cast<std::ptrdiff_t>(i));
 }
 
-inline bool file_table::is_standard_url(std::string_view url, std::string_view path) const noexcept {
+HFMM_DECL bool file_table::is_standard_url(std::string_view url, std::string_view path) const noexcept {
   if (url_prefix_.empty() || !url.starts_with(url_prefix_)) return false;
   url.remove_prefix(url_prefix_.size());
   // Compare with the percent-encoded path without building it.
@@ -144,7 +145,7 @@ inline bool file_table::is_standard_url(std::string_view url, std::string_view p
   return i == url.size();
 }
 
-inline file_table::record file_table::make_record(std::string_view path, const file_entry_view& e) {
+HFMM_DECL file_table::record file_table::make_record(std::string_view path, const file_entry_view& e) {
   record r;
   r.path = detail::path_pool::instance().intern(path);
   if (e.size >> 56) {
@@ -198,7 +199,7 @@ inline file_table::record file_table::make_record(std::string_view path, const f
   return r;
 }
 
-inline void file_table::insert(std::string_view path, const file_entry& entry) {
+HFMM_DECL void file_table::insert(std::string_view path, const file_entry& entry) {
   auto pos = lower_bound(path);
   bool replace = pos < records_.size() && path_of(records_[pos]) == path;
   // A replaced record's LFS record becomes garbage until the next rebuild; its text goes now.
@@ -210,7 +211,7 @@ inline void file_table::insert(std::string_view path, const file_entry& entry) {
     records_.insert(records_.begin() + static_cast<std::ptrdiff_t>(pos), r);
 }
 
-inline bool file_table::erase(std::string_view path) {
+HFMM_DECL bool file_table::erase(std::string_view path) {
   auto i = index_of(path);
   if (i == npos) return false;
   erase_text(records_[i].path);
@@ -219,21 +220,21 @@ inline bool file_table::erase(std::string_view path) {
   return true;
 }
 
-inline void file_table::clear() noexcept {
+HFMM_DECL void file_table::clear() noexcept {
   records_.clear();
   lfs_.clear();
   texts_.clear();
 }
 
-inline void file_table::reserve(std::size_t files, std::size_t) { records_.reserve(files); }
+HFMM_DECL void file_table::reserve(std::size_t files, std::size_t) { records_.reserve(files); }
 
-inline std::uint64_t file_table::total_size() const noexcept {
+HFMM_DECL std::uint64_t file_table::total_size() const noexcept {
   std::uint64_t total = 0;
   for (const auto& r : records_) total += size_of(r);
   return total;
 }
 
-inline void file_table::set_url_prefix(std::string prefix) {
+HFMM_DECL void file_table::set_url_prefix(std::string prefix) {
   if (prefix == url_prefix_) return;
   if (records_.empty()) {
     url_prefix_ = std::move(prefix);
@@ -249,7 +250,7 @@ inline void file_table::set_url_prefix(std::string prefix) {
   *this = std::move(rebuilt);
 }
 
-inline void file_table::finish_unsorted() {
+HFMM_DECL void file_table::finish_unsorted() {
   // Equal ids are equal paths: the string comparison is needed only between different paths.
   auto before = [](const record& a, const record& b) { return a.path != b.path && path_of(a) < path_of(b); };
   if (!std::is_sorted(records_.begin(), records_.end(), before))  // Hub listings and our stores are
@@ -263,14 +264,14 @@ inline void file_table::finish_unsorted() {
   records_.resize(out);
 }
 
-inline std::size_t file_table::memory_bytes() const noexcept {
+HFMM_DECL std::size_t file_table::memory_bytes() const noexcept {
   std::size_t bytes = records_.capacity() * sizeof(record) + lfs_.capacity() * sizeof(lfs_record) +
                       texts_.capacity() * sizeof(text_record) + url_prefix_.capacity();
   for (const auto& t : texts_) bytes += t.oid.capacity() + t.sha256.capacity() + t.xet.capacity() + t.url.capacity();
   return bytes;
 }
 
-inline bool operator==(const file_table& a, const file_table& b) {
+HFMM_DECL bool operator==(const file_table& a, const file_table& b) {
   if (a.size() != b.size()) return false;
   for (std::size_t i = 0; i < a.size(); ++i) {
     if (a[i].path() != b[i].path() || a[i].to_entry() != b[i].to_entry()) return false;
@@ -278,7 +279,7 @@ inline bool operator==(const file_table& a, const file_table& b) {
   return true;
 }
 
-inline bool operator==(const repo_structure& a, const repo_structure& b) {
+HFMM_DECL bool operator==(const repo_structure& a, const repo_structure& b) {
   if (a.model_id != b.model_id || a.repo_type != b.repo_type || a.branch != b.branch ||
       a.commit_sha != b.commit_sha || a.fetched_at != b.fetched_at || !(a.files == b.files))
     return false;
@@ -286,7 +287,7 @@ inline bool operator==(const repo_structure& a, const repo_structure& b) {
   return *a.previous == *b.previous;
 }
 
-inline std::string standard_url_prefix(std::string_view endpoint, repo_type type, std::string_view repo_id,
+HFMM_DECL std::string standard_url_prefix(std::string_view endpoint, repo_type type, std::string_view repo_id,
                                        std::string_view revision) {
   std::string url(endpoint);
   while (!url.empty() && url.back() == '/') url.pop_back();
@@ -300,13 +301,13 @@ inline std::string standard_url_prefix(std::string_view endpoint, repo_type type
   return url;
 }
 
-inline std::uint32_t lfs_pointer_size(std::uint64_t size) noexcept {
+HFMM_DECL std::uint32_t lfs_pointer_size(std::uint64_t size) noexcept {
   std::uint32_t digits = 1;
   for (; size >= 10; size /= 10) ++digits;
   return 125 + digits;  // "version https://git-lfs.github.com/spec/v1\noid sha256:<64 hex>\nsize <n>\n"
 }
 
-inline std::string lfs_pointer_oid(std::string_view sha256_hex, std::uint64_t size) {
+HFMM_DECL std::string lfs_pointer_oid(std::string_view sha256_hex, std::uint64_t size) {
   std::string pointer = "version https://git-lfs.github.com/spec/v1\noid sha256:";
   pointer.append(sha256_hex);
   pointer += "\nsize " + std::to_string(size) + "\n";
@@ -315,43 +316,45 @@ inline std::string lfs_pointer_oid(std::string_view sha256_hex, std::uint64_t si
 
 // ---- free look-ups
 
-inline std::optional<std::string> get_file_hash_from_structure(const repo_structure& s, std::string_view path) {
+HFMM_DECL std::optional<std::string> get_file_hash_from_structure(const repo_structure& s, std::string_view path) {
   if (auto ref = s.files.find_ref(path)) return ref->oid();
   return std::nullopt;
 }
-inline std::optional<std::string> get_file_hash_from_structure(const std::optional<repo_structure>& s,
+HFMM_DECL std::optional<std::string> get_file_hash_from_structure(const std::optional<repo_structure>& s,
                                                                std::string_view path) {
   return s ? get_file_hash_from_structure(*s, path) : std::nullopt;
 }
-inline std::optional<std::string> get_file_hash_from_structure(const repo_structure* s, std::string_view path) {
+HFMM_DECL std::optional<std::string> get_file_hash_from_structure(const repo_structure* s, std::string_view path) {
   return s ? get_file_hash_from_structure(*s, path) : std::nullopt;
 }
 
-inline std::vector<std::string> list_files_by_extension(const repo_structure& s, std::string_view ext) {
+HFMM_DECL std::vector<std::string> list_files_by_extension(const repo_structure& s, std::string_view ext) {
   std::vector<std::string> out;
   for (auto f : s.files)
     if (f.path().ends_with(ext)) out.emplace_back(f.path());
   return out;  // the table is path-sorted already
 }
-inline std::vector<std::string> list_files_by_extension(const std::optional<repo_structure>& s, std::string_view ext) {
+HFMM_DECL std::vector<std::string> list_files_by_extension(const std::optional<repo_structure>& s, std::string_view ext) {
   return s ? list_files_by_extension(*s, ext) : std::vector<std::string>{};
 }
-inline std::vector<std::string> list_files_by_extension(const repo_structure* s, std::string_view ext) {
+HFMM_DECL std::vector<std::string> list_files_by_extension(const repo_structure* s, std::string_view ext) {
   return s ? list_files_by_extension(*s, ext) : std::vector<std::string>{};
 }
 
-inline std::optional<std::string> get_file_sha256_from_structure(const repo_structure& s, std::string_view path) {
+HFMM_DECL std::optional<std::string> get_file_sha256_from_structure(const repo_structure& s, std::string_view path) {
   if (auto ref = s.files.find_ref(path))
     if (auto lfs = ref->lfs()) return std::move(lfs->sha256);
   return std::nullopt;
 }
-inline std::optional<std::string> get_file_sha256_from_structure(const std::optional<repo_structure>& s,
+HFMM_DECL std::optional<std::string> get_file_sha256_from_structure(const std::optional<repo_structure>& s,
                                                                  std::string_view path) {
   return s ? get_file_sha256_from_structure(*s, path) : std::nullopt;
 }
-inline std::optional<std::string> get_file_sha256_from_structure(const repo_structure* s, std::string_view path) {
+HFMM_DECL std::optional<std::string> get_file_sha256_from_structure(const repo_structure* s, std::string_view path) {
   return s ? get_file_sha256_from_structure(*s, path) : std::nullopt;
 }
+
+#endif  // HFMM_DEFINE_BODIES
 
 namespace detail {
 /// Parsers build tables in bulk: append in any order, then finish once.

@@ -18,7 +18,7 @@
 
 namespace hfmm {
 
-inline bool is_safe_repo_path(std::string_view path) noexcept {
+HFMM_DECL bool is_safe_repo_path(std::string_view path) noexcept {
   if (path.empty() || path.front() == '/' || path.find('\0') != std::string_view::npos ||
       path.find('\\') != std::string_view::npos)
     return false;
@@ -31,14 +31,14 @@ inline bool is_safe_repo_path(std::string_view path) noexcept {
   }
 }
 
-inline std::filesystem::path default_hf_cache() {
+HFMM_DECL std::filesystem::path default_hf_cache() {
   if (const char* v = std::getenv("HF_HUB_CACHE"); v && *v) return v;
   if (const char* v = std::getenv("HF_HOME"); v && *v) return std::filesystem::path(v) / "hub";
   const char* home = std::getenv("HOME");
   return std::filesystem::path(home ? home : "/") / ".cache" / "huggingface" / "hub";
 }
 
-inline std::string hf_cache_folder_name(const repo_structure& s) {
+HFMM_DECL std::string hf_cache_folder_name(const repo_structure& s) {
   std::string name = s.repo_type == repo_type::dataset ? "datasets" : s.repo_type == repo_type::space ? "spaces" : "models";
   std::string_view id = s.model_id;
   for (;;) {
@@ -62,7 +62,7 @@ struct verify_job {
 };
 
 /// Hashes one file; fills a mismatch when it differs. Returns bytes hashed.
-inline std::uint64_t verify_one(const verify_job& job, std::vector<unsigned char>& buffer,
+HFMM_DECL std::uint64_t verify_one(const verify_job& job, std::vector<unsigned char>& buffer,
                                 std::optional<verify_mismatch>& mismatch) {
   unique_fd fd(::open(job.file.c_str(), O_RDONLY | O_CLOEXEC));
   struct stat st;
@@ -95,7 +95,7 @@ inline std::uint64_t verify_one(const verify_job& job, std::vector<unsigned char
 
 /// `scan` holds the files; links may lead anywhere inside `root` (a cache repo folder) but
 /// not outside it.
-inline result<verify_report> verify_tree(const repo_structure& s, const std::filesystem::path& scan,
+HFMM_DECL result<verify_report> verify_tree(const repo_structure& s, const std::filesystem::path& scan,
                                          const std::filesystem::path& root, const verify_options& options) {
   namespace fs = std::filesystem;
   std::error_code ec;
@@ -181,12 +181,12 @@ inline result<verify_report> verify_tree(const repo_structure& s, const std::fil
 
 }  // namespace detail
 
-inline result<verify_report> verify_local_files(const repo_structure& s, const std::filesystem::path& dir,
+HFMM_DECL result<verify_report> verify_local_files(const repo_structure& s, const std::filesystem::path& dir,
                                                 const verify_options& options) {
   return detail::verify_tree(s, dir, dir, options);
 }
 
-inline result<verify_report> verify_hf_cache(const repo_structure& s, const std::filesystem::path& cache,
+HFMM_DECL result<verify_report> verify_hf_cache(const repo_structure& s, const std::filesystem::path& cache,
                                              const verify_options& options) {
   namespace fs = std::filesystem;
   if (s.model_id.empty()) return errc::invalid_argument;
