@@ -284,8 +284,10 @@ TEST_CASE("async refresh runs on the caller's io_context") {
 TEST_CASE("indexes agree with a plain scan through adds, replacements, removals and slot compaction") {
   hfmm::offline_model_manager mm(hfmm::memory_storage{});
   std::mt19937 rng(42);
+  // Paths that differ only in case ("Model.SafeTensors", "model.safetensors") share one index entry.
   const std::vector<std::string> names = {"config.json", "README.md", "onnx/model.onnx", "Model.SafeTensors",
-                                          "tokenizer.json", "sub1/config.json", "weights/pytorch_model.bin", "a"};
+                                          "tokenizer.json", "sub1/config.json", "weights/pytorch_model.bin", "a",
+                                          "model.safetensors", "Tokenizer.JSON"};
   auto random_model = [&](int id) {
     hfmm::model_metadata m{.model_id = "m" + std::to_string(id)};
     hfmm::repo_structure s{.model_id = m.model_id};
@@ -338,7 +340,8 @@ TEST_CASE("indexes agree with a plain scan through adds, replacements, removals 
         if (m) CHECK(m->model_id == "m" + std::to_string(other));
       }
       CHECK(mm.size() == present.size());
-      for (auto pattern : {"config.json", "CONFIG", "safetensors", "onnx/", "a", "", "nothing-like-this", "json\nx"})
+      for (auto pattern : {"config.json", "CONFIG", "safetensors", "model.safetensors", "tokenizer.json", "onnx/", "a", "",
+                           "nothing-like-this", "json\nx"})
         CHECK(mm.get_models_with_file(pattern) == naive_with_file(pattern));
       auto sample = mm.list_models();
       for (std::size_t i = 0; i < sample.size(); i += 97) {

@@ -125,6 +125,7 @@ public:
 
   void clear() {
     ids_.clear();
+    by_pool_id_.clear();
     blob_.clear();
     starts_.clear();
     postings_.clear();
@@ -173,6 +174,7 @@ public:
     std::size_t bytes = blob_.capacity() + starts_.capacity() * 4 + postings_.capacity() * sizeof(postings_[0]);
     for (const auto& p : postings_) bytes += p.capacity() * 4;
     for (const auto& kv : ids_) bytes += kv.first.capacity() + 48;
+    bytes += by_pool_id_.size() * 24 + by_pool_id_.bucket_count() * 8;
     return bytes;
   }
 
@@ -183,30 +185,41 @@ private:
   std::vector<std::uint32_t> ids_of(const repo_structure& s, bool create) {
     std::vector<std::uint32_t> ids;
     ids.reserve(s.files.size());
-    std::string lower;
-    for (auto f : s.files) {
-      lower_ascii_into(lower, f.path());
-      auto it = ids_.find(lower);
-      if (it == ids_.end()) {
-        if (!create) {
-          ids.push_back(npos);
-          continue;
-        }
-        auto id = static_cast<std::uint32_t>(starts_.size());
-        starts_.push_back(static_cast<std::uint32_t>(blob_.size()));
-        blob_ += lower;
-        blob_ += '\n';  // a separator no pattern can span
-        postings_.emplace_back();
-        it = ids_.emplace(lower, id).first;
+    for (std::size_t i = 0; i < s.files.size(); ++i) {
+      // Catalogs repeat the same few thousand paths: look the pool id up first, and
+      // lower-case and hash the text only for a path this index has not seen yet.
+      auto pool_id = file_table_access::path_id(s.files, i);
+      auto known = by_pool_id_.find(pool_id);
+      if (known != by_pool_id_.end()) {
+        ids.push_back(known->second);
+        continue;
       }
-      ids.push_back(it->second);
+      auto id = id_of_text(s.files[i].path(), create);
+      if (id != npos) by_pool_id_.emplace(pool_id, id);
+      ids.push_back(id);
     }
     std::sort(ids.begin(), ids.end());
     ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
     return ids;
   }
 
+  /// The id of a path's lower-cased text (paths differing only in case share it).
+  std::uint32_t id_of_text(std::string_view path, bool create) {
+    std::string lower;
+    lower_ascii_into(lower, path);
+    if (auto it = ids_.find(lower); it != ids_.end()) return it->second;
+    if (!create) return npos;
+    auto id = static_cast<std::uint32_t>(starts_.size());
+    starts_.push_back(static_cast<std::uint32_t>(blob_.size()));
+    blob_ += lower;
+    blob_ += '\n';  // a separator no pattern can span
+    postings_.emplace_back();
+    ids_.emplace(std::move(lower), id);
+    return id;
+  }
+
   std::unordered_map<std::string, std::uint32_t> ids_;
+  std::unordered_map<std::uint32_t, std::uint32_t> by_pool_id_;  // pool path id → id
   std::string blob_;
   std::vector<std::uint32_t> starts_;
   std::vector<std::vector<std::uint32_t>> postings_;

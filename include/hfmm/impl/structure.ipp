@@ -373,6 +373,8 @@ struct file_table_access {
     return before - t.size();
   }
   static void set_prefix_empty_table(file_table& t, std::string_view prefix) { t.url_prefix_.assign(prefix); }
+  /// The process-wide path id (detail/path_pool.hpp) of entry `i`: equal ids, equal paths.
+  static std::uint32_t path_id(const file_table& t, std::size_t i) noexcept { return t.records_[i].path; }
   /// Empties a table used for building, keeping its capacity.
   static void reset(file_table& t) {
     t.clear();
