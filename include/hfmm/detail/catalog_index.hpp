@@ -228,19 +228,20 @@ private:
 class content_index {
 public:
   /// The 32-bit key of a lower-hex digest (its first 8 digits), when it is one.
-  static std::optional<std::uint32_t> key_of(std::string_view hex) {
-    if (hex.size() < 8) return std::nullopt;
-    std::uint32_t k = 0;
-    for (std::size_t i = 0; i < 8; ++i) {
-      int v = lower_hex_value(hex[i]);
-      if (v < 0) return std::nullopt;
-      k = k << 4 | static_cast<std::uint32_t>(v);
-    }
-    return k;
-  }
+  static std::optional<std::uint32_t> key_of(std::string_view hex) { return hex_prefix32(hex); }
 
   void add(std::uint32_t slot, const repo_structure& s) {
     for (auto k : keys_of(s)) insert(k, slot);
+  }
+
+  /// Room for `keys` more keys without growing (a bulk build rehashes nothing).
+  void reserve(std::size_t keys) {
+    if ((used_ + keys) * 10 > cells_.size() * 7) grow(live_ + keys);
+  }
+
+  /// Keys a structure adds at most (one per git oid and one per LFS SHA-256).
+  static std::size_t max_keys(const repo_structure& s) noexcept {
+    return s.files.size() + file_table_access::lfs_count(s.files);
   }
 
   void remove(std::uint32_t slot, const repo_structure& s) {
@@ -284,10 +285,9 @@ private:
   static std::vector<std::uint32_t> keys_of(const repo_structure& s) {
     std::vector<std::uint32_t> keys;
     keys.reserve(s.files.size() + 8);
-    for (auto f : s.files) {
-      if (auto k = key_of(f.oid())) keys.push_back(*k);
-      if (auto lfs = f.lfs())
-        if (auto k = key_of(lfs->sha256)) keys.push_back(*k);
+    for (std::size_t i = 0; i < s.files.size(); ++i) {  // from the stored digests: no hex strings made
+      if (auto k = file_table_access::oid_prefix32(s.files, i)) keys.push_back(*k);
+      if (auto k = file_table_access::sha256_prefix32(s.files, i)) keys.push_back(*k);
     }
     std::sort(keys.begin(), keys.end());
     keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
@@ -295,7 +295,7 @@ private:
   }
 
   void insert(std::uint32_t k, std::uint32_t slot) {
-    if ((used_ + 1) * 10 > cells_.size() * 7) grow();
+    if ((used_ + 1) * 10 > cells_.size() * 7) grow(live_ + 1);
     std::size_t i = k & mask();
     while (cells_[i].slot != empty && cells_[i].slot != deleted) i = (i + 1) & mask();
     if (cells_[i].slot == empty) ++used_;
@@ -303,10 +303,11 @@ private:
     ++live_;
   }
 
-  void grow() {
+  /// Rehashes into a table where `keys` fill well under 70% (room to grow before the next).
+  void grow(std::size_t keys) {
     std::vector<cell> old = std::move(cells_);
     std::size_t size = 16;
-    while (size * 7 < (live_ + 1) * 20) size *= 2;  // room to grow past 70% again
+    while (size * 7 < keys * 20) size *= 2;
     cells_.assign(size, cell{0, empty});
     used_ = live_ = 0;
     for (const auto& c : old)

@@ -56,6 +56,23 @@ std::optional<std::array<std::uint8_t, N>> parse_lower_hex(std::string_view text
   return out;
 }
 
+/// The first 32 bits of a digest written in lower-case hex (its first 8 digits), when it is one.
+inline std::optional<std::uint32_t> hex_prefix32(std::string_view hex) noexcept {
+  if (hex.size() < 8) return std::nullopt;
+  std::uint32_t k = 0;
+  for (std::size_t i = 0; i < 8; ++i) {
+    int v = lower_hex_value(hex[i]);
+    if (v < 0) return std::nullopt;
+    k = k << 4 | static_cast<std::uint32_t>(v);
+  }
+  return k;
+}
+
+/// The same for a binary digest: its first four bytes, big-endian (as its hex reads).
+inline std::uint32_t bytes_prefix32(const std::uint8_t* digest) noexcept {
+  return std::uint32_t{digest[0]} << 24 | std::uint32_t{digest[1]} << 16 | std::uint32_t{digest[2]} << 8 | digest[3];
+}
+
 inline bool is_lower_hex(std::string_view text, std::size_t digits) noexcept {
   if (text.size() != digits) return false;
   for (char c : text)

@@ -181,6 +181,10 @@ void model_manager<S, F>::replace_all(std::vector<model_metadata> ms) {
 template <hfmm::storage S, hfmm::fetcher F>
 void model_manager<S, F>::ensure_indexes() const {
   std::call_once(*indexes_once_, [this] {
+    std::size_t keys = 0;
+    for (const auto& m : models_)
+      if (m && m->repository_structure) keys += detail::content_index::max_keys(*m->repository_structure);
+    contents_.reserve(keys);
     for (std::size_t slot = 0; slot < models_.size(); ++slot)
       if (models_[slot] && models_[slot]->repository_structure) {
         paths_.add(static_cast<std::uint32_t>(slot), *models_[slot]->repository_structure);
