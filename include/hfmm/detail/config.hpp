@@ -3,10 +3,11 @@
 //
 // Header-only, every function is defined in the headers (non-templates `inline`), so each
 // translation unit that uses one compiles it again. With HFMM_SEPARATE_COMPILATION defined in
-// every translation unit of the program, the headers <hfmm/hfmm.hpp> brings in only declare
-// their non-template functions, the common instantiations (the manager and
-// create_model_from_huggingface on mock_fetcher, memory_storage and json_file_storage) are
-// `extern template`, and exactly one source file compiles all of it:
+// every translation unit of the program, the headers <hfmm/hfmm.hpp> brings in declare their
+// non-template functions without the bodies (one-line helpers stay inline), the common
+// instantiations (the manager and create_model_from_huggingface on mock_fetcher, with
+// memory_storage and json_file_storage) are `extern template`, and exactly one source file
+// compiles all of it:
 //
 //     // hfmm.cpp
 //     #include <hfmm/src.hpp>
