@@ -227,9 +227,6 @@ private:
 
 class content_index {
 public:
-  /// The 32-bit key of a lower-hex digest (its first 8 digits), when it is one.
-  static std::optional<std::uint32_t> key_of(std::string_view hex) { return hex_prefix32(hex); }
-
   void add(std::uint32_t slot, const repo_structure& s) {
     for (auto k : keys_of(s)) insert(k, slot);
   }
@@ -261,7 +258,7 @@ public:
     used_ = live_ = 0;
   }
 
-  /// Candidate slots for a key (sorted, unique).
+  /// Candidate slots for a key, detail::hex_prefix32 of the digest (sorted, unique).
   std::vector<std::uint32_t> candidates(std::uint32_t k) const {
     std::vector<std::uint32_t> out;
     if (cells_.empty()) return out;

@@ -584,7 +584,7 @@ std::vector<content_match> model_manager<S, F>::find_models_with_content(std::st
   bool sha256 = detail::is_lower_hex(hash, 64);
   if (!sha256 && !detail::is_lower_hex(hash, 40)) return out;
   ensure_indexes();
-  for (auto slot : contents_.candidates(*detail::content_index::key_of(hash))) {
+  for (auto slot : contents_.candidates(*detail::hex_prefix32(hash))) {
     const auto& m = models_[slot];
     if (!m || !m->repository_structure) continue;
     for (auto f : m->repository_structure->files) {
