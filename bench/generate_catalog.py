@@ -6,13 +6,24 @@ bert-base-uncased, parakeet, the image dataset), about 30% of its paths moved in
 subfolders, random oids for regular files, random SHA-256 for LFS files with the oid derived
 from (sha256, size) as git-lfs does, so pointer checks hold. Deterministic for a seed.
 
-    generate_catalog.py MODELS OUT.json [--seed N] [--hub tests/data/hub]
+Duplication as on the real Hub (the default; --unique gives every file fresh digests):
+  - `.gitattributes`: 90% of models hold the Hub's default one (one blob id), the rest one
+    of a few variants;
+  - tokenizer files (tokenizer.json, vocab.json, merges.txt, vocab.txt, tokenizer_config.json,
+    special_tokens_map.json): one of 8 families per model, the first family in 60% of them;
+  - forks: 15% of models copy every file (paths and digests) of an earlier model, under their
+    own id and commit.
+
+    generate_catalog.py MODELS OUT.json [--seed N] [--unique] [--hub tests/data/hub]
 """
 import argparse
 import hashlib
 import json
 import os
 import random
+
+TOKENIZER_FILES = {"tokenizer.json", "vocab.json", "merges.txt", "vocab.txt", "tokenizer_config.json",
+                   "special_tokens_map.json"}
 
 
 def load_shapes(hub):
@@ -32,34 +43,62 @@ def pointer_oid(sha256, size):
     return hashlib.sha1(b"blob %d\0" % len(pointer) + pointer).hexdigest()
 
 
+def shared_oid(*parts):
+    """A blob id that every model drawing the same parts shares."""
+    return hashlib.sha1("/".join(map(str, parts)).encode()).hexdigest()
+
+
+def fresh_files(rng, shapes, unique):
+    files = {}
+    family = 0 if rng.random() < 0.6 else rng.randrange(8)
+    attributes = 0 if rng.random() < 0.9 else rng.randrange(1, 4)
+    for e in rng.choice(shapes):
+        path = e["path"]
+        if rng.random() < 0.3:
+            path = f"sub{rng.randrange(50)}/{path}"
+        size = e["size"]
+        base = path.rsplit("/", 1)[-1]
+        if not unique and base == ".gitattributes":
+            oid = shared_oid("gitattributes", attributes)
+        elif not unique and base in TOKENIZER_FILES:
+            oid = shared_oid("tokenizer", family, base)
+        else:
+            oid = "%040x" % rng.getrandbits(160)
+        entry = {"size": size, "lfs": {}, "oid": oid}
+        if "lfs" in e:
+            sha256 = "%064x" % rng.getrandbits(256)
+            entry["lfs"] = {"oid": sha256, "size": size, "pointerSize": 125 + len(str(size))}
+            entry["oid"] = pointer_oid(sha256, size)
+            entry["xet_hash"] = "%064x" % rng.getrandbits(256)
+        files[path] = entry
+    return files
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("models", type=int)
     ap.add_argument("out")
     ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--unique", action="store_true", help="fresh digests for every file (no duplication)")
     ap.add_argument("--hub", default=os.path.join(os.path.dirname(__file__), "..", "tests", "data", "hub"))
     args = ap.parse_args()
     rng = random.Random(args.seed)
     shapes = load_shapes(args.hub)
+    origins = []  # file sets a fork may copy (kept bounded: forks of recent models)
     with open(args.out, "w") as out:
         out.write("{")
         for i in range(args.models):
             model_id = f"org{i % 997}/model-{i}"
             sha = "%040x" % rng.getrandbits(160)
             prefix = f"https://huggingface.co/{model_id}/resolve/{sha}/"
-            files = {}
-            for e in rng.choice(shapes):
-                path = e["path"]
-                if rng.random() < 0.3:
-                    path = f"sub{rng.randrange(50)}/{path}"
-                size = e["size"]
-                entry = {"size": size, "lfs": {}, "oid": "%040x" % rng.getrandbits(160), "download_url": prefix + path}
-                if "lfs" in e:
-                    sha256 = "%064x" % rng.getrandbits(256)
-                    entry["lfs"] = {"oid": sha256, "size": size, "pointerSize": 125 + len(str(size))}
-                    entry["oid"] = pointer_oid(sha256, size)
-                    entry["xet_hash"] = "%064x" % rng.getrandbits(256)
-                files[path] = entry
+            if not args.unique and origins and rng.random() < 0.15:
+                template = rng.choice(origins)
+            else:
+                template = fresh_files(rng, shapes, args.unique)
+                origins.append(template)
+                if len(origins) > 1000:
+                    origins.pop(rng.randrange(len(origins)))
+            files = {path: dict(entry, download_url=prefix + path) for path, entry in template.items()}
             record = {
                 "model_id": model_id, "model_name": f"model-{i}", "model_type": "language_model",
                 "architecture": rng.choice(["GPT2LMHeadModel", "BertForMaskedLM", "LlamaForCausalLM", "ViTModel"]),

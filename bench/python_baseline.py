@@ -5,6 +5,12 @@ every model and every path testing `p.lower() in path.lower()`, first hit wins;
 get_model_file_hash is two dict lookups; add_model rewrites the file with json.dump(indent=2).
 
     python_baseline.py CATALOG.json [--runs N]   -> one JSON object of timings on stdout
+
+One-shot mode, one command in a fresh process as a user runs it (bench/oneshot times it):
+    python_baseline.py CATALOG.json --oneshot hash ID PATH
+    python_baseline.py CATALOG.json --oneshot with-file PATTERN
+    python_baseline.py CATALOG.json --oneshot show ID
+    python_baseline.py CATALOG.json --oneshot import RECORDS.json   (add_model: the file rewritten)
 """
 import argparse
 import json
@@ -44,11 +50,39 @@ def timed(fn, runs):
     return statistics.median(samples)
 
 
+def oneshot(catalog, command, args):
+    with open(catalog) as f:
+        models = json.load(f)
+    if command == "hash":
+        entry = models.get(args[0], {}).get("repository_structure", {}).get("files", {}).get(args[1])
+        print(entry["oid"] if entry else "")
+        return 0 if entry else 1
+    if command == "with-file":
+        found = get_models_with_file(models, args[0])
+        for m in found:
+            print(m["model_id"])
+        return 0 if found else 1
+    if command == "show":
+        m = models.get(args[0])
+        print(json.dumps(m) if m else "")
+        return 0 if m else 1
+    if command == "import":
+        with open(args[0]) as f:
+            models.update(json.load(f))
+        with open(catalog, "w") as f:  # the Python Model Manager's _save_metadata
+            json.dump(models, f, indent=2)
+        return 0
+    raise SystemExit(f"unknown one-shot command {command}")
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("catalog")
     ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--oneshot", nargs="+", metavar="COMMAND")
     args = ap.parse_args()
+    if args.oneshot:
+        raise SystemExit(oneshot(args.catalog, args.oneshot[0], args.oneshot[1:]))
     out = {}
     before = rss_bytes()
     loads = []

@@ -88,6 +88,16 @@ std::function<void(const hfmm::refresh_progress&)> progress_printer() {
   };
 }
 
+/// What the store said about its last failure, as " (…)" for a message; empty when nothing.
+template <class Manager>
+std::string store_detail(const Manager& mm) {
+  if constexpr (requires { mm.storage().error_detail(); }) {
+    const auto& d = mm.storage().error_detail();
+    if (!d.empty()) return " (" + std::string(d) + ")";
+  }
+  return {};
+}
+
 template <class Manager>
 int run(Manager& mm, command_line& cl) {
   const auto& c = cl.command;
@@ -104,7 +114,7 @@ int run(Manager& mm, command_line& cl) {
       auto s = hfmm::fetch_huggingface_repo_structure(mm.fetcher(), id, cl.branch);
       if (!s) return fail(cl, id, s.error());
       model.repository_structure = std::move(*s);
-      if (auto ok = mm.add_model(std::move(model)); !ok) return fail(cl, "storing " + id, ok.error());
+      if (auto ok = mm.add_model(std::move(model)); !ok) return fail(cl, "storing " + id + store_detail(mm), ok.error());
       const auto& stored = *mm.get_model(id)->repository_structure;
       if (cl.json) print_json(structure_summary(stored));
       else std::cout << id << ": " << stored.total_files() << " files, " << human_size(stored.total_size()) << ", commit "
@@ -326,22 +336,41 @@ int run(Manager& mm, command_line& cl) {
   }
   if (c == "export" || c == "import") {
     auto ok = c == "export" ? mm.export_metadata(cl.file) : mm.import_metadata(cl.file);
-    if (!ok) return fail(cl, c + " " + cl.file, ok.error());
+    if (!ok) return fail(cl, c + " " + cl.file + store_detail(mm), ok.error());
     if (cl.json) print_json({{"ok", true}, {"models", mm.size()}});
     else std::cout << (c == "export" ? "exported " : "catalog now holds ") << mm.size() << " models\n";
     return exit_ok;
   }
+  if (c == "compact") {
+    if constexpr (requires { mm.storage().compact(); }) {
+      if (auto ok = mm.storage().compact(); !ok) return fail(cl, "compacting " + cl.store + store_detail(mm), ok.error());
+      if (cl.json) print_json({{"ok", true}, {"models", mm.size()}});
+      else std::cout << "compacted: " << mm.size() << " models in " << cl.store << "\n";
+      return exit_ok;
+    } else {
+      return fail(cl, "compact: " + cl.store + " has no journal to fold (only JSON file stores do)", hfmm::errc::invalid_argument);
+    }
+  }
   return exit_usage;
+}
+
+/// Commands that only read the catalog open it read-only: no writer lock, nothing created.
+bool reads_only(const std::string& command) {
+  for (const char* c : {"show", "files", "hash", "with-file", "stats", "verify", "diff", "similar", "dupes", "export"})
+    if (command == c) return true;
+  return false;
 }
 
 template <class Fetcher>
 int with_fetcher(command_line& cl, Fetcher fetcher) {
-  return hfmm_cli::with_store(cl.store, [&](auto storage) {
+  auto mode = reads_only(cl.command) ? hfmm::open_mode::read_only : hfmm::open_mode::read_write;
+  return hfmm_cli::with_store(cl.store, mode, [&](auto storage) {
     using storage_type = decltype(storage);
-    auto mm = hfmm::model_manager<storage_type, Fetcher>::open(std::move(storage), std::move(fetcher));
-    if (!mm) return fail(cl, "opening the store " + cl.store, mm.error(), exit_error);
+    hfmm::diagnostics why;
+    auto mm = hfmm::model_manager<storage_type, Fetcher>::open(std::move(storage), std::move(fetcher), why);
+    if (!mm) return fail(cl, "opening the store " + cl.store + (why.empty() ? "" : " (" + why.message() + ")"), mm.error(), exit_error);
     int code = run(*mm, cl);
-    if (auto closed = mm->close(); !closed) return fail(cl, "saving the store", closed.error(), exit_error);
+    if (auto closed = mm->close(); !closed) return fail(cl, "saving the store" + store_detail(*mm), closed.error(), exit_error);
     return code;
   }, [&](const std::string& why) {
     std::cerr << "hfmm: " << why << "\n";
@@ -403,6 +432,7 @@ int main(int argc, char** argv) {
   exp->add_option("FILE", cl.file)->required();
   auto* imp = app.add_subcommand("import", "merge a catalog file (JSON store layout), replacing by model_id");
   imp->add_option("FILE", cl.file)->required();
+  app.add_subcommand("compact", "fold a JSON store's journal into the file now (what the Python Model Manager reads)");
 
   try {
     app.parse(argc, argv);

@@ -1,6 +1,8 @@
 #pragma once
 // Picks the storage policy from a --store spec at run time, for templates that need it at
-// compile time: with_store(spec, f, usage_error) calls f(storage) with the right type.
+// compile time: with_store(spec, mode, f, usage_error) calls f(storage) with the right type.
+// `mode` opens the JSON stores read-only for queries (no writer lock: they work while a
+// writer holds the store, and in a read-only directory).
 //   PATH.json (or any path)  json_file_storage     PATH.json.gz   gzip_json_file_storage
 //   PATH.json.zst            zstd_json_file_storage
 //   sqlite:PATH  duckdb:PATH  postgres:CONNINFO
@@ -28,7 +30,7 @@
 namespace hfmm_cli {
 
 template <class F, class Usage>
-int with_store(const std::string& spec, F&& f, Usage&& usage_error) {
+int with_store(const std::string& spec, hfmm::open_mode mode, F&& f, Usage&& usage_error) {
   [[maybe_unused]] auto missing = [&](const char* what) { return usage_error(std::string("this hfmm was built without ") + what + " support"); };
   if (spec.starts_with("sqlite:")) {
 #ifdef HFMM_HAVE_SQLITE
@@ -58,19 +60,19 @@ int with_store(const std::string& spec, F&& f, Usage&& usage_error) {
                        "duckdb:PATH, postgres:CONNINFO");
   if (spec.ends_with(".gz")) {
 #ifdef HFMM_HAVE_GZIP
-    return f(hfmm::gzip_json_file_storage(spec));
+    return f(hfmm::gzip_json_file_storage(spec, mode));
 #else
     return missing("gzip");
 #endif
   }
   if (spec.ends_with(".zst")) {
 #ifdef HFMM_HAVE_ZSTD
-    return f(hfmm::zstd_json_file_storage(spec));
+    return f(hfmm::zstd_json_file_storage(spec, mode));
 #else
     return missing("zstd");
 #endif
   }
-  return f(hfmm::json_file_storage(spec));
+  return f(hfmm::json_file_storage(spec, mode));
 }
 
 }  // namespace hfmm_cli

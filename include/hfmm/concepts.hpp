@@ -14,6 +14,11 @@
 
 namespace hfmm {
 
+/// How a store is opened. read_only takes no writer lock and creates nothing (a catalog in a
+/// read-only directory can be queried), is never blocked by a writer, and sees the last
+/// committed state; every write to it fails with errc::storage_read_only.
+enum class open_mode { read_write, read_only };
+
 /// Where a catalog lives. Constructors do no I/O; open() locks, connects and migrates.
 template <class S>
 concept storage = std::movable<S> && requires(S s, const model_metadata& m, std::span<const model_metadata> many,

@@ -38,6 +38,21 @@ enum class errc {
   model_not_found,     ///< no model with that id in the catalog
   invalid_argument,    ///< a bad argument (repo id, format, path)
   hash_mismatch,       ///< content does not match its recorded hash
+  storage_read_only,   ///< a write to a store opened read-only, or whose file is read-only
+};
+
+/// Why an operation failed, in words a user can act on: for a store, its path, the position
+/// in it and the cause ("catalog.json: model \"org/m\": file \"a.bin\": \"size\" should be a
+/// non-negative integer"). Filled by the calls that take one when they fail.
+class diagnostics {
+public:
+  const std::string& message() const noexcept { return message_; }
+  bool empty() const noexcept { return message_.empty(); }
+  void assign(std::string message) { message_ = std::move(message); }
+  void clear() noexcept { message_.clear(); }
+
+private:
+  std::string message_;
 };
 
 namespace detail {
@@ -71,6 +86,7 @@ public:
       case errc::model_not_found: return "model not found in the catalog";
       case errc::invalid_argument: return "invalid argument";
       case errc::hash_mismatch: return "content does not match its recorded hash";
+      case errc::storage_read_only: return "the store is read-only (opened for reading, or its file is not writable); nothing was changed";
     }
     return "unknown hfmm error";
   }

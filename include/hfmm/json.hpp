@@ -34,7 +34,8 @@ result<model_metadata> tag_invoke(boost::json::try_value_to_tag<model_metadata>,
 
 namespace detail {
 /// Reads one store record; on failure `why` names the field and what was wrong.
-result<model_metadata> read_model(const boost::json::value& jv, std::string* why = nullptr);
+/// A record of the store; `key` (its key in the file, when known) names it in `why`.
+result<model_metadata> read_model(const boost::json::value& jv, std::string* why = nullptr, std::string_view key = {});
 /// Writes a catalog (models in the given order) as the top-level object keyed by model_id.
 boost::json::object write_catalog(std::span<const model_metadata* const> models);
 /// Whether `v` holds a number JSON text cannot carry (±inf or NaN, e.g. parsed from 1e999):

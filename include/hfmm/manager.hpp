@@ -20,6 +20,7 @@
 
 #include <boost/system/system_error.hpp>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <functional>
@@ -112,6 +113,8 @@ public:
   explicit model_manager(Storage s, Fetcher f = {});
   /// The non-throwing constructor.
   static result<model_manager> open(Storage s, Fetcher f = {});
+  /// The same; on failure `why` says what the store reported (path, position, cause).
+  static result<model_manager> open(Storage s, Fetcher f, diagnostics& why);
   model_manager(model_manager&& o) noexcept;
   model_manager& operator=(model_manager&& o) noexcept;
   model_manager(const model_manager&) = delete;
@@ -171,7 +174,7 @@ public:
 private:
   struct no_init_t {};
   model_manager(no_init_t, Storage s, Fetcher f) : storage_(std::move(s)), fetcher_(std::move(f)) {}
-  result<void> init();
+  result<void> init(diagnostics* why = nullptr);
   void replace_all(std::vector<model_metadata> ms);
   void put(model_metadata m);
   void index_slot(std::uint32_t slot);
@@ -193,13 +196,20 @@ private:
   auto id_of() const noexcept {
     return [this](std::uint32_t slot) -> std::string_view { return models_[slot]->model_id; };
   }
-  // Path and content indexes: built by the first query that needs them (call_once keeps that
-  // safe for concurrent readers), then kept current by every mutation.
+  // Path and content indexes: the first path or content query scans the catalog (a process
+  // that asks one question does not pay for an index it cannot amortize); the second builds
+  // them (call_once keeps that safe for concurrent readers), then every mutation keeps them
+  // current.
+  bool first_indexed_query() const noexcept { return index_queries_.fetch_add(1, std::memory_order_relaxed) == 0; }
   void ensure_indexes() const;
+  const repo_structure* structure_in(std::size_t slot) const noexcept {
+    return models_[slot] && models_[slot]->repository_structure ? &*models_[slot]->repository_structure : nullptr;
+  }
   mutable std::unique_ptr<std::once_flag> indexes_once_ = std::make_unique<std::once_flag>();
   mutable bool indexed_ = false;
   mutable detail::path_index paths_;
   mutable detail::content_index contents_;
+  mutable std::atomic<std::size_t> index_queries_{0};  ///< path and content queries so far
 };
 
 using offline_model_manager = model_manager<memory_storage, mock_fetcher>;

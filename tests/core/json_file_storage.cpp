@@ -5,6 +5,8 @@
 #include <boost/json/parse.hpp>
 
 #include <csignal>
+#include <set>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -163,11 +165,11 @@ TEST_CASE("a journal whose base file was rewritten by another program is refused
 TEST_CASE("a journal of a newer format is refused with schema_newer") {
   hfmm_test::scratch_dir dir;
   auto store = dir / "catalog.json";
-  hfmm_test::spit(dir / "catalog.json.journal", "{\"hfmm_journal\":2}\n");
+  hfmm_test::spit(dir / "catalog.json.journal", "{\"hfmm_journal\":3}\n");
   auto mm = hfmm::json_model_manager::open(hfmm::json_file_storage{store});
   REQUIRE_FALSE(mm);
   CHECK(mm.error() == hfmm::errc::schema_newer);
-  CHECK(hfmm_test::slurp(dir / "catalog.json.journal") == "{\"hfmm_journal\":2}\n");
+  CHECK(hfmm_test::slurp(dir / "catalog.json.journal") == "{\"hfmm_journal\":3}\n");
 }
 
 TEST_CASE("compaction past the threshold keeps every model; an interrupted compaction recovers") {
@@ -230,4 +232,230 @@ TEST_CASE("a writer killed with SIGKILL mid-stream leaves every acknowledged mod
     for (int i = 0; i <= last; ++i)
       CHECK(std::find(ids.begin(), ids.end(), "org/model-" + std::to_string(round * 100000 + i)) != ids.end());
   }
+}
+
+namespace {
+std::set<std::string> files_in(const std::filesystem::path& dir) {
+  std::set<std::string> names;
+  for (const auto& e : std::filesystem::directory_iterator(dir)) names.insert(e.path().filename().string());
+  return names;
+}
+
+struct stat_info {
+  unsigned mode;
+  uid_t uid;
+  gid_t gid;
+};
+stat_info stat_of(const std::filesystem::path& p) {
+  struct stat st {};
+  REQUIRE(::stat(p.c_str(), &st) == 0);
+  return {static_cast<unsigned>(st.st_mode & 07777), st.st_uid, st.st_gid};
+}
+
+/// Runs `body` in a child process; its exit status (0 when body returns true).
+template <class Body>
+int in_child(Body body) {
+  pid_t child = ::fork();
+  if (child == 0) ::_exit(body() ? 0 : 1);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+}  // namespace
+
+TEST_CASE("a reader takes no lock and creates nothing; its writes are refused") {
+  hfmm_test::scratch_dir dir;
+  auto store = dir / "catalog.json";
+  {
+    hfmm::json_model_manager mm(hfmm::json_file_storage{store});
+    for (int i = 0; i < 3; ++i) REQUIRE(mm.add_model(numbered(i)));
+  }
+  auto before = files_in(dir.path);
+  auto bytes = hfmm_test::slurp(store);
+  hfmm::json_model_manager writer(hfmm::json_file_storage{store});  // holds the lock
+  REQUIRE(writer.add_model(numbered(3)));                           // in the journal only
+  {
+    hfmm::json_model_manager reader(hfmm::json_file_storage(store, hfmm::open_mode::read_only));
+    CHECK(reader.size() == 4);  // the file and the journal's acknowledged record
+    CHECK(reader.get_model_file_hash("org/model-3", "config.json") == std::string(40, 'b'));
+    CHECK(reader.add_model(numbered(9)).error() == hfmm::errc::storage_read_only);
+    CHECK(reader.remove_model("org/model-0").error() == hfmm::errc::storage_read_only);
+    CHECK(reader.storage().compact().error() == hfmm::errc::storage_read_only);
+    CHECK(reader.size() == 4);
+  }
+  CHECK(hfmm_test::slurp(store) == bytes);
+  auto after = files_in(dir.path);
+  after.erase("catalog.json.journal");  // the writer's
+  CHECK(after == before);
+}
+
+TEST_CASE("a reader in another process sees every acknowledged model while a writer appends and compacts") {
+  hfmm_test::scratch_dir dir;
+  auto store = dir / "catalog.json";
+  hfmm::json_file_storage s(store);
+  s.compact_threshold = 16 * 1024;  // compactions happen while the reader reads
+  s.compact_on_close_bytes = 0;
+  hfmm::json_model_manager writer(std::move(s));
+  for (int i = 0; i < 10; ++i) REQUIRE(writer.add_model(numbered(i)));
+  int ack[2];
+  REQUIRE(::pipe(ack) == 0);
+  pid_t child = ::fork();
+  if (child == 0) {  // the reader: each open sees at least what was acknowledged before it
+    ::close(ack[1]);
+    int acknowledged = 10, n;
+    for (int round = 0; round < 60; ++round) {
+      if (::read(ack[0], &n, sizeof n) == sizeof n) acknowledged = n;  // a lower bound: acks lag
+      auto mm = hfmm::json_model_manager::open(hfmm::json_file_storage(store, hfmm::open_mode::read_only));
+      if (!mm) ::_exit(2);
+      if (mm->size() < static_cast<std::size_t>(acknowledged)) ::_exit(3);
+      for (int i = 0; i < acknowledged; ++i)
+        if (!mm->get_model("org/model-" + std::to_string(i))) ::_exit(4);
+    }
+    ::_exit(0);
+  }
+  ::close(ack[0]);
+  for (int i = 10; i < 400; ++i) {
+    REQUIRE(writer.add_model(numbered(i)));
+    int n = i + 1;
+    if (::write(ack[1], &n, sizeof n) != sizeof n) break;  // the reader is done
+  }
+  ::close(ack[1]);
+  int status = 0;
+  ::waitpid(child, &status, 0);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+  CHECK(std::filesystem::exists(store));  // compacted on the way
+}
+
+TEST_CASE("a catalog in a directory nobody may write answers queries") {
+  hfmm_test::scratch_dir dir;
+  auto sub = dir / "ro";
+  std::filesystem::create_directories(sub);
+  auto store = sub / "catalog.json";
+  {
+    hfmm::json_model_manager mm(hfmm::json_file_storage{store});
+    REQUIRE(mm.add_model(numbered(1)));
+  }
+  auto before = files_in(sub);  // the writer left its lock file
+  ::chmod(store.c_str(), 0444);
+  ::chmod(sub.c_str(), 0555);
+  ::chmod(dir.path.c_str(), 0755);
+  // As a user without write permission (root writes anywhere: the child drops to nobody).
+  int code = in_child([&] {
+    if (::geteuid() == 0 && (::setgid(65534) != 0 || ::setuid(65534) != 0)) return false;
+    if (::access(sub.c_str(), W_OK) == 0) return false;  // the premise: the directory is not writable
+    auto reader = hfmm::json_model_manager::open(hfmm::json_file_storage(store, hfmm::open_mode::read_only));
+    if (!reader || reader->get_model_file_hash("org/model-1", "config.json") != std::string(40, 'b')) return false;
+    auto writer = hfmm::json_model_manager::open(hfmm::json_file_storage(store));
+    return !writer && writer.error() == hfmm::errc::storage_read_only;  // the file's mode says no
+  });
+  CHECK(code == 0);
+  CHECK(files_in(sub) == before);
+  ::chmod(sub.c_str(), 0755);
+}
+
+TEST_CASE("a compaction keeps the file's mode, owner and group") {
+  for (unsigned mode : {0600u, 0640u}) {
+    hfmm_test::scratch_dir dir;
+    auto store = dir / "catalog.json";
+    {
+      hfmm::json_model_manager mm(hfmm::json_file_storage{store});
+      REQUIRE(mm.add_model(numbered(0)));
+    }
+    ::chmod(store.c_str(), mode);
+    bool root = ::geteuid() == 0;
+    if (root) REQUIRE(::chown(store.c_str(), 65534, 65534) == 0);  // another owner, as a shared catalog has
+    auto before = stat_of(store);
+    {
+      hfmm::json_model_manager mm(hfmm::json_file_storage{store});
+      REQUIRE(mm.add_model(numbered(1)));
+      REQUIRE(mm.storage().compact());
+      CHECK_FALSE(std::filesystem::exists(mm.storage().journal_path()));
+    }
+    auto after = stat_of(store);
+    CHECK(after.mode == mode);
+    CHECK(after.uid == before.uid);
+    CHECK(after.gid == before.gid);
+    if (root) CHECK(after.uid == 65534u);
+    CHECK(ids_in(store).size() == 2);
+  }
+}
+
+TEST_CASE("a read-only file is not replaced, and JSON that is not a catalog is refused untouched") {
+  hfmm_test::scratch_dir dir;
+  auto store = dir / "catalog.json";
+  {
+    hfmm::json_model_manager mm(hfmm::json_file_storage{store});
+    REQUIRE(mm.add_model(numbered(0)));
+  }
+  ::chmod(store.c_str(), 0444);
+  auto before = files_in(dir.path);
+  hfmm::diagnostics why;
+  auto writer = hfmm::json_model_manager::open(hfmm::json_file_storage{store}, {}, why);
+  REQUIRE_FALSE(writer);
+  CHECK(writer.error() == hfmm::errc::storage_read_only);
+  CHECK(why.message().find("read-only (mode 0444)") != std::string::npos);
+  CHECK(stat_of(store).mode == 0444u);
+
+  auto tsconfig = dir / "tsconfig.json";
+  std::string text = R"({"compilerOptions": {"target": "es5", "strict": true}, "include": ["src"]})";
+  hfmm_test::spit(tsconfig, text);
+  auto mm = hfmm::json_model_manager::open(hfmm::json_file_storage{tsconfig}, {}, why);
+  REQUIRE_FALSE(mm);
+  CHECK(mm.error() == hfmm::errc::storage_corrupt);
+  CHECK(why.message().find("tsconfig.json") != std::string::npos);
+  CHECK(why.message().find("not a model catalog") != std::string::npos);
+  CHECK(why.message().find("\"compilerOptions\"") != std::string::npos);
+  CHECK(hfmm_test::slurp(tsconfig) == text);
+  before.insert({"tsconfig.json", "tsconfig.json.lock"});  // the writer's lock, nothing else
+  CHECK(files_in(dir.path) == before);
+  // The constructor's exception says the same.
+  try {
+    hfmm::json_model_manager thrown{hfmm::json_file_storage{tsconfig}};
+    FAIL("opened a file that is not a catalog");
+  } catch (const boost::system::system_error& e) {
+    CHECK(std::string(e.what()).find("not a model catalog") != std::string::npos);
+  }
+  // A directory given as the store says so.
+  auto as_dir = hfmm::json_model_manager::open(hfmm::json_file_storage{dir.path}, {}, why);
+  REQUIRE_FALSE(as_dir);
+  CHECK(why.message().find("is a directory") != std::string::npos);
+}
+
+TEST_CASE("compaction policy: a large catalog keeps its journal at close until compact(); every path agrees") {
+  hfmm_test::scratch_dir dir;
+  auto store = dir / "catalog.json";
+  {
+    hfmm::json_model_manager mm(hfmm::json_file_storage{store});
+    for (int i = 0; i < 20; ++i) REQUIRE(mm.add_model(numbered(i)));
+  }
+  auto base = hfmm_test::slurp(store);
+  std::vector<std::string> ids;
+  {
+    hfmm::json_file_storage s(store);
+    s.compact_on_close_bytes = 0;  // as a catalog larger than the policy's bound
+    hfmm::json_model_manager mm(std::move(s));
+    REQUIRE(mm.add_model(numbered(100)));
+    REQUIRE(mm.remove_model("org/model-3"));
+    auto changed = numbered(5);
+    changed.description = "changed in place";
+    REQUIRE(mm.add_model(changed));
+    for (auto* m : mm.list_models()) ids.push_back(m->model_id);
+  }
+  CHECK(hfmm_test::slurp(store) == base);  // what the Python Model Manager reads is unchanged
+  CHECK(std::filesystem::exists(dir / "catalog.json.journal"));
+  CHECK(ids_in(store) == ids);  // hfmm sees the journal
+  {
+    hfmm::json_file_storage s(store);
+    s.compact_on_close_bytes = 0;
+    hfmm::json_model_manager mm(std::move(s));
+    REQUIRE(mm.storage().compact());  // what `hfmm compact` does
+  }
+  CHECK_FALSE(std::filesystem::exists(dir / "catalog.json.journal"));
+  auto root = boost::json::parse(hfmm_test::slurp(store)).as_object();
+  std::vector<std::string> keys;
+  for (auto& kv : root) keys.emplace_back(kv.key());
+  CHECK(keys == ids);  // the Python layout, in catalog order
+  CHECK(root.at("org/model-5").at("description") == "changed in place");
+  CHECK(ids_in(store) == ids);
 }

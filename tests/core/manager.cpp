@@ -364,3 +364,68 @@ TEST_CASE("indexes agree with a plain scan through adds, replacements, removals 
   CHECK(mm.list_models().back()->model_id == "m7");
   CHECK(mm.get_models_with_file("") == naive_with_file(""));
 }
+
+TEST_CASE("one digest in every model: the scan, the index and in-place replacements agree") {
+  // As on the Hub: one .gitattributes blob, one tokenizer in most models, forks sharing an LFS file.
+  hfmm::offline_model_manager mm(hfmm::memory_storage{});
+  const std::string attributes = std::string(40, 'a');
+  const std::string shared_sha = std::string(64, 'b');
+  const std::string tokenizer = std::string(39, 'c') + "1";
+  auto model = [&](int id, int generation) {
+    hfmm::model_metadata m{.model_id = "org/m" + std::to_string(id)};
+    hfmm::repo_structure s{.model_id = m.model_id, .commit_sha = std::string(39, 'd') + std::to_string(generation % 10)};
+    s.files.insert(".gitattributes", {.size = 1519, .oid = attributes});
+    if (id % 4 != 0) s.files.insert("tokenizer.json", {.size = 7, .oid = tokenizer});
+    if (id % 3 == 0) s.files.insert("model.safetensors", {.size = 9, .oid = hfmm::lfs_pointer_oid(shared_sha, 9), .lfs = hfmm::lfs_info{shared_sha, 9, 126}});
+    auto own = hfmm::detail::sha256_hex(m.model_id + std::to_string(generation));
+    s.files.insert("sub" + std::to_string(id % 7) + "/own.bin", {.size = 3, .oid = hfmm::lfs_pointer_oid(own, 3), .lfs = hfmm::lfs_info{own, 3, 126}});
+    m.repository_structure = std::move(s);
+    return m;
+  };
+  constexpr int models = 3000;
+  std::vector<hfmm::model_metadata> batch;
+  for (int id = 0; id < models; ++id) batch.push_back(model(id, 0));
+  REQUIRE(mm.add_models(batch));
+  auto ids = [](const std::vector<const hfmm::model_metadata*>& v) {
+    std::vector<std::string> out;
+    for (auto* m : v) out.push_back(m->model_id);
+    return out;
+  };
+  auto content_ids = [&](const std::string& hash) {
+    std::vector<std::string> out;
+    for (const auto& match : mm.find_models_with_content(hash)) out.push_back(match.model->model_id + ":" + match.path);
+    return out;
+  };
+  auto expected_content = [&](const std::string& hash) {
+    std::vector<std::string> out;
+    for (auto* m : mm.list_models())
+      for (auto f : m->repository_structure->files)
+        if (f.oid() == hash || (f.lfs() && f.lfs()->sha256 == hash)) out.push_back(m->model_id + ":" + std::string(f.path()));
+    return out;
+  };
+  auto expected_with = [&](const std::string& lower) {
+    std::vector<std::string> out;
+    for (auto* m : mm.list_models())
+      for (auto f : m->repository_structure->files)
+        if (hfmm::detail::to_lower_ascii(f.path()).find(lower) != std::string::npos) {
+          out.push_back(m->model_id);
+          break;
+        }
+    return out;
+  };
+  auto check_all = [&] {
+    for (const auto& hash : {attributes, shared_sha, tokenizer, std::string(40, 'e')}) CHECK(content_ids(hash) == expected_content(hash));
+    for (std::string pattern : {".gitattributes", "tokenizer.json", "sub3/", "own.bin", "", "absent"})
+      CHECK(ids(mm.get_models_with_file(pattern)) == expected_with(pattern));
+  };
+  check_all();  // the first questions scan; the later ones build and use the indexes
+  check_all();
+  CHECK(content_ids(attributes).size() == models);
+  for (int id = 0; id < models; ++id) REQUIRE(mm.add_model(model(id, 1)));  // refreshed in place, same slots
+  check_all();
+  for (int id = 0; id < models; id += 2) REQUIRE(mm.remove_model("org/m" + std::to_string(id)));
+  check_all();
+  for (int id = 0; id < models; id += 2) REQUIRE(mm.add_model(model(id, 2)));  // back, at the end
+  check_all();
+  CHECK(mm.list_models().back()->model_id == "org/m" + std::to_string(models - 2));
+}

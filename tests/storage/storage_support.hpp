@@ -60,7 +60,7 @@ template <class Codec>
 struct store_place<hfmm::basic_json_file_storage<Codec>> : file_place<hfmm::basic_json_file_storage<Codec>> {
   store_place() : file_place<hfmm::basic_json_file_storage<Codec>>("catalog" + std::string(Codec::suffix)) {}
   bool make_newer() {
-    spit(std::filesystem::path(this->path) += ".journal", "{\"hfmm_journal\":2}\n");
+    spit(std::filesystem::path(this->path) += ".journal", "{\"hfmm_journal\":3}\n");
     return true;
   }
 };

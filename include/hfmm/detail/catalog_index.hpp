@@ -5,8 +5,12 @@
 //   visiting every file of every model: the distinct lower-cased paths live in one blob that is
 //   searched with memmem, and each distinct path has a sorted posting list of model slots.
 // content_index — answers "models holding content H" (git oid or LFS SHA-256): an
-//   open-addressing table of (first 32 bits of the digest, slot), 8 bytes a digest; candidates
-//   are confirmed against the model's files.
+//   open-addressing table of distinct 32-bit digest prefixes, 8 bytes a key, pointing at a slot
+//   or, for a prefix several models share, at a posting list; candidates are confirmed against
+//   the model's files.
+//
+// Every step is linear (or n log n) in the files indexed, however often one digest or path
+// recurs: the real Hub shares .gitattributes, licences and tokenizers across most models.
 //
 // id_index — model_id → slot, an open-addressing table of slots that reads the ids from the
 //   models themselves (4 bytes a model at most half full, instead of a map node and a copy).
@@ -105,22 +109,59 @@ private:
   std::size_t size_ = 0;
 };
 
-class path_index {
+/// The slots holding one key (a path, a digest prefix), ascending. Removal leaves a tombstone
+/// (the slot with its top bit set) so that a model refreshed in place — removed, then added
+/// again under the same slot — costs two binary searches, not two moves of a long list; a list
+/// is compacted once tombstones make up half of it. Every step is O(log n) amortized however
+/// many models share the key (the default .gitattributes is in nearly all of them).
+class posting_list {
 public:
-  void add(std::uint32_t slot, const repo_structure& s) {
-    for (auto id : ids_of(s, true)) {
-      auto& list = postings_[id];
-      list.insert(std::upper_bound(list.begin(), list.end(), slot), slot);
+  void add(std::uint32_t slot) {
+    auto it = position(slot);
+    if (it != slots_.end() && (*it & ~removed_bit) == slot) {
+      if (*it & removed_bit) *it = slot, --removed_;
+      return;
+    }
+    slots_.insert(it, slot);  // at the end for a new model: slots only grow
+  }
+
+  void remove(std::uint32_t slot) {
+    auto it = position(slot);
+    if (it == slots_.end() || *it != slot) return;
+    *it |= removed_bit;
+    if (++removed_ * 2 > slots_.size()) {
+      std::erase_if(slots_, [](std::uint32_t s) { return (s & removed_bit) != 0; });
+      removed_ = 0;
     }
   }
 
+  template <class F>
+  void for_each(F f) const {
+    for (auto s : slots_)
+      if (!(s & removed_bit)) f(s);
+  }
+
+  std::size_t memory_bytes() const noexcept { return slots_.capacity() * sizeof(std::uint32_t); }
+
+private:
+  static constexpr std::uint32_t removed_bit = 0x8000'0000u;
+  std::vector<std::uint32_t>::iterator position(std::uint32_t slot) {
+    return std::lower_bound(slots_.begin(), slots_.end(), slot,
+                            [](std::uint32_t a, std::uint32_t b) { return (a & ~removed_bit) < b; });
+  }
+  std::vector<std::uint32_t> slots_;  // ascending by slot (the top bit aside)
+  std::uint32_t removed_ = 0;
+};
+
+class path_index {
+public:
+  void add(std::uint32_t slot, const repo_structure& s) {
+    for (auto id : ids_of(s, true)) postings_[id].add(slot);
+  }
+
   void remove(std::uint32_t slot, const repo_structure& s) {
-    for (auto id : ids_of(s, false)) {
-      if (id == npos) continue;
-      auto& list = postings_[id];
-      auto it = std::lower_bound(list.begin(), list.end(), slot);
-      if (it != list.end() && *it == slot) list.erase(it);
-    }
+    for (auto id : ids_of(s, false))
+      if (id != npos) postings_[id].remove(slot);
   }
 
   void clear() {
@@ -136,8 +177,7 @@ public:
   void for_each_match(std::string_view lower_pattern, Mark mark) const {
     if (lower_pattern.find('\n') != std::string_view::npos) return;
     if (lower_pattern.empty()) {
-      for (const auto& list : postings_)
-        for (auto slot : list) mark(slot);
+      for (const auto& list : postings_) list.for_each(mark);
       return;
     }
     const char* base = blob_.data();
@@ -149,7 +189,7 @@ public:
       auto offset = static_cast<std::size_t>(hit - base);
       // The distinct path holding this offset; then go on after it (one visit per path).
       auto k = static_cast<std::size_t>(std::upper_bound(starts_.begin(), starts_.end(), offset) - starts_.begin()) - 1;
-      for (auto slot : postings_[k]) mark(slot);
+      postings_[k].for_each(mark);
       pos = k + 1 < starts_.size() ? starts_[k + 1] : blob_.size();
     }
   }
@@ -165,14 +205,14 @@ public:
   }
 
   /// Slots holding exactly this lower-cased path.
-  const std::vector<std::uint32_t>* exact(const std::string& lower_path) const {
+  const posting_list* exact(const std::string& lower_path) const {
     auto it = ids_.find(lower_path);
     return it == ids_.end() ? nullptr : &postings_[it->second];
   }
 
   std::size_t memory_bytes() const {
     std::size_t bytes = blob_.capacity() + starts_.capacity() * 4 + postings_.capacity() * sizeof(postings_[0]);
-    for (const auto& p : postings_) bytes += p.capacity() * 4;
+    for (const auto& p : postings_) bytes += p.memory_bytes();
     for (const auto& kv : ids_) bytes += kv.first.capacity() + 48;
     bytes += by_pool_id_.size() * 24 + by_pool_id_.bucket_count() * 8;
     return bytes;
@@ -222,61 +262,81 @@ private:
   std::unordered_map<std::uint32_t, std::uint32_t> by_pool_id_;  // pool path id → id
   std::string blob_;
   std::vector<std::uint32_t> starts_;
-  std::vector<std::vector<std::uint32_t>> postings_;
+  std::vector<posting_list> postings_;
 };
 
+/// The models with a path containing `lower_pattern`, found by visiting every file once — what
+/// a process that asks one question does instead of building a path_index. Each distinct path
+/// (by pool id) is lower-cased and searched once; `mark(slot)` is called once per model.
+template <class Structures, class Mark>
+void scan_path_matches(const Structures& structure_of_slot, std::size_t slots, std::string_view lower_pattern, Mark mark) {
+  std::unordered_map<std::uint32_t, bool> matches;  // pool path id → contains the pattern
+  std::string lower;
+  for (std::size_t slot = 0; slot < slots; ++slot) {
+    const repo_structure* s = structure_of_slot(slot);
+    if (!s) continue;
+    for (std::size_t i = 0; i < s->files.size(); ++i) {
+      auto [it, fresh] = matches.try_emplace(file_table_access::path_id(s->files, i), false);
+      if (fresh) {
+        lower_ascii_into(lower, s->files[i].path());
+        it->second = lower_pattern.find('\n') == std::string_view::npos && lower.find(lower_pattern) != std::string::npos;
+      }
+      if (it->second) {
+        mark(static_cast<std::uint32_t>(slot));
+        break;
+      }
+    }
+  }
+}
+
+/// Digest prefix → slots. A prefix held by one model (most LFS files) takes one 8-byte cell; a
+/// shared one (.gitattributes, licences, tokenizers, forks) points at a posting_list, so the
+/// build stays linear however often one digest recurs.
 class content_index {
 public:
   void add(std::uint32_t slot, const repo_structure& s) {
     for (auto k : keys_of(s)) insert(k, slot);
   }
 
-  /// Room for `keys` more keys without growing (a bulk build rehashes nothing).
-  void reserve(std::size_t keys) {
-    if ((used_ + keys) * 10 > cells_.size() * 7) grow(live_ + keys);
-  }
-
-  /// Keys a structure adds at most (one per git oid and one per LFS SHA-256).
-  static std::size_t max_keys(const repo_structure& s) noexcept {
-    return s.files.size() + file_table_access::lfs_count(s.files);
-  }
-
   void remove(std::uint32_t slot, const repo_structure& s) {
     for (auto k : keys_of(s)) {
-      if (cells_.empty()) return;
-      for (std::size_t i = k & mask(); cells_[i].slot != empty; i = (i + 1) & mask())
-        if (cells_[i].key == k && cells_[i].slot == slot) {
-          cells_[i].slot = deleted;
-          --live_;
-          break;
-        }
+      auto i = find(k);
+      if (i == npos) continue;
+      auto* c = &cells_[i];
+      if (c->value & list_bit) lists_[c->value & ~list_bit].remove(slot);
+      else if (c->value == slot) c->value = no_slot;  // the key stays, for the model's return
     }
   }
 
   void clear() {
     cells_.clear();
-    used_ = live_ = 0;
+    lists_.clear();
+    used_ = 0;
   }
 
-  /// Candidate slots for a key, detail::hex_prefix32 of the digest (sorted, unique).
+  /// Candidate slots for a key, detail::hex_prefix32 of the digest (ascending, unique).
   std::vector<std::uint32_t> candidates(std::uint32_t k) const {
     std::vector<std::uint32_t> out;
-    if (cells_.empty()) return out;
-    for (std::size_t i = k & mask(); cells_[i].slot != empty; i = (i + 1) & mask())
-      if (cells_[i].key == k && cells_[i].slot != deleted) out.push_back(cells_[i].slot);
-    std::sort(out.begin(), out.end());
-    out.erase(std::unique(out.begin(), out.end()), out.end());
+    if (auto i = find(k); i != npos) {
+      auto v = cells_[i].value;
+      if (v & list_bit) lists_[v & ~list_bit].for_each([&](std::uint32_t s) { out.push_back(s); });
+      else if (v != no_slot) out.push_back(v);
+    }
     return out;
   }
 
-  std::size_t memory_bytes() const { return cells_.capacity() * sizeof(cell); }
+  std::size_t memory_bytes() const {
+    std::size_t bytes = cells_.capacity() * sizeof(cell) + lists_.capacity() * sizeof(posting_list);
+    for (const auto& l : lists_) bytes += l.memory_bytes();
+    return bytes;
+  }
 
 private:
   struct cell {
     std::uint32_t key;
-    std::uint32_t slot;
+    std::uint32_t value;  // a slot, no_slot, or list_bit | index into lists_
   };
-  static constexpr std::uint32_t empty = 0xFFFF'FFFFu, deleted = 0xFFFF'FFFEu;
+  static constexpr std::uint32_t empty = 0xFFFF'FFFFu, no_slot = 0x7FFF'FFFFu, list_bit = 0x8000'0000u;
   std::size_t mask() const { return cells_.size() - 1; }
 
   static std::vector<std::uint32_t> keys_of(const repo_structure& s) {
@@ -291,13 +351,39 @@ private:
     return keys;
   }
 
+  std::size_t home(std::uint32_t k) const noexcept {
+    return (k * 0x9E37'79B9u) & mask();  // prefixes are near-uniform; the multiply guards odd ones
+  }
+
+  static constexpr std::size_t npos = static_cast<std::size_t>(-1);
+  std::size_t find(std::uint32_t k) const noexcept {
+    if (cells_.empty()) return npos;
+    for (std::size_t i = home(k); cells_[i].value != empty; i = (i + 1) & mask())
+      if (cells_[i].key == k) return i;
+    return npos;
+  }
+
   void insert(std::uint32_t k, std::uint32_t slot) {
-    if ((used_ + 1) * 10 > cells_.size() * 7) grow(live_ + 1);
-    std::size_t i = k & mask();
-    while (cells_[i].slot != empty && cells_[i].slot != deleted) i = (i + 1) & mask();
-    if (cells_[i].slot == empty) ++used_;
+    if (auto found = find(k); found != npos) {
+      auto* c = &cells_[found];
+      if (c->value & list_bit) {
+        lists_[c->value & ~list_bit].add(slot);
+      } else if (c->value == no_slot || c->value == slot) {
+        c->value = slot;
+      } else {  // a second model holds this key: from now on a list
+        posting_list list;
+        list.add(std::min(c->value, slot));
+        list.add(std::max(c->value, slot));
+        c->value = list_bit | static_cast<std::uint32_t>(lists_.size());
+        lists_.push_back(std::move(list));
+      }
+      return;
+    }
+    if ((used_ + 1) * 10 > cells_.size() * 7) grow(used_ + 1);
+    std::size_t i = home(k);
+    while (cells_[i].value != empty) i = (i + 1) & mask();
     cells_[i] = {k, slot};
-    ++live_;
+    ++used_;
   }
 
   /// Rehashes into a table where `keys` fill well under 70% (room to grow before the next).
@@ -306,13 +392,17 @@ private:
     std::size_t size = 16;
     while (size * 7 < keys * 20) size *= 2;
     cells_.assign(size, cell{0, empty});
-    used_ = live_ = 0;
     for (const auto& c : old)
-      if (c.slot != empty && c.slot != deleted) insert(c.key, c.slot);
+      if (c.value != empty) {
+        std::size_t i = home(c.key);
+        while (cells_[i].value != empty) i = (i + 1) & mask();
+        cells_[i] = c;
+      }
   }
 
   std::vector<cell> cells_;
-  std::size_t used_ = 0, live_ = 0;
+  std::vector<posting_list> lists_;
+  std::size_t used_ = 0;  // distinct keys in cells_
 };
 
 }  // namespace hfmm::detail

@@ -352,7 +352,7 @@ private:
   bool finish_record(std::size_t pairs, error_code& ec) {
     stack_.push_object(pairs);
     auto record = stack_.release();
-    auto m = read_model(record, why_);
+    auto m = read_model(record, why_, record_key_);
     if (!m) {
       ec = m.error();
       return false;
@@ -389,26 +389,68 @@ private:
   file_table files_;  // built here, copied out exactly sized; its capacity serves the next record
 };
 
-/// Parses a whole catalog, calling `on_record(key, model)` for each record in file order.
-/// Errors: storage_corrupt (not JSON, truncated, or a record of the wrong shape; `why` says
-/// where), or the callback's refusal.
+/// A catalog fed piece by piece (a file read in chunks: scratch memory stays one buffer),
+/// calling `on_record(key, model)` for each record in file order as soon as it ends.
+/// Errors: storage_corrupt (not JSON, truncated, a record of the wrong shape, data after the
+/// catalog; `why` says where), or the callback's refusal. Only whitespace: an empty catalog.
 /// (A template so that only a translation unit that loads a catalog instantiates the parser.)
 template <class OnRecord>
+class catalog_parser {
+public:
+  catalog_parser(OnRecord on_record, std::string* why)
+      : parser_(boost::json::parse_options{}, catalog_handler::record_callback(std::move(on_record)), why), why_(why) {}
+
+  /// The next piece of the text (more may follow).
+  result<void> write(std::string_view piece) {
+    if (!started_) {  // leading whitespace, and a file of nothing else, are not a document
+      auto first = piece.find_first_not_of(" \t\r\n");
+      if (first == std::string_view::npos) return offset_ += piece.size(), result<void>{};
+      started_ = true;
+    }
+    if (parser_.done()) return trailing(piece);
+    error_code ec;
+    auto used = parser_.write_some(true, piece.data(), piece.size(), ec);
+    if (ec) return invalid(ec);
+    offset_ += used;
+    return parser_.done() ? trailing(piece.substr(used)) : result<void>{};
+  }
+
+  /// The end of the text.
+  result<void> finish() {
+    if (!started_ || parser_.done()) return {};
+    error_code ec;
+    parser_.write_some(false, nullptr, 0, ec);
+    if (!ec && !parser_.done()) ec = boost::json::error::incomplete;
+    return ec ? invalid(ec) : result<void>{};
+  }
+
+private:
+  result<void> invalid(const error_code& ec) {
+    if (why_ && why_->empty()) *why_ = "not valid JSON (" + ec.message() + ") — truncated or corrupt";
+    return errc::storage_corrupt;
+  }
+  // The parser stops after one value: anything but whitespace after it is a damaged file.
+  result<void> trailing(std::string_view rest) {
+    if (auto bad = rest.find_first_not_of(" \t\r\n"); bad != std::string_view::npos) {
+      if (why_) *why_ = "unexpected data after the catalog at byte " + std::to_string(offset_ + bad) + " — corrupt";
+      return errc::storage_corrupt;
+    }
+    offset_ += rest.size();
+    return {};
+  }
+
+  boost::json::basic_parser<catalog_handler> parser_;
+  std::string* why_;
+  bool started_ = false;
+  std::uint64_t offset_ = 0;  // bytes consumed, for messages
+};
+
+/// Parses a whole catalog held in memory (catalog_parser in one piece).
+template <class OnRecord>
 result<void> parse_catalog(std::string_view text, OnRecord on_record, std::string* why) {
-  boost::json::basic_parser<catalog_handler> parser(boost::json::parse_options{},
-                                                    catalog_handler::record_callback(std::move(on_record)), why);
-  error_code ec;
-  auto used = parser.write_some(false, text.data(), text.size(), ec);
-  if (ec) {
-    if (why && why->empty()) *why = "not valid JSON (" + ec.message() + ") — truncated or corrupt";
-    return errc::storage_corrupt;
-  }
-  // write_some stops after one value: anything but whitespace after it is a damaged file.
-  if (text.find_first_not_of(" \t\r\n", used) != std::string_view::npos) {
-    if (why) *why = "unexpected data after the catalog at byte " + std::to_string(used) + " — corrupt";
-    return errc::storage_corrupt;
-  }
-  return {};
+  catalog_parser<OnRecord> parser(std::move(on_record), why);
+  if (auto ok = parser.write(text); !ok) return ok;
+  return parser.finish();
 }
 
 }  // namespace hfmm::detail

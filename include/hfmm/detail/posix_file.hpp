@@ -11,6 +11,7 @@
 #include <cstdint>
 #include <utility>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -43,61 +44,75 @@ private:
   int fd_ = -1;
 };
 
+/// What tells one version of a file from another without reading it.
 struct file_stamp {
   std::uint64_t size = 0;
   std::int64_t mtime_ns = 0;
   bool exists = false;
+  std::uint64_t inode = 0;
   bool operator==(const file_stamp&) const = default;
 };
 
 file_stamp stamp_of(const std::filesystem::path& p);
+file_stamp stamp_of(const struct stat& st) noexcept;
 
 bool write_all(int fd, std::string_view data);
 
 /// Reads a whole file. A missing file gives file_not_found; other failures storage_io.
 result<std::string> read_whole_file(const std::filesystem::path& p);
 
-/// A whole file mapped read-only: no copy and no zero-filled buffer (on these VMs the
-/// page faults of an 85 MB read() cost more than parsing it).
-class mapped_file {
-public:
-  mapped_file() = default;
-  mapped_file(mapped_file&& o) noexcept : data_(std::exchange(o.data_, nullptr)), size_(std::exchange(o.size_, 0)) {}
-  mapped_file& operator=(mapped_file&& o) noexcept {
-    if (this != &o) {
-      unmap();
-      data_ = std::exchange(o.data_, nullptr);
-      size_ = std::exchange(o.size_, 0);
+/// Opens a file for reading; `missing` tells ENOENT from other failures.
+inline unique_fd open_for_reading(const std::filesystem::path& p, bool& missing) {
+  unique_fd fd(::open(p.c_str(), O_RDONLY | O_CLOEXEC));
+  missing = !fd && errno == ENOENT;
+  return fd;
+}
+
+/// The size of the pieces files are read in: what a load holds of the file at any time.
+inline constexpr std::size_t read_chunk_bytes = 1u << 20;
+
+/// Calls on_chunk(std::string_view) with the rest of the file in pieces of at most
+/// read_chunk_bytes, until the end or on_chunk's failure. Errors: storage_io, on_chunk's.
+template <class OnChunk>
+result<void> for_each_chunk(int fd, OnChunk on_chunk) {
+  std::unique_ptr<char[]> buffer(new char[read_chunk_bytes]);
+  for (;;) {
+    auto n = ::read(fd, buffer.get(), read_chunk_bytes);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errc::storage_io;
     }
-    return *this;
+    if (n == 0) return {};
+    if (auto ok = on_chunk(std::string_view(buffer.get(), static_cast<std::size_t>(n))); !ok) return ok;
   }
-  ~mapped_file() { unmap(); }
+}
 
-  /// Errors: file_not_found, storage_io.
-  static result<mapped_file> open(const std::filesystem::path& p) {
-    unique_fd fd(::open(p.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd) return errno == ENOENT ? errc::file_not_found : errc::storage_io;
-    struct stat st;
-    if (::fstat(fd.get(), &st) != 0) return errc::storage_io;
-    mapped_file m;
-    m.size_ = static_cast<std::size_t>(st.st_size);
-    if (m.size_ == 0) return m;
-    void* addr = ::mmap(nullptr, m.size_, PROT_READ, MAP_PRIVATE, fd.get(), 0);
-    if (addr == MAP_FAILED) return errc::storage_io;
-    ::madvise(addr, m.size_, MADV_SEQUENTIAL);
-    m.data_ = static_cast<const char*>(addr);
-    return m;
-  }
-  std::string_view view() const noexcept { return {data_, size_}; }
-
-private:
-  void unmap() noexcept {
-    if (data_) ::munmap(const_cast<char*>(data_), size_);
-    data_ = nullptr;
-  }
-  const char* data_ = nullptr;
-  std::size_t size_ = 0;
-};
+/// Calls on_line(offset, line) for each line of the file that a '\n' ends (the line without
+/// it), reading in chunks; a line longer than a chunk is gathered whole. Returns the offset
+/// after the last complete line: what follows is a torn tail. Errors: storage_io, on_line's.
+template <class OnLine>
+result<std::uint64_t> for_each_line(int fd, OnLine on_line) {
+  std::string partial;  // the start of a line that continues in the next chunk
+  std::uint64_t offset = 0;  // where `partial` (or the next line) starts
+  auto ok = for_each_chunk(fd, [&](std::string_view chunk) -> result<void> {
+    while (!chunk.empty()) {
+      auto end = chunk.find('\n');
+      if (end == std::string_view::npos) {
+        partial.append(chunk);
+        return {};
+      }
+      std::string_view line = chunk.substr(0, end);
+      if (!partial.empty()) line = partial.append(line);
+      if (auto done = on_line(offset, line); !done) return done;
+      offset += line.size() + 1;
+      partial.clear();
+      chunk.remove_prefix(end + 1);
+    }
+    return {};
+  });
+  if (!ok) return ok.error();
+  return offset;
+}
 
 result<void> fsync_directory(const std::filesystem::path& file);
 

@@ -343,12 +343,21 @@ HFMM_DECL result<void> check_writable(const model_metadata& m, std::string* why)
   return {};
 }
 
-HFMM_DECL result<model_metadata> read_model(const json::value& jv, std::string* why) {
+HFMM_DECL result<model_metadata> read_model(const json::value& jv, std::string* why, std::string_view key) {
   if (!jv.is_object()) {
     if (why) *why = "a model record should be a JSON object";
     return errc::invalid_argument;
   }
   const auto& o = jv.get_object();
+  // Lenient about which fields a record has, but it must have one: a JSON file of something
+  // else ({"compilerOptions": {...}}) is not a catalog with one odd model.
+  if (std::none_of(o.begin(), o.end(), [](const json::key_value_pair& kv) { return is_model_field(kv.key()); })) {
+    if (why)
+      *why = (key.empty() ? std::string("a record") : "the record \"" + std::string(key) + "\"") +
+             " has none of the model fields (model_id, model_name, model_type, architecture, …): this JSON is not a "
+             "model catalog, which is an object of model records keyed by model_id";
+    return errc::invalid_argument;
+  }
   model_metadata m;
   std::string id;
   if (auto* v = store_reader::get(o, "model_id"); v && v->is_string()) id = v->get_string();

@@ -1,10 +1,14 @@
 #pragma once
 // Bodies of <hfmm/storage/json_file.hpp>.
 
+#include <sys/stat.h>
+
 namespace hfmm {
 
 namespace detail {
-inline constexpr int journal_format = 1;
+/// 2: the header stamps the base by size and mtime (1 also by a SHA-256 of it, which cost a
+/// second read of the whole file on the first write; still read).
+inline constexpr int journal_format = 2;
 
 /// {"op":"upsert","models":[{"model_id":"<id>",...},...]} or {"op":"erase","model_id":"<id>"}.
 inline bool valid_journal_record(const boost::json::object& r) {
@@ -23,13 +27,6 @@ inline bool valid_journal_record(const boost::json::object& r) {
   return true;
 }
 
-/// The model id a record of the file stands for: its model_id, else its key (as load() reads it).
-inline std::string_view record_model_id(std::string_view key, const boost::json::value& record) {
-  auto* id = record.is_object() ? record.get_object().if_contains("model_id") : nullptr;
-  if (id && id->is_string() && !id->get_string().empty()) return id->get_string();
-  return key;
-}
-
 inline std::string journal_line(std::string_view json) {
   char crc[9];
   std::snprintf(crc, sizeof crc, "%08x", crc32(json));
@@ -38,74 +35,47 @@ inline std::string journal_line(std::string_view json) {
   line.append(crc, 8).append(" ").append(json).append("\n");
   return line;
 }
+
+/// The record of a journal line ("<crc32> <json>"), when its checksum holds and it is an
+/// object; null otherwise.
+inline std::optional<boost::json::object> parse_journal_line(std::string_view line) {
+  if (line.size() <= 9 || line[8] != ' ') return std::nullopt;
+  auto body = line.substr(9);
+  char crc[9];
+  std::snprintf(crc, sizeof crc, "%08x", crc32(body));
+  if (line.compare(0, 8, crc) != 0) return std::nullopt;
+  error_code ec;
+  auto v = boost::json::parse(body, ec);
+  if (ec || !v.is_object()) return std::nullopt;
+  return std::move(v.get_object());
+}
+
+/// The first line of a file, without its '\n'; none when no line is complete.
+inline result<std::optional<std::string>> read_first_line(const std::filesystem::path& p) {
+  unique_fd fd(::open(p.c_str(), O_RDONLY | O_CLOEXEC));
+  if (!fd) return errc::storage_io;
+  std::string text;
+  char piece[4096];
+  for (;;) {
+    auto n = ::read(fd.get(), piece, sizeof piece);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return errc::storage_io;
+    if (n == 0) return std::optional<std::string>();
+    text.append(piece, static_cast<std::size_t>(n));
+    if (auto end = text.find('\n'); end != std::string::npos) return std::optional<std::string>(text.substr(0, end));
+  }
+}
+
 }  // namespace detail
 
 template <class Codec>
-result<boost::json::object> basic_json_file_storage<Codec>::read_base_object(std::string* raw_out) {
-  auto raw = detail::read_whole_file(path_);
-  if (!raw) {
-    if (raw.error() == errc::file_not_found) return boost::json::object{};
-    return raw.error();
-  }
-  if (raw_out) *raw_out = *raw;
-  std::string text = std::move(*raw);
-  if (!Codec::decode(text)) {
-    detail_ = path_.string() + ": cannot be decompressed";
-    return errc::storage_corrupt;
-  }
-  if (text.find_first_not_of(" \t\r\n") == std::string::npos) return boost::json::object{};  // an empty file
+result<typename basic_json_file_storage<Codec>::journal_header>
+basic_json_file_storage<Codec>::read_header(std::string_view line, const std::filesystem::path& p) {
   error_code ec;
-  auto jv = boost::json::parse(text, ec);
-  if (ec) {
-    detail_ = path_.string() + ": not valid JSON (" + ec.message() + ") — truncated or corrupt";
-    return errc::storage_corrupt;
-  }
-  if (!jv.is_object()) {
-    detail_ = path_.string() + ": the top level should be an object keyed by model_id";
-    return errc::storage_corrupt;
-  }
-  return std::move(jv.get_object());
-}
-
-template <class Codec>
-result<typename basic_json_file_storage<Codec>::journal_header> basic_json_file_storage<Codec>::stamp_base() {
-  journal_header h;
-  auto st = detail::stamp_of(path_);
-  if (!st.exists) return h;
-  auto raw = detail::read_whole_file(path_);
-  if (!raw) return raw.error();
-  h.base_size = raw->size();
-  h.base_mtime_ns = st.mtime_ns;
-  h.base_sha256 = detail::sha256_hex(*raw);
-  return h;
-}
-
-template <class Codec>
-result<bool> basic_json_file_storage<Codec>::stamp_matches(const journal_header& h, const std::string_view* base_bytes) {
-  auto st = detail::stamp_of(path_);
-  if (!st.exists) return h.base_sha256.empty();
-  if (h.base_sha256.empty() || st.size != h.base_size) return false;
-  // Content decides: a copy or touch keeps the content, a rewrite by another program does not.
-  if (base_bytes) return detail::sha256_hex(*base_bytes) == h.base_sha256;
-  auto now = stamp_base();
-  if (!now) return {boost::system::in_place_error, now.error()};
-  return now->base_sha256 == h.base_sha256;
-}
-
-template <class Codec>
-result<typename basic_json_file_storage<Codec>::journal_contents>
-basic_json_file_storage<Codec>::read_journal(const std::filesystem::path& p) {
-  journal_contents out;
-  auto raw = detail::read_whole_file(p);
-  if (!raw) return raw.error();
-  std::string_view text = *raw;
-  auto header_end = text.find('\n');
-  if (header_end == std::string_view::npos) return out;  // torn header: nothing was acknowledged
-  error_code ec;
-  auto header = boost::json::parse(text.substr(0, header_end), ec);
+  auto header = boost::json::parse(line, ec);
   auto* version = !ec && header.is_object() ? header.get_object().if_contains("hfmm_journal") : nullptr;
   if (!version || !version->is_int64()) {
-    detail_ = p.string() + ": not an hfmm journal";
+    detail_ = p.string() + ": not an hfmm journal (its first line is not a journal header)";
     return errc::storage_corrupt;
   }
   if (version->get_int64() > detail::journal_format) {
@@ -113,63 +83,75 @@ basic_json_file_storage<Codec>::read_journal(const std::filesystem::path& p) {
     return errc::schema_newer;
   }
   const auto& ho = header.get_object();
-  auto num = [&](const char* k) -> std::optional<std::uint64_t> {
-    auto* v = ho.if_contains(k);
-    return v ? detail::store_reader::to_unsigned(*v) : std::nullopt;
-  };
-  out.header.base_size = num("base_size").value_or(0);
-  out.header.base_mtime_ns = static_cast<std::int64_t>(num("base_mtime_ns").value_or(0));
-  if (auto* s = ho.if_contains("base_sha256"); s && s->is_string()) out.header.base_sha256 = s->get_string();
-  std::size_t pos = header_end + 1;
-  out.valid_bytes = pos;
-  while (pos < text.size()) {
-    auto end = text.find('\n', pos);
-    if (end == std::string_view::npos) break;  // torn last line: never acknowledged
-    auto line = text.substr(pos, end - pos);
-    bool ok = line.size() > 9 && line[8] == ' ';
-    boost::json::value record;
-    if (ok) {
-      auto body = line.substr(9);
-      ok = detail::journal_line(body).compare(0, 8, line.substr(0, 8)) == 0;
-      if (ok) record = boost::json::parse(body, ec), ok = !ec && record.is_object();
-    }
-    if (!ok) {
-      if (end + 1 == text.size()) break;  // a damaged last record: the crashed, unacknowledged append
-      detail_ = p.string() + ": record at byte " + std::to_string(pos) + " is damaged";
-      return errc::storage_corrupt;
-    }
-    // Intact but not what hfmm writes: refused here, so load() and compact() see the same.
-    if (!detail::valid_journal_record(record.get_object())) {
-      detail_ = p.string() + ": record at byte " + std::to_string(pos) + " is not an upsert or erase hfmm wrote";
-      return errc::storage_corrupt;
-    }
-    out.records.push_back(std::move(record.get_object()));
-    pos = end + 1;
-    out.valid_bytes = pos;
-  }
-  return out;
+  auto num = [&](const char* k) { return ho.if_contains(k) ? detail::store_reader::to_unsigned(ho.at(k)).value_or(0) : 0; };
+  journal_header h;
+  h.format = static_cast<int>(version->get_int64());
+  h.base.size = num("base_size");
+  h.base.mtime_ns = static_cast<std::int64_t>(num("base_mtime_ns"));
+  if (auto* s = ho.if_contains("base_sha256"); s && s->is_string()) h.base_sha256 = s->get_string();
+  if (auto* e = ho.if_contains("base_exists"); e && e->is_bool()) h.base.exists = e->get_bool();
+  else h.base.exists = !h.base_sha256.empty();  // format 1: an empty hash meant no base file
+  return h;
+}
+
+template <class Codec>
+result<bool> basic_json_file_storage<Codec>::header_matches(const journal_header& h, const detail::file_stamp& base) {
+  if (h.base.exists != base.exists) return false;
+  if (!base.exists) return true;
+  if (h.base.size != base.size) return false;
+  if (h.base.mtime_ns == base.mtime_ns) return true;
+  if (h.format >= 2) return false;  // rewritten (or touched): a conflict, nothing replayed
+  // Format 1 judged by content (a copy keeps it): the one case that reads the file twice.
+  auto raw = detail::read_whole_file(path_);
+  if (!raw) return {boost::system::in_place_error, raw.error()};
+  return detail::sha256_hex(*raw) == h.base_sha256;
+}
+
+template <class Codec>
+result<void> basic_json_file_storage<Codec>::check_base_unchanged() {
+  if (detail::stamp_of(path_) == base_) return {};
+  detail_ = path_.string() + " was rewritten by another program since it was loaded; nothing was written — reopen the catalog";
+  return errc::storage_conflict;
 }
 
 template <class Codec>
 result<void> basic_json_file_storage<Codec>::open() {
-  if (lock_) return {};
+  if (opened_) return {};
   detail_.clear();
-  auto lock = detail::lock_exclusive(with_suffix(".lock"));
-  if (!lock) {
-    if (lock.error() == errc::storage_locked) detail_ = path_.string() + " is open in another writer";
-    else detail_ = "cannot create " + with_suffix(".lock").string() + " — does the directory exist and is it writable?";
-    return lock.error();
+  if (mode_ == open_mode::read_only) return opened_ = true, result<void>{};
+  struct stat st;
+  if (::stat(path_.c_str(), &st) == 0) {
+    if (S_ISDIR(st.st_mode)) {
+      detail_ = path_.string() + " is a directory — give the path of a catalog file (e.g. " + (path_ / "models.json").string() + ")";
+      return errc::storage_io;
+    }
+    if ((st.st_mode & 0222) == 0) {
+      detail_ = path_.string() + " is read-only (mode " + [&] {
+        char m[8];
+        std::snprintf(m, sizeof m, "%04o", static_cast<unsigned>(st.st_mode & 07777));
+        return std::string(m);
+      }() + "): open it read-only to query it, or make it writable to change it";
+      return errc::storage_read_only;
+    }
   }
+  auto lock = detail::lock_store(path_, detail_);
+  if (!lock) return lock.error();
   lock_ = std::move(*lock);
   // A compaction that was interrupted: either the file was replaced (the journal is in it)
   // or it was not (the journal goes back in place).
   auto compacting = with_suffix(".journal.compacting");
   if (std::filesystem::exists(compacting)) {
-    auto j = read_journal(compacting);
-    if (!j) return lock_.reset(), j.error();
-    auto same = stamp_matches(j->header, nullptr);
-    if (!same) return lock_.reset(), same.error();
-    if (*same && !std::filesystem::exists(journal_path())) {
+    auto first = detail::read_first_line(compacting);
+    if (!first) return lock_.reset(), first.error();
+    bool same = false;
+    if (*first) {
+      auto header = read_header(**first, compacting);
+      if (!header) return lock_.reset(), header.error();
+      auto matches = header_matches(*header, detail::stamp_of(path_));
+      if (!matches) return lock_.reset(), matches.error();
+      same = *matches;
+    }
+    if (same && !std::filesystem::exists(journal_path())) {
       if (::rename(compacting.c_str(), journal_path().c_str()) != 0) return lock_.reset(), errc::storage_io;
     } else {
       ::unlink(compacting.c_str());
@@ -177,6 +159,192 @@ result<void> basic_json_file_storage<Codec>::open() {
     if (auto ok = detail::fsync_directory(path_); !ok) return lock_.reset(), ok.error();
   }
   ::unlink(with_suffix(".tmp").c_str());  // a temp file a crash left behind
+  opened_ = true;
+  return {};
+}
+
+template <class Codec>
+void basic_json_file_storage<Codec>::note_upsert(std::string_view id, source from) {
+  auto [it, fresh] = entry_of_.try_emplace(std::string(id), entries_.size());
+  if (fresh) entries_.push_back({std::string(id), from, false});
+  else entries_[it->second].from = from;
+}
+
+template <class Codec>
+void basic_json_file_storage<Codec>::note_erase(std::string_view id) {
+  if (auto it = entry_of_.find(std::string(id)); it != entry_of_.end()) {
+    entries_[it->second].erased = true;
+    entry_of_.erase(it);  // a later upsert of the id goes to the end, as a new model
+  }
+}
+
+template <class Codec>
+result<void> basic_json_file_storage<Codec>::replay_journal(const std::filesystem::path& p, bool compacting_copy,
+                                                            std::vector<model_metadata>& models, bool& retry) {
+  bool missing = false;
+  auto fd = detail::open_for_reading(p, missing);
+  if (!fd) {
+    if (missing) return {};
+    detail_ = "cannot read " + p.string() + " — check its permissions";
+    return errc::storage_io;
+  }
+  bool header_seen = false, ignore = false;
+  std::optional<std::uint64_t> damaged;  // a bad line: fine only as the file's last (a crashed append)
+  std::uint64_t valid_bytes = 0, records = 0;
+  auto put = [&](model_metadata&& m, source from) {
+    auto at = entry_of_.find(m.model_id);
+    if (at == entry_of_.end()) {
+      note_upsert(m.model_id, from);
+      models.push_back(std::move(m));
+    } else {
+      entries_[at->second].from = from;
+      models[at->second] = std::move(m);
+    }
+  };
+  auto lines = detail::for_each_line(fd.get(), [&](std::uint64_t offset, std::string_view line) -> result<void> {
+    if (ignore) return {};
+    if (!header_seen) {
+      header_seen = true;
+      auto h = read_header(line, p);
+      if (!h) return h.error();
+      auto same = header_matches(*h, base_);
+      if (!same) return same.error();
+      if (!*same) {
+        // A reader whose file was replaced meanwhile saw a writer compact: it reads again (the
+        // leftover of a finished compaction is already in the file). Otherwise: a conflict.
+        if (mode_ == open_mode::read_only && (compacting_copy || detail::stamp_of(path_) != base_)) {
+          retry = !compacting_copy;
+          ignore = true;
+          return {};
+        }
+        detail_ = p.string() + " was written against another version of " + path_.string() +
+                  " (rewritten by another program); move the journal away to discard its changes";
+        return errc::storage_conflict;
+      }
+      valid_bytes = offset + line.size() + 1;
+      return {};
+    }
+    if (damaged) {
+      detail_ = p.string() + ": record at byte " + std::to_string(*damaged) + " is damaged";
+      return errc::storage_corrupt;
+    }
+    auto record = detail::parse_journal_line(line);
+    if (!record) return damaged = offset, result<void>{};
+    // Intact but not what hfmm writes: refused, so load() and compaction judge it alike.
+    if (!detail::valid_journal_record(*record)) {
+      detail_ = p.string() + ": record at byte " + std::to_string(offset) + " is not an upsert or erase hfmm wrote";
+      return errc::storage_corrupt;
+    }
+    if (record->at("op") == "upsert") {
+      const auto& list = record->at("models").get_array();
+      for (std::size_t i = 0; i < list.size(); ++i) {
+        auto m = detail::read_model(list[i], &detail_);
+        if (!m) {
+          detail_ = p.string() + ": record at byte " + std::to_string(offset) + ": " + detail_;
+          return errc::storage_corrupt;
+        }
+        put(std::move(*m), {offset, static_cast<std::uint32_t>(i)});
+      }
+    } else {
+      auto id = std::string(record->at("model_id").get_string());
+      note_erase(id);
+    }
+    ++records;
+    valid_bytes = offset + line.size() + 1;
+    return {};
+  });
+  if (!lines) {
+    if (lines.error() == errc::storage_io) detail_ = "cannot read " + p.string();
+    return lines.error();
+  }
+  if (ignore || mode_ == open_mode::read_only || compacting_copy) return {};
+  if (records == 0) {
+    ::unlink(p.c_str());  // holds nothing acknowledged
+    return {};
+  }
+  // Reopen for appending after the last good record (drops a torn or damaged tail).
+  detail::unique_fd out(::open(p.c_str(), O_WRONLY | O_CLOEXEC));
+  if (!out || ::ftruncate(out.get(), static_cast<off_t>(valid_bytes)) != 0 || ::lseek(out.get(), 0, SEEK_END) < 0) {
+    detail_ = "cannot append to " + p.string() + " — check its permissions";
+    return errc::storage_io;
+  }
+  journal_ = std::move(out);
+  journal_bytes_ = valid_bytes;
+  return {};
+}
+
+template <class Codec>
+result<void> basic_json_file_storage<Codec>::load_once(std::vector<model_metadata>& models, bool& retry) {
+  entries_.clear();
+  entry_of_.clear();
+  entry_of_base_record_.clear();
+  base_duplicates_.clear();
+  journal_.reset();
+  journal_bytes_ = 0;
+  models.clear();
+  // One record at a time, in file order: by model id, the first position and the last content
+  // (the loader has filled an empty model_id from the record's key).
+  auto put_base_model = [&](std::string_view, model_metadata&& m) {
+    auto at = entry_of_.find(m.model_id);
+    if (at == entry_of_.end()) {
+      entry_of_base_record_.push_back(entries_.size());
+      note_upsert(m.model_id, {source::in_base, static_cast<std::uint32_t>(entry_of_base_record_.size() - 1)});
+      models.push_back(std::move(m));
+    } else {  // a second record for the model, under another key
+      entries_[at->second].from = {source::in_base, static_cast<std::uint32_t>(entry_of_base_record_.size())};
+      entry_of_base_record_.push_back(static_cast<std::size_t>(-1));
+      base_duplicates_.insert_or_assign(m.model_id, m);
+      models[at->second] = std::move(m);
+    }
+    return true;
+  };
+  bool missing = false;
+  auto fd = detail::open_for_reading(path_, missing);
+  base_ = {};
+  if (!fd && !missing) {
+    detail_ = "cannot read " + path_.string() + " — check its permissions";
+    return errc::storage_io;
+  }
+  if (fd) {
+    struct stat st;
+    if (::fstat(fd.get(), &st) != 0) return errc::storage_io;
+    if (S_ISDIR(st.st_mode)) {
+      detail_ = path_.string() + " is a directory — give the path of a catalog file";
+      return errc::storage_io;
+    }
+    base_ = detail::stamp_of(st);
+    std::string why;
+    detail::catalog_parser parser(put_base_model, &why);
+    result<void> parsed;
+    if constexpr (std::is_same_v<Codec, identity_codec>) {
+      parsed = detail::for_each_chunk(fd.get(), [&](std::string_view chunk) { return parser.write(chunk); });
+    } else {  // a compressed file is decoded whole
+      std::string text;
+      parsed = detail::for_each_chunk(fd.get(), [&](std::string_view chunk) { return text.append(chunk), result<void>{}; });
+      if (parsed && !Codec::decode(text)) {
+        detail_ = path_.string() + ": cannot be decompressed — not a " + std::string(Codec::suffix) + " file, or damaged";
+        return errc::storage_corrupt;
+      }
+      if (parsed) parsed = parser.write(text);
+    }
+    if (parsed) parsed = parser.finish();
+    if (!parsed) {
+      if (parsed.error() == errc::storage_io) {
+        detail_ = "cannot read " + path_.string();
+        return errc::storage_io;
+      }
+      detail_ = path_.string() + ": " + why;
+      return errc::storage_corrupt;
+    }
+  }
+  if (auto ok = replay_journal(journal_path(), false, models, retry); !ok || retry) return ok;
+  if (mode_ == open_mode::read_only) {
+    // Between the file and its journal a writer may have compacted: what we read must still be
+    // the file at our path, and with no journal, the copy of one a compaction is folding in.
+    if (!std::filesystem::exists(journal_path()))
+      if (auto ok = replay_journal(with_suffix(".journal.compacting"), true, models, retry); !ok || retry) return ok;
+    if (detail::stamp_of(path_) != base_) retry = true;
+  }
   return {};
 }
 
@@ -184,99 +352,22 @@ template <class Codec>
 result<std::vector<model_metadata>> basic_json_file_storage<Codec>::load() {
   loaded_ok_ = false;
   detail_.clear();
+  if (!opened_) return errc::invalid_argument;  // open() first
   std::vector<model_metadata> models;
-  detail::scratch_memory scratch;  // the id map is dropped after loading: keep it off the heap
-  std::pmr::unordered_map<std::pmr::string, std::size_t> position(&scratch);
-  std::vector<bool> erased;
-  // By model id, the first position kept; the loader has already filled an empty model_id
-  // from the record's key, and journal records always carry one (read_journal).
-  auto put_model = [&](std::string_view, model_metadata&& m) {
-    auto [it, fresh] = position.try_emplace(std::pmr::string(m.model_id, &scratch), models.size());
-    if (fresh) {
-      models.push_back(std::move(m));
-      erased.push_back(false);
-    } else {
-      models[it->second] = std::move(m);
-      erased[it->second] = false;
-    }
-    return true;
-  };
-  auto put_journal_model = [&](const boost::json::value& v) -> result<void> {
-    auto m = detail::read_model(v, &detail_);
-    if (!m) {
-      detail_ = path_.string() + ": " + detail_;
-      return errc::storage_corrupt;
-    }
-    put_model({}, std::move(*m));
-    return {};
-  };
-
-  // The base file: mapped, parsed in one pass, file tables built without a DOM.
-  detail::mapped_file base;
-  std::string_view raw;
-  if (auto mapped = detail::mapped_file::open(path_)) {
-    base = std::move(*mapped);
-    raw = base.view();
-    std::string decoded;  // only a codec needs a buffer; raw stays for the journal stamp
-    std::string_view text = raw;
-    if constexpr (!std::is_same_v<Codec, identity_codec>) {
-      decoded.assign(raw);
-      if (!Codec::decode(decoded)) {
-        detail_ = path_.string() + ": cannot be decompressed";
-        return errc::storage_corrupt;
-      }
-      text = decoded;
-    }
-    if (text.find_first_not_of(" \t\r\n") != std::string_view::npos) {
-      if (!detail::parse_catalog(text, put_model, &detail_)) {
-        detail_ = path_.string() + ": " + detail_;
-        return errc::storage_corrupt;
-      }
-    }
-  } else if (mapped.error() != errc::file_not_found) {
-    return mapped.error();
-  }
-
-  journal_bytes_ = 0;
-  journal_.reset();
-  if (std::filesystem::exists(journal_path())) {
-    auto j = read_journal(journal_path());
-    if (!j) return j.error();
-    if (!j->records.empty()) {
-      auto same = stamp_matches(j->header, detail::stamp_of(path_).exists ? &raw : nullptr);
-      if (!same) return same.error();
-      if (!*same) {
-        detail_ = journal_path().string() + " was written against another version of " + path_.string() +
-                  " (rewritten by another program); move the journal away to discard its changes";
-        return errc::storage_conflict;
-      }
-    }
-    for (const auto& r : j->records) {  // validated by read_journal
-      if (r.at("op") == "upsert") {
-        for (const auto& m : r.at("models").get_array())
-          if (auto ok = put_journal_model(m); !ok) return ok.error();
-      } else if (auto it = position.find(std::pmr::string(r.at("model_id").get_string(), &scratch)); it != position.end()) {
-        erased[it->second] = true;
-        position.erase(it);
-      }
-    }
-    if (j->records.empty()) {
-      ::unlink(journal_path().c_str());  // holds nothing acknowledged
-    } else {
-      // Reopen for appending after the last good record (drops a torn tail).
-      detail::unique_fd fd(::open(journal_path().c_str(), O_WRONLY | O_CLOEXEC));
-      if (!fd || ::ftruncate(fd.get(), static_cast<off_t>(j->valid_bytes)) != 0 ||
-          ::lseek(fd.get(), 0, SEEK_END) < 0)
-        return errc::storage_io;
-      journal_ = std::move(fd);
-      journal_bytes_ = j->valid_bytes;
+  for (int attempt = 0;; ++attempt) {
+    bool retry = false;
+    if (auto ok = load_once(models, retry); !ok) return ok.error();
+    if (!retry) break;
+    if (attempt == 20) {
+      detail_ = path_.string() + " kept changing while it was read (a writer compacting it); try again";
+      return errc::storage_conflict;
     }
   }
-  if (std::find(erased.begin(), erased.end(), true) != erased.end()) {
+  if (std::any_of(entries_.begin(), entries_.end(), [](const catalog_entry& e) { return e.erased; })) {
     std::vector<model_metadata> kept;
-    kept.reserve(models.size());
-    for (std::size_t i = 0; i < models.size(); ++i)
-      if (!erased[i]) kept.push_back(std::move(models[i]));
+    kept.reserve(entry_of_.size());
+    for (std::size_t i = 0; i < entries_.size(); ++i)
+      if (!entries_[i].erased) kept.push_back(std::move(models[i]));
     models = std::move(kept);
   }
   loaded_ok_ = true;
@@ -284,18 +375,24 @@ result<std::vector<model_metadata>> basic_json_file_storage<Codec>::load() {
 }
 
 template <class Codec>
-result<void> basic_json_file_storage<Codec>::append_record(const boost::json::object& record) {
+result<std::uint64_t> basic_json_file_storage<Codec>::append_record(const boost::json::object& record) {
+  if (mode_ == open_mode::read_only) {
+    detail_ = path_.string() + " was opened read-only";
+    return errc::storage_read_only;
+  }
   if (!lock_ || !loaded_ok_) return errc::invalid_argument;  // open() and load() first
   if (!journal_) {
-    auto h = stamp_base();
-    if (!h) return h.error();
+    if (auto ok = check_base_unchanged(); !ok) return ok.error();
     boost::json::object header{{"hfmm_journal", detail::journal_format},
-                               {"base_size", h->base_size},
-                               {"base_mtime_ns", h->base_mtime_ns},
-                               {"base_sha256", h->base_sha256}};
+                               {"base_exists", base_.exists},
+                               {"base_size", base_.size},
+                               {"base_mtime_ns", base_.mtime_ns}};
     auto text = boost::json::serialize(header) + "\n";
     detail::unique_fd fd(::open(journal_path().c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-    if (!fd || !detail::write_all(fd.get(), text) || ::fdatasync(fd.get()) != 0) return errc::storage_io;
+    if (!fd || !detail::write_all(fd.get(), text) || ::fdatasync(fd.get()) != 0) {
+      detail_ = "cannot write " + journal_path().string() + " — check space and permissions";
+      return errc::storage_io;
+    }
     if (auto ok = detail::fsync_directory(path_); !ok) return ok.error();
     journal_ = std::move(fd);
     journal_bytes_ = text.size();
@@ -305,11 +402,17 @@ result<void> basic_json_file_storage<Codec>::append_record(const boost::json::ob
     // Cut a partial line off so the next append starts clean (a full disk, say).
     if (::ftruncate(journal_.get(), static_cast<off_t>(journal_bytes_)) != 0) journal_.reset();
     else ::lseek(journal_.get(), 0, SEEK_END);
+    detail_ = "cannot append to " + journal_path().string() + " — check space";
     return errc::storage_io;
   }
+  auto offset = journal_bytes_;
   journal_bytes_ += line.size();
-  if (journal_bytes_ > compact_threshold) return compact();
-  return {};
+  return offset;
+}
+
+template <class Codec>
+bool basic_json_file_storage<Codec>::wants_compaction() const noexcept {
+  return journal_bytes_ > compact_threshold && journal_bytes_ > base_.size / 4;
 }
 
 template <class Codec>
@@ -321,79 +424,205 @@ result<void> basic_json_file_storage<Codec>::upsert_many(std::span<const model_m
     if (auto ok = detail::check_writable(m, &detail_); !ok) return ok;
     list.push_back(boost::json::value_from(m));
   }
-  return append_record({{"op", "upsert"}, {"models", std::move(list)}});
+  auto offset = append_record({{"op", "upsert"}, {"models", std::move(list)}});
+  if (!offset) return offset.error();
+  for (std::size_t i = 0; i < models.size(); ++i) note_upsert(models[i].model_id, {*offset, static_cast<std::uint32_t>(i)});
+  return wants_compaction() ? compact() : result<void>{};
 }
 
 template <class Codec>
 result<void> basic_json_file_storage<Codec>::erase(std::string_view id) {
-  return append_record({{"op", "erase"}, {"model_id", id}});
+  if (auto ok = append_record({{"op", "erase"}, {"model_id", id}}); !ok) return ok.error();
+  note_erase(id);
+  return wants_compaction() ? compact() : result<void>{};
+}
+
+template <class Codec>
+result<void> basic_json_file_storage<Codec>::write_compacted(int out_fd, std::string* whole) {
+  std::string buffer;
+  bool io_ok = true;
+  auto flush = [&] {
+    if (whole) whole->append(buffer);
+    else io_ok = io_ok && detail::write_all(out_fd, buffer);
+    buffer.clear();
+  };
+  bool first = true;
+  auto emit = [&](std::string_view id, const boost::json::value& record) {
+    buffer += first ? "{" : ",";
+    first = false;
+    buffer += boost::json::serialize(boost::json::value(id));
+    buffer += ':';
+    buffer += boost::json::serialize(record);
+    if (buffer.size() >= detail::read_chunk_bytes) flush();
+  };
+  // Journal models are read back by offset; consecutive ones mostly share a line.
+  bool missing = false;
+  auto journal = detail::open_for_reading(journal_path(), missing);
+  std::uint64_t cached_offset = source::in_base;
+  boost::json::object cached;
+  auto journal_model = [&](const source& from) -> result<const boost::json::value*> {
+    if (cached_offset != from.journal_offset) {
+      if (!journal) return errc::storage_io;
+      std::string line;
+      char piece[65536];
+      for (auto at = from.journal_offset;;) {
+        auto n = ::pread(journal.get(), piece, sizeof piece, static_cast<off_t>(at));
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return errc::storage_io;
+        std::string_view got(piece, static_cast<std::size_t>(n));
+        auto end = got.find('\n');
+        line.append(got.substr(0, end));
+        if (end != std::string_view::npos) break;
+        at += static_cast<std::uint64_t>(n);
+      }
+      auto record = detail::parse_journal_line(line);
+      if (!record) return errc::storage_corrupt;  // it was intact when load() replayed it
+      cached = std::move(*record);
+      cached_offset = from.journal_offset;
+    }
+    return &cached.at("models").get_array().at(from.index);
+  };
+  std::vector<bool> written(entries_.size(), false);
+  auto emit_entry = [&](std::size_t e, const model_metadata* parsed) -> result<void> {
+    const auto& entry = entries_[e];
+    written[e] = true;
+    if (entry.erased) return {};
+    if (entry.from.journal_offset != source::in_base) {
+      auto v = journal_model(entry.from);
+      if (!v) return v.error();
+      emit(entry.id, **v);
+    } else if (parsed && parsed->model_id == entry.id && entry_of_base_record_[entry.from.index] == e) {
+      emit(entry.id, boost::json::value_from(*parsed));
+    } else {
+      emit(entry.id, boost::json::value_from(base_duplicates_.at(entry.id)));
+    }
+    return {};
+  };
+  // The base, record by record, in its order; then the models the journal added.
+  if (base_.exists) {
+    auto base = detail::open_for_reading(path_, missing);
+    if (!base) return errc::storage_io;
+    std::size_t ordinal = 0;
+    result<void> failed;
+    std::string why;
+    auto on_record = [&](std::string_view, model_metadata&& m) {
+      auto e = ordinal < entry_of_base_record_.size() ? entry_of_base_record_[ordinal] : static_cast<std::size_t>(-2);
+      ++ordinal;
+      if (e == static_cast<std::size_t>(-2)) return failed = errc::storage_conflict, false;  // not the file we loaded
+      if (e == static_cast<std::size_t>(-1)) return true;  // a later record of a model already written
+      failed = emit_entry(e, entries_[e].from.journal_offset == source::in_base ? &m : nullptr);
+      return failed.has_value();
+    };
+    detail::catalog_parser parser(on_record, &why);
+    result<void> parsed;
+    if constexpr (std::is_same_v<Codec, identity_codec>) {
+      parsed = detail::for_each_chunk(base.get(), [&](std::string_view chunk) { return parser.write(chunk); });
+    } else {
+      std::string text;
+      parsed = detail::for_each_chunk(base.get(), [&](std::string_view chunk) { return text.append(chunk), result<void>{}; });
+      if (parsed && !Codec::decode(text)) parsed = errc::storage_corrupt;
+      if (parsed) parsed = parser.write(text);
+    }
+    if (parsed) parsed = parser.finish();
+    if (!failed) return failed;
+    if (!parsed) {
+      detail_ = path_.string() + " could not be read again for compaction: " + why;
+      return parsed.error() == errc::storage_io ? errc::storage_io : errc::storage_conflict;
+    }
+    if (ordinal != entry_of_base_record_.size()) return errc::storage_conflict;
+  }
+  for (std::size_t e = 0; e < entries_.size(); ++e)
+    if (!written[e])
+      if (auto ok = emit_entry(e, nullptr); !ok) return ok;
+  if (first) buffer += "{";
+  buffer += "}";
+  flush();
+  return io_ok ? result<void>{} : result<void>(errc::storage_io);
 }
 
 template <class Codec>
 result<void> basic_json_file_storage<Codec>::compact() {
+  if (mode_ == open_mode::read_only) {
+    detail_ = path_.string() + " was opened read-only";
+    return errc::storage_read_only;
+  }
   if (!lock_ || !loaded_ok_) return errc::invalid_argument;
   if (!journal_) return {};
-  auto j = read_journal(journal_path());
-  if (!j) return j.error();
-  std::string raw;
-  auto root = read_base_object(&raw);
-  if (!root) return root.error();
-  std::string_view raw_view = raw;
-  auto same = stamp_matches(j->header, detail::stamp_of(path_).exists ? &raw_view : nullptr);
-  if (!same) return same.error();
-  if (!*same) {
-    detail_ = path_.string() + " was rewritten by another program while open; the journal was kept";
-    return errc::storage_conflict;
-  }
-  // Keyed by model id, as load() reads the file (a record filed under another key, or twice,
-  // is one model): then the journal replays here exactly as it did in load().
-  boost::json::object merged;
-  merged.reserve(root->size());
-  for (auto& [key, record] : *root) {
-    std::string id(detail::record_model_id(key, record));
-    merged[id] = std::move(record);
-  }
-  for (const auto& r : j->records) {  // validated by read_journal
-    if (r.at("op") == "upsert") {
-      for (const auto& m : r.at("models").get_array()) merged[m.at("model_id").get_string()] = m;
-    } else {
-      merged.stable_erase(r.at("model_id").get_string());
-    }
-  }
-  std::string text = boost::json::serialize(merged);
-  if (auto ok = Codec::encode(text); !ok) return ok.error();
-  // Write the new file completely before touching the journal; then the rename order lets
-  // open() tell a finished compaction from an interrupted one.
+  if (auto ok = check_base_unchanged(); !ok) return ok;
+  // The new file takes the old one's mode, owner and group.
+  struct stat old_st {};
+  bool had_base = ::stat(path_.c_str(), &old_st) == 0;
   auto tmp = with_suffix(".tmp");
+  auto fail = [&](std::string why, errc e = errc::storage_io) {
+    ::unlink(tmp.c_str());
+    detail_ = std::move(why) + "; the journal was kept";
+    return result<void>(e);
+  };
   {
     detail::unique_fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
-    if (!fd || !detail::write_all(fd.get(), text) || ::fsync(fd.get()) != 0) {
-      ::unlink(tmp.c_str());
-      return errc::storage_io;
+    if (!fd) return fail("cannot create " + tmp.string() + " — check space and permissions");
+    if (had_base) {
+      if (::fchmod(fd.get(), old_st.st_mode & 07777) != 0) return fail("cannot set the mode of " + tmp.string());
+      if ((old_st.st_uid != ::geteuid() || old_st.st_gid != ::getegid()) && ::fchown(fd.get(), old_st.st_uid, old_st.st_gid) != 0)
+        return fail("cannot give " + tmp.string() + " the owner and group of " + path_.string() + " (compact as its owner)");
     }
+    std::string whole;
+    constexpr bool streamed = std::is_same_v<Codec, identity_codec>;
+    auto written = write_compacted(fd.get(), streamed ? nullptr : &whole);
+    if (!written) {
+      auto e = written.error() == errc::storage_conflict ? errc::storage_conflict : errc::storage_io;
+      return fail(detail_.empty() ? "cannot write " + tmp.string() + " — check space" : detail_, e);
+    }
+    if constexpr (!streamed) {
+      if (!Codec::encode(whole)) return fail("cannot compress the catalog");
+      if (!detail::write_all(fd.get(), whole)) return fail("cannot write " + tmp.string() + " — check space");
+    }
+    if (::fsync(fd.get()) != 0) return fail("cannot write " + tmp.string() + " — check space");
   }
+  // Write the new file completely before touching the journal; then the rename order lets
+  // open() tell a finished compaction from an interrupted one.
   auto compacting = with_suffix(".journal.compacting");
   journal_.reset();
-  if (::rename(journal_path().c_str(), compacting.c_str()) != 0) return errc::storage_io;
+  if (::rename(journal_path().c_str(), compacting.c_str()) != 0) return fail("cannot rename " + journal_path().string());
   if (auto ok = detail::fsync_directory(path_); !ok) return ok.error();
   if (::rename(tmp.c_str(), path_.c_str()) != 0) {
     ::rename(compacting.c_str(), journal_path().c_str());
-    return errc::storage_io;
+    return fail("cannot replace " + path_.string());
   }
   if (auto ok = detail::fsync_directory(path_); !ok) return ok.error();
   ::unlink(compacting.c_str());
   journal_bytes_ = 0;
+  // The file now holds every live model, in order, one record each.
+  base_ = detail::stamp_of(path_);
+  std::vector<catalog_entry> live;
+  live.reserve(entry_of_.size());
+  entry_of_.clear();
+  entry_of_base_record_.clear();
+  base_duplicates_.clear();
+  for (auto& e : entries_)
+    if (!e.erased) {
+      auto ordinal = static_cast<std::uint32_t>(live.size());
+      entry_of_.emplace(e.id, ordinal);
+      entry_of_base_record_.push_back(ordinal);
+      live.push_back({std::move(e.id), {source::in_base, ordinal}, false});
+    }
+  entries_ = std::move(live);
   return {};
 }
 
 template <class Codec>
 result<void> basic_json_file_storage<Codec>::close() {
-  if (!lock_) return {};
+  if (!opened_) return {};
   result<void> outcome;
-  if (loaded_ok_ && journal_) outcome = compact();
+  if (mode_ == open_mode::read_write && loaded_ok_ && journal_ && base_.size + journal_bytes_ <= compact_on_close_bytes)
+    outcome = compact();
   journal_.reset();
   lock_.reset();
-  loaded_ok_ = false;
+  opened_ = loaded_ok_ = false;
+  entries_.clear();
+  entry_of_.clear();
+  entry_of_base_record_.clear();
+  base_duplicates_.clear();
   return outcome;
 }
 

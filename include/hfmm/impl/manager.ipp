@@ -99,7 +99,9 @@ HFMM_DECL result<manager_stats> tag_invoke(boost::json::try_value_to_tag<manager
 
 template <hfmm::storage S, hfmm::fetcher F>
 model_manager<S, F>::model_manager(S s, F f) : storage_(std::move(s)), fetcher_(std::move(f)) {
-  if (auto ok = init(); !ok) throw boost::system::system_error(ok.error(), "hfmm: cannot open the model store");
+  diagnostics why;
+  if (auto ok = init(&why); !ok)
+    throw boost::system::system_error(ok.error(), "hfmm: cannot open the model store" + (why.empty() ? "" : ": " + why.message()));
 }
 
 template <hfmm::storage S, hfmm::fetcher F>
@@ -110,11 +112,20 @@ result<model_manager<S, F>> model_manager<S, F>::open(S s, F f) {
 }
 
 template <hfmm::storage S, hfmm::fetcher F>
+result<model_manager<S, F>> model_manager<S, F>::open(S s, F f, diagnostics& why) {
+  why.clear();
+  model_manager m(no_init_t{}, std::move(s), std::move(f));
+  if (auto ok = m.init(&why); !ok) return ok.error();
+  return m;
+}
+
+template <hfmm::storage S, hfmm::fetcher F>
 model_manager<S, F>::model_manager(model_manager&& o) noexcept
     : storage_(std::move(o.storage_)), fetcher_(std::move(o.fetcher_)), open_(std::exchange(o.open_, false)),
       models_(std::move(o.models_)), live_(std::exchange(o.live_, 0)), index_(std::move(o.index_)),
       indexes_once_(std::exchange(o.indexes_once_, std::make_unique<std::once_flag>())),
-      indexed_(std::exchange(o.indexed_, false)), paths_(std::move(o.paths_)), contents_(std::move(o.contents_)) {}
+      indexed_(std::exchange(o.indexed_, false)), paths_(std::move(o.paths_)), contents_(std::move(o.contents_)),
+      index_queries_(o.index_queries_.exchange(0)) {}
 
 template <hfmm::storage S, hfmm::fetcher F>
 model_manager<S, F>& model_manager<S, F>::operator=(model_manager&& o) noexcept {
@@ -130,15 +141,21 @@ model_manager<S, F>& model_manager<S, F>::operator=(model_manager&& o) noexcept 
     indexed_ = std::exchange(o.indexed_, false);
     paths_ = std::move(o.paths_);
     contents_ = std::move(o.contents_);
+    index_queries_ = o.index_queries_.exchange(0);
   }
   return *this;
 }
 
 template <hfmm::storage S, hfmm::fetcher F>
-result<void> model_manager<S, F>::init() {
-  if (auto ok = storage_.open(); !ok) return ok.error();
+result<void> model_manager<S, F>::init(diagnostics* why) {
+  auto explain = [&] {
+    if constexpr (requires { storage_.error_detail(); })
+      if (why) why->assign(std::string(storage_.error_detail()));
+  };
+  if (auto ok = storage_.open(); !ok) return explain(), ok.error();
   auto loaded = storage_.load();
   if (!loaded) {
+    explain();
     (void)storage_.close();
     return loaded.error();
   }
@@ -172,6 +189,7 @@ void model_manager<S, F>::replace_all(std::vector<model_metadata> ms) {
   contents_.clear();
   indexes_once_ = std::make_unique<std::once_flag>();
   indexed_ = false;
+  index_queries_ = 0;
   live_ = 0;
   models_.reserve(ms.size());
   index_.reserve(ms.size(), id_of());
@@ -181,10 +199,6 @@ void model_manager<S, F>::replace_all(std::vector<model_metadata> ms) {
 template <hfmm::storage S, hfmm::fetcher F>
 void model_manager<S, F>::ensure_indexes() const {
   std::call_once(*indexes_once_, [this] {
-    std::size_t keys = 0;
-    for (const auto& m : models_)
-      if (m && m->repository_structure) keys += detail::content_index::max_keys(*m->repository_structure);
-    contents_.reserve(keys);
     for (std::size_t slot = 0; slot < models_.size(); ++slot)
       if (models_[slot] && models_[slot]->repository_structure) {
         paths_.add(static_cast<std::uint32_t>(slot), *models_[slot]->repository_structure);
@@ -350,15 +364,19 @@ std::optional<std::string> model_manager<S, F>::get_model_file_hash(std::string_
 
 template <hfmm::storage S, hfmm::fetcher F>
 std::vector<const model_metadata*> model_manager<S, F>::get_models_with_file(std::string_view pattern) const {
-  ensure_indexes();
   auto q = detail::to_lower_ascii(pattern);
   std::vector<const model_metadata*> out;
-  auto collect = [&](const std::vector<std::uint32_t>& slots) {
-    for (auto slot : slots)
-      if (models_[slot]) out.push_back(models_[slot].get());
-  };
+  if (first_indexed_query()) {
+    detail::scan_path_matches([this](std::size_t slot) { return structure_in(slot); }, models_.size(), q,
+                              [&](std::uint32_t slot) { out.push_back(models_[slot].get()); });
+    return out;
+  }
+  ensure_indexes();
   if (auto* exact = paths_.exact(q); exact && paths_.unique_match(q)) {
-    collect(*exact);  // the path occurs in no other path: its postings are the answer, in order
+    // the path occurs in no other path: its postings are the answer, in order
+    exact->for_each([&](std::uint32_t slot) {
+      if (models_[slot]) out.push_back(models_[slot].get());
+    });
     return out;
   }
   std::vector<std::uint8_t> hit(models_.size(), 0);
@@ -458,19 +476,23 @@ result<void> model_manager<S, F>::export_metadata(const std::filesystem::path& p
 
 template <hfmm::storage S, hfmm::fetcher F>
 result<void> model_manager<S, F>::import_metadata(const std::filesystem::path& p) {
-  auto text = detail::read_whole_file(p);
-  if (!text) return text.error();
-  error_code ec;
-  auto root = boost::json::parse(*text, ec);
-  if (ec || !root.is_object()) return errc::storage_corrupt;
+  // The store's own reader, in chunks: an imported file is judged exactly as a store is.
+  bool missing = false;
+  auto fd = detail::open_for_reading(p, missing);
+  if (!fd) return missing ? errc::file_not_found : errc::storage_io;
   std::vector<model_metadata> batch;
-  batch.reserve(root.get_object().size());
-  for (const auto& kv : root.get_object()) {
-    auto m = detail::read_model(kv.value());
-    if (!m) return errc::storage_corrupt;
-    if (m->model_id.empty()) m->model_id = kv.key();
-    batch.push_back(std::move(*m));
-  }
+  std::unordered_map<std::string, std::size_t> position;  // a model given twice: one, the last
+  auto collect = [&](std::string_view, model_metadata&& m) {
+    auto [it, fresh] = position.try_emplace(m.model_id, batch.size());
+    if (fresh) batch.push_back(std::move(m));
+    else batch[it->second] = std::move(m);
+    return true;
+  };
+  std::string why;
+  detail::catalog_parser parser(collect, &why);
+  auto parsed = detail::for_each_chunk(fd.get(), [&](std::string_view chunk) { return parser.write(chunk); });
+  if (parsed) parsed = parser.finish();
+  if (!parsed) return parsed.error() == errc::storage_io ? errc::storage_io : errc::storage_corrupt;
   // Imported records keep their own times: write them as they are.
   if (auto ok = storage_.upsert_many(batch); !ok) return ok.error();
   for (auto& m : batch) put(std::move(m));
@@ -583,15 +605,26 @@ std::vector<content_match> model_manager<S, F>::find_models_with_content(std::st
   std::vector<content_match> out;
   bool sha256 = detail::is_lower_hex(hash, 64);
   if (!sha256 && !detail::is_lower_hex(hash, 40)) return out;
-  ensure_indexes();
-  for (auto slot : contents_.candidates(*detail::hex_prefix32(hash))) {
-    const auto& m = models_[slot];
-    if (!m || !m->repository_structure) continue;
-    for (auto f : m->repository_structure->files) {
+  auto key = *detail::hex_prefix32(hash);
+  auto collect = [&](std::uint32_t slot) {
+    const auto* s = structure_in(slot);
+    if (!s) return;
+    for (std::size_t i = 0; i < s->files.size(); ++i) {
+      // the stored digest's prefix first: hex strings only for the few files that may match
+      auto prefix = sha256 ? detail::file_table_access::sha256_prefix32(s->files, i)
+                           : detail::file_table_access::oid_prefix32(s->files, i);
+      if (prefix != key) continue;
+      auto f = s->files[i];
       bool hit = sha256 ? (f.is_lfs() && f.lfs()->sha256 == hash) : f.oid() == hash;
-      if (hit) out.push_back({m.get(), std::string(f.path())});
+      if (hit) out.push_back({models_[slot].get(), std::string(f.path())});
     }
+  };
+  if (first_indexed_query()) {  // one question: a scan of the stored digests
+    for (std::size_t slot = 0; slot < models_.size(); ++slot) collect(static_cast<std::uint32_t>(slot));
+    return out;
   }
+  ensure_indexes();
+  for (auto slot : contents_.candidates(key)) collect(slot);
   return out;
 }
 

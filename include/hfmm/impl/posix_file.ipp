@@ -3,10 +3,15 @@
 
 namespace hfmm::detail {
 
+HFMM_DECL file_stamp stamp_of(const struct stat& st) noexcept {
+  return {static_cast<std::uint64_t>(st.st_size), st.st_mtim.tv_sec * 1'000'000'000LL + st.st_mtim.tv_nsec, true,
+          static_cast<std::uint64_t>(st.st_ino)};
+}
+
 HFMM_DECL file_stamp stamp_of(const std::filesystem::path& p) {
   struct stat st;
   if (::stat(p.c_str(), &st) != 0) return {};
-  return {static_cast<std::uint64_t>(st.st_size), st.st_mtim.tv_sec * 1'000'000'000LL + st.st_mtim.tv_nsec, true};
+  return stamp_of(st);
 }
 
 HFMM_DECL bool write_all(int fd, std::string_view data) {

@@ -375,8 +375,6 @@ struct file_table_access {
   static void set_prefix_empty_table(file_table& t, std::string_view prefix) { t.url_prefix_.assign(prefix); }
   /// The process-wide path id (detail/path_pool.hpp) of entry `i`: equal ids, equal paths.
   static std::uint32_t path_id(const file_table& t, std::size_t i) noexcept { return t.records_[i].path; }
-  /// LFS records held (at least the table's LFS files).
-  static std::size_t lfs_count(const file_table& t) noexcept { return t.lfs_.size(); }
   /// The first 32 bits of entry `i`'s git oid, and of its LFS SHA-256 when it has one
   /// (detail::hex_prefix32 of their text), read without making the hex strings.
   static std::optional<std::uint32_t> oid_prefix32(const file_table& t, std::size_t i) noexcept {
