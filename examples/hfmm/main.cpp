@@ -88,6 +88,74 @@ std::function<void(const hfmm::refresh_progress&)> progress_printer() {
   };
 }
 
+/// show, files, hash: what they print of one model (null: not in the catalog).
+int print_model_query(const command_line& cl, const hfmm::model_metadata* m) {
+  if (!m) return fail(cl, cl.id, hfmm::errc::model_not_found);
+  const auto& c = cl.command;
+  if (c == "show") {
+    if (cl.json) {
+      print_json(json::value_from(*m));
+      return exit_ok;
+    }
+    std::cout << m->model_id << "\n  name: " << m->model_name << "\n  type: " << hfmm::to_string(m->model_type)
+              << "\n  architecture: " << m->architecture << "\n  source: " << m->source_url.value_or("-") << "\n";
+    if (const auto& s = m->repository_structure) {
+      std::cout << "  branch: " << s->branch << "\n  commit: " << (s->commit_sha.empty() ? "(unknown)" : s->commit_sha)
+                << "\n  fetched: " << hfmm::detail::format_timestamp(s->fetched_at) << "\n  files: " << s->total_files()
+                << " (" << human_size(s->total_size()) << ")\n";
+      if (s->previous) std::cout << "  previous commit: " << s->previous->commit_sha << "\n";
+    } else {
+      std::cout << "  no repository structure (run: hfmm refresh " << m->model_id << ")\n";
+    }
+    return exit_ok;
+  }
+  if (c == "files") {
+    json::array out;
+    if (m->repository_structure)
+      for (auto f : m->repository_structure->files) {
+        if (!f.path().ends_with(cl.ext)) continue;
+        if (!cl.glob.empty() && ::fnmatch(cl.glob.c_str(), std::string(f.path()).c_str(), 0) != 0) continue;
+        auto lfs = f.lfs();
+        if (cl.json) {
+          json::value entry = json::value_from(f.to_entry());
+          entry.as_object()["path"] = f.path();
+          out.push_back(std::move(entry));
+        } else {
+          std::printf("%12llu  %s  %s\n", static_cast<unsigned long long>(f.size()), lfs ? lfs->sha256.c_str() : f.oid().c_str(),
+                      std::string(f.path()).c_str());
+        }
+      }
+    if (cl.json) print_json(out);
+    return exit_ok;
+  }
+  if (c == "hash") {
+    auto entry = m->repository_structure ? m->repository_structure->files.find(cl.path) : std::nullopt;
+    if (!entry) return fail(cl, cl.id + ": " + cl.path, hfmm::errc::file_not_found);
+    if (cl.json) {
+      json::object o{{"path", cl.path}, {"oid", entry->oid}, {"size", entry->size}};
+      if (entry->lfs) o["sha256"] = entry->lfs->sha256;
+      if (entry->xet_hash) o["xet_hash"] = *entry->xet_hash;
+      print_json(o);
+    } else {
+      std::cout << entry->oid << "\n";
+      if (entry->lfs) std::cout << "sha256 " << entry->lfs->sha256 << "\n";
+    }
+    return exit_ok;
+  }
+  return exit_usage;
+}
+
+/// with-file: the ids of the models found.
+int print_with_file(const command_line& cl, const std::vector<const hfmm::model_metadata*>& models) {
+  json::array out;
+  for (const auto* m : models) {
+    if (cl.json) out.push_back(json::value(m->model_id));
+    else std::cout << m->model_id << "\n";
+  }
+  if (cl.json) print_json(out);
+  return models.empty() ? exit_failed : exit_ok;
+}
+
 /// What the store said about its last failure, as " (…)" for a message; empty when nothing.
 template <class Manager>
 std::string store_detail(const Manager& mm) {
@@ -153,72 +221,8 @@ int run(Manager& mm, command_line& cl) {
     if (cl.json && code == exit_ok) print_json(items);
     return code;
   }
-  if (c == "show") {
-    const auto* m = need_model(cl.id);
-    if (!m) return exit_failed;
-    if (cl.json) {
-      print_json(json::value_from(*m));
-      return exit_ok;
-    }
-    std::cout << m->model_id << "\n  name: " << m->model_name << "\n  type: " << hfmm::to_string(m->model_type)
-              << "\n  architecture: " << m->architecture << "\n  source: " << m->source_url.value_or("-") << "\n";
-    if (const auto& s = m->repository_structure) {
-      std::cout << "  branch: " << s->branch << "\n  commit: " << (s->commit_sha.empty() ? "(unknown)" : s->commit_sha)
-                << "\n  fetched: " << hfmm::detail::format_timestamp(s->fetched_at) << "\n  files: " << s->total_files()
-                << " (" << human_size(s->total_size()) << ")\n";
-      if (s->previous) std::cout << "  previous commit: " << s->previous->commit_sha << "\n";
-    } else {
-      std::cout << "  no repository structure (run: hfmm refresh " << m->model_id << ")\n";
-    }
-    return exit_ok;
-  }
-  if (c == "files") {
-    const auto* m = need_model(cl.id);
-    if (!m) return exit_failed;
-    json::array out;
-    if (m->repository_structure)
-      for (auto f : m->repository_structure->files) {
-        if (!f.path().ends_with(cl.ext)) continue;
-        if (!cl.glob.empty() && ::fnmatch(cl.glob.c_str(), std::string(f.path()).c_str(), 0) != 0) continue;
-        auto lfs = f.lfs();
-        if (cl.json) {
-          json::value entry = json::value_from(f.to_entry());
-          entry.as_object()["path"] = f.path();
-          out.push_back(std::move(entry));
-        } else {
-          std::printf("%12llu  %s  %s\n", static_cast<unsigned long long>(f.size()), lfs ? lfs->sha256.c_str() : f.oid().c_str(),
-                      std::string(f.path()).c_str());
-        }
-      }
-    if (cl.json) print_json(out);
-    return exit_ok;
-  }
-  if (c == "hash") {
-    const auto* m = need_model(cl.id);
-    if (!m) return exit_failed;
-    auto entry = m->repository_structure ? m->repository_structure->files.find(cl.path) : std::nullopt;
-    if (!entry) return fail(cl, cl.id + ": " + cl.path, hfmm::errc::file_not_found);
-    if (cl.json) {
-      json::object o{{"path", cl.path}, {"oid", entry->oid}, {"size", entry->size}};
-      if (entry->lfs) o["sha256"] = entry->lfs->sha256;
-      if (entry->xet_hash) o["xet_hash"] = *entry->xet_hash;
-      print_json(o);
-    } else {
-      std::cout << entry->oid << "\n";
-      if (entry->lfs) std::cout << "sha256 " << entry->lfs->sha256 << "\n";
-    }
-    return exit_ok;
-  }
-  if (c == "with-file") {
-    auto models = mm.get_models_with_file(cl.pattern);
-    json::array out;
-    for (const auto* m : models) {
-      if (cl.json) out.push_back(json::value(m->model_id));
-      else std::cout << m->model_id << "\n";
-    }
-    if (cl.json) print_json(out);
-    return models.empty() ? exit_failed : exit_ok;
-  }
+  if (c == "show" || c == "files" || c == "hash") return print_model_query(cl, mm.get_model(cl.id));
+  if (c == "with-file") return print_with_file(cl, mm.get_models_with_file(cl.pattern));
   if (c == "stats") {
     auto stats = mm.get_stats();
     if (cl.json) {
@@ -337,7 +341,7 @@ int run(Manager& mm, command_line& cl) {
   if (c == "export" || c == "import") {
     auto ok = c == "export" ? mm.export_metadata(cl.file) : mm.import_metadata(cl.file);
     if (!ok) return fail(cl, c + " " + cl.file + store_detail(mm), ok.error());
-    if (cl.json) print_json({{"ok", true}, {"models", mm.size()}});
+    if (cl.json) print_json({{"ok", true}, {c == "export" ? "exported" : "models", mm.size()}});
     else std::cout << (c == "export" ? "exported " : "catalog now holds ") << mm.size() << " models\n";
     return exit_ok;
   }
@@ -354,6 +358,40 @@ int run(Manager& mm, command_line& cl) {
   return exit_usage;
 }
 
+/// One question, or an import, on a JSON file store: the store answers without loading the
+/// catalog (a scan at the parser's speed; an import appends to the journal), so a one-shot
+/// command costs the question, not the catalog. Empty: the command needs the whole catalog.
+template <class Storage>
+std::optional<int> answer_from_file(Storage& storage, const command_line& cl) {
+  const auto& c = cl.command;
+  if (c != "show" && c != "files" && c != "hash" && c != "with-file" && c != "import") return std::nullopt;
+  auto failed = [&](const std::string& what, const hfmm::error_code& ec) {
+    return fail(cl, what + (storage.error_detail().empty() ? "" : " (" + storage.error_detail() + ")"), ec, exit_error);
+  };
+  if (auto ok = storage.open(); !ok) return failed("opening the store " + cl.store, ok.error());
+  int code = exit_ok;
+  if (c == "with-file") {
+    auto found = storage.find_models_with_file(cl.pattern);
+    if (!found) return failed("reading the store " + cl.store, found.error());
+    std::vector<const hfmm::model_metadata*> models;
+    for (const auto& m : *found) models.push_back(&m);
+    code = print_with_file(cl, models);
+  } else if (c == "import") {
+    std::string why;
+    auto batch = hfmm::detail::read_catalog_file(cl.file, &why);
+    if (!batch) return fail(cl, "import " + (why.empty() ? cl.file : why), batch.error());
+    if (auto ok = storage.upsert_many(*batch); !ok) return failed("import " + cl.file, ok.error());
+    if (cl.json) print_json({{"ok", true}, {"imported", batch->size()}});
+    else std::cout << "imported " << batch->size() << " models into " << cl.store << "\n";
+  } else {
+    auto m = storage.find_model(cl.id);
+    if (!m) return failed("reading the store " + cl.store, m.error());
+    code = print_model_query(cl, *m ? &**m : nullptr);
+  }
+  if (auto closed = storage.close(); !closed) return failed("saving the store", closed.error());
+  return code;
+}
+
 /// Commands that only read the catalog open it read-only: no writer lock, nothing created.
 bool reads_only(const std::string& command) {
   for (const char* c : {"show", "files", "hash", "with-file", "stats", "verify", "diff", "similar", "dupes", "export"})
@@ -366,6 +404,8 @@ int with_fetcher(command_line& cl, Fetcher fetcher) {
   auto mode = reads_only(cl.command) ? hfmm::open_mode::read_only : hfmm::open_mode::read_write;
   return hfmm_cli::with_store(cl.store, mode, [&](auto storage) {
     using storage_type = decltype(storage);
+    if constexpr (requires { storage.find_model(cl.id); })
+      if (auto code = answer_from_file(storage, cl)) return *code;
     hfmm::diagnostics why;
     auto mm = hfmm::model_manager<storage_type, Fetcher>::open(std::move(storage), std::move(fetcher), why);
     if (!mm) return fail(cl, "opening the store " + cl.store + (why.empty() ? "" : " (" + why.message() + ")"), mm.error(), exit_error);

@@ -87,6 +87,31 @@ echo "{broken" > broken.json
 expect 3 "a corrupt store" "$hfmm" --store broken.json stats
 grep -q "{broken" broken.json || { echo "FAIL: the corrupt store was modified"; failures=$((failures + 1)); }
 
+echo '{"compilerOptions": {"target": "es5"}}' > tsconfig.json
+expect 3 "JSON that is not a catalog" "$hfmm" --store tsconfig.json stats
+grep -qF "not a model catalog" err.txt || { echo "FAIL: the refusal does not say why"; cat err.txt; failures=$((failures + 1)); }
+grep -qF "compilerOptions" tsconfig.json || { echo "FAIL: the non-catalog file was modified"; failures=$((failures + 1)); }
+
+# Readers share: queries answer while another process holds the writer lock.
+"$hfmm" export "$work/shared.json" > /dev/null
+if command -v flock > /dev/null; then
+  flock "$work/shared.json.lock" sleep 30 &
+  holder=$!
+  sleep 0.3
+  expect 3 "a second writer is refused" "$hfmm" --store "$work/shared.json" import verify-catalog.json
+  expect 0 "hash while a writer holds the store" "$hfmm" --store "$work/shared.json" hash wzshiming/gpt2 config.json
+  contains "10c66461e4c109db5a2196bff4bb59be30396ed8" "the reader's answer"
+  expect 0 "with-file while a writer holds the store" "$hfmm" --store "$work/shared.json" with-file tokenizer.json
+  expect 0 "stats while a writer holds the store" "$hfmm" --store "$work/shared.json" --json stats
+  pkill -P "$holder" 2> /dev/null  # flock's child (sleep) holds the lock too
+  kill "$holder" 2> /dev/null
+  wait "$holder" 2> /dev/null
+else
+  echo "FAIL: flock(1) is missing (util-linux)"; failures=$((failures + 1))
+fi
+expect 0 "compact" "$hfmm" --store "$work/shared.json" compact
+contains "compacted: 3 models" "compact says what it kept"
+
 # Moving a catalog between stores loses nothing: JSON -> SQLite -> DuckDB -> PostgreSQL -> zstd -> JSON.
 "$hfmm" export "$work/start.json" > /dev/null
 stores=("sqlite:$work/c.sqlite" "duckdb:$work/c.duckdb" "$work/c.json.gz")

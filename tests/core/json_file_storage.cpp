@@ -459,3 +459,89 @@ TEST_CASE("compaction policy: a large catalog keeps its journal at close until c
   CHECK(root.at("org/model-5").at("description") == "changed in place");
   CHECK(ids_in(store) == ids);
 }
+
+TEST_CASE("find_model and find_models_with_file answer as the loaded catalog does, without loading it") {
+  hfmm_test::scratch_dir dir;
+  auto store = dir / "catalog.json";
+  std::mt19937 rng(7);
+  const std::vector<std::string> paths = {"config.json", "onnx/model.onnx", "Model.SafeTensors", "sub3/tokenizer.json", "a"};
+  auto model = [&](int i) {
+    hfmm::model_metadata m;
+    m.model_id = "org/m" + std::to_string(i);
+    m.description = "v" + std::to_string(rng() % 1000);
+    hfmm::repo_structure s{.model_id = m.model_id};
+    for (const auto& p : paths)
+      if (rng() % 2) s.files.insert(p, {.size = 1, .oid = std::string(40, 'c')});
+    if (rng() % 6) m.repository_structure = std::move(s);
+    return m;
+  };
+  {
+    hfmm::json_model_manager mm(hfmm::json_file_storage{store});
+    for (int i = 0; i < 200; ++i) REQUIRE(mm.add_model(model(i)));
+  }
+  // A record filed under another key than its model_id, as a hand-edited file may have.
+  auto text = hfmm_test::slurp(store);
+  auto at = text.find("\"org/m7\":");
+  REQUIRE(at != std::string::npos);
+  text.replace(at, 9, "\"alias-7\":");
+  hfmm_test::spit(store, text);
+  for (int round = 0; round < 3; ++round) {
+    {  // a writer leaves changes in the journal: replacements, removals, new models, a re-added one
+      hfmm::json_file_storage s(store);
+      s.compact_on_close_bytes = 0;
+      hfmm::json_model_manager mm(std::move(s));
+      for (int k = 0; k < 40; ++k) {
+        int i = static_cast<int>(rng() % 260);
+        if (rng() % 4 == 0) (void)mm.remove_model("org/m" + std::to_string(i));
+        else REQUIRE(mm.add_model(model(i)));
+      }
+    }
+    hfmm::json_model_manager loaded(hfmm::json_file_storage(store, hfmm::open_mode::read_only));
+    hfmm::json_file_storage queries(store, hfmm::open_mode::read_only);
+    REQUIRE(queries.open());
+    for (int i = 0; i < 270; i += 3) {
+      auto id = "org/m" + std::to_string(i);
+      auto found = queries.find_model(id);
+      REQUIRE(found);
+      const auto* expected = loaded.get_model(id);
+      REQUIRE(found->has_value() == (expected != nullptr));
+      if (expected) CHECK(**found == *expected);
+    }
+    for (std::string pattern : {"config.json", "SAFETENSORS", "onnx/", "sub3/", "a", "", "absent", "x\ny"}) {
+      auto found = queries.find_models_with_file(pattern);
+      REQUIRE(found);
+      auto expected = loaded.get_models_with_file(pattern);
+      REQUIRE(found->size() == expected.size());
+      for (std::size_t k = 0; k < expected.size(); ++k) CHECK((*found)[k] == *expected[k]);
+    }
+  }
+  CHECK(std::filesystem::exists(dir / "catalog.json.journal"));
+}
+
+TEST_CASE("a writer appends without loading the catalog; the next load sees it") {
+  hfmm_test::scratch_dir dir;
+  auto store = dir / "catalog.json";
+  {
+    hfmm::json_model_manager mm(hfmm::json_file_storage{store});
+    for (int i = 0; i < 5; ++i) REQUIRE(mm.add_model(numbered(i)));
+  }
+  auto base = hfmm_test::slurp(store);
+  for (int round = 0; round < 2; ++round) {  // the second round appends to the journal the first left
+    hfmm::json_file_storage s(store);
+    s.compact_on_close_bytes = 0;
+    REQUIRE(s.open());
+    REQUIRE(s.upsert(numbered(10 + round)));
+    REQUIRE(s.erase("org/model-" + std::to_string(round)));
+    REQUIRE(s.close());
+  }
+  CHECK(hfmm_test::slurp(store) == base);
+  CHECK(ids_in(store) == std::vector<std::string>{"org/model-2", "org/model-3", "org/model-4", "org/model-10", "org/model-11"});
+  {  // compact() without load() loads first
+    hfmm::json_file_storage s(store);
+    REQUIRE(s.open());
+    REQUIRE(s.compact());
+    REQUIRE(s.close());
+  }
+  CHECK_FALSE(std::filesystem::exists(dir / "catalog.json.journal"));
+  CHECK(ids_in(store) == std::vector<std::string>{"org/model-2", "org/model-3", "org/model-4", "org/model-10", "org/model-11"});
+}

@@ -17,6 +17,7 @@
 //
 // Slots are the manager's stable model numbers (first-insert order; removal leaves a hole).
 
+#include <hfmm/detail/ascii.hpp>
 #include <hfmm/structure.hpp>
 
 #include <algorithm>
@@ -30,12 +31,6 @@
 #include <vector>
 
 namespace hfmm::detail {
-
-inline void lower_ascii_into(std::string& out, std::string_view s) {
-  out.assign(s);
-  for (auto& c : out)
-    if (c >= 'A' && c <= 'Z') c = static_cast<char>(c + 32);
-}
 
 class id_index {
 public:

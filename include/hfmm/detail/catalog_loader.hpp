@@ -7,6 +7,7 @@
 
 #include <hfmm/json.hpp>
 
+#include <hfmm/detail/posix_file.hpp>
 #include <hfmm/detail/scratch_memory.hpp>
 
 #include <boost/json/basic_parser_impl.hpp>
@@ -16,11 +17,28 @@
 #include <cmath>
 #include <functional>
 #include <map>
+#include <filesystem>
+#include <unordered_map>
 #include <unordered_set>
 
 namespace hfmm::detail {
 
 using boost::json::string_view;
+
+/// Which records a parse builds (the others are only tokenized): a query that needs a few
+/// records of a large catalog reads it at the parser's speed, holding nothing of the rest.
+class record_filter {
+public:
+  /// Whether to build the record filed under `key`.
+  virtual bool build(std::string_view key) = 0;
+  /// A file path of a record not built (its current structure's); true when it matches.
+  virtual bool on_path(std::string_view) { return false; }
+  /// A record not built, its model id (the key when it has none), and whether a path matched.
+  virtual void skipped(std::string_view key, std::string_view model_id, bool matched) = 0;
+
+protected:
+  ~record_filter() = default;
+};
 
 class catalog_handler {
 public:
@@ -30,7 +48,8 @@ public:
   static constexpr std::size_t max_key_size = static_cast<std::size_t>(-1);
 
   using record_callback = std::function<bool(std::string_view key, model_metadata&&)>;
-  catalog_handler(record_callback on_record, std::string* why) : on_record_(std::move(on_record)), why_(why) {}
+  catalog_handler(record_callback on_record, std::string* why, record_filter* filter = nullptr)
+      : on_record_(std::move(on_record)), why_(why), filter_(filter) {}
   catalog_handler(const catalog_handler&) = delete;
   catalog_handler& operator=(const catalog_handler&) = delete;
 
@@ -38,9 +57,16 @@ public:
   bool on_document_end(error_code&) { return true; }
 
   bool on_object_begin(error_code&) {
+    if (skipping_) return skip_container(true);
     if (in_files()) return file_value(kind::object), ++depth_, true;
     ++depth_;
     if (depth_ == 1) return true;  // the catalog
+    if (depth_ == 2 && filter_ && !filter_->build(record_key_)) {
+      skipping_ = true;
+      skip_id_.clear();
+      skip_structure_ = skip_files_ = skip_matched_ = false;
+      return true;
+    }
     if (depth_ == 2) {             // a record
       // The record's DOM lives in a reused buffer: it is read into a model_metadata (which
       // copies what it keeps) and dropped, so per-record allocations never reach malloc.
@@ -66,6 +92,7 @@ public:
 
   bool on_object_end(std::size_t n, error_code& ec) {
     int d = depth_--;
+    if (skipping_) return end_skipped(d);
     if (d == 1) return true;
     if (d == 2) return finish_record(n, ec);
     if (files_depth_ != 0) {
@@ -93,12 +120,14 @@ public:
 
   bool on_array_begin(error_code& ec) {
     if (depth_ <= 1) return not_a_catalog(ec);
+    if (skipping_) return skip_container(false);
     if (in_files()) return file_value(kind::array), ++depth_, true;
     ++depth_;
     return true;
   }
   bool on_array_end(std::size_t n, error_code&) {
     int d = depth_--;
+    if (skipping_) return end_skipped(d);
     if (in_files()) {
       if (d == skip_depth_) skip_depth_ = 0;
       return true;
@@ -115,6 +144,10 @@ public:
     key_buf_.append(s.data(), s.size());
     key_.swap(key_buf_);
     key_buf_.clear();
+    if (skipping_) {
+      if (depth_ == 4 && skip_files_ && !skip_matched_) skip_matched_ = filter_->on_path(key_);
+      return true;
+    }
     if (depth_ == 1) {
       record_key_ = key_;
       // json.load would silently keep the last; a catalog never has two (json.dump of a dict).
@@ -158,6 +191,11 @@ public:
   bool on_string(string_view s, std::size_t, error_code& ec) {
     if (depth_ <= 1) return not_a_catalog(ec);
     str_buf_.append(s.data(), s.size());
+    if (skipping_) {
+      if (depth_ == 2 && key_ == "model_id") skip_id_ = str_buf_;
+      str_buf_.clear();
+      return true;
+    }
     if (in_files()) file_value(kind::string);
     else stack_.push_string(str_buf_);
     str_buf_.clear();
@@ -167,18 +205,21 @@ public:
   bool on_number_part(string_view, error_code&) { return true; }
   bool on_int64(std::int64_t i, string_view, error_code& ec) {
     if (depth_ <= 1) return not_a_catalog(ec);
+    if (skipping_) return true;
     if (in_files()) return file_value(i >= 0 ? kind::number : kind::other, static_cast<std::uint64_t>(i)), true;
     stack_.push_int64(i);
     return true;
   }
   bool on_uint64(std::uint64_t u, string_view, error_code& ec) {
     if (depth_ <= 1) return not_a_catalog(ec);
+    if (skipping_) return true;
     if (in_files()) return file_value(kind::number, u), true;
     stack_.push_uint64(u);
     return true;
   }
   bool on_double(double d, string_view, error_code& ec) {
     if (depth_ <= 1) return not_a_catalog(ec);
+    if (skipping_) return true;
     if (!std::isfinite(d)) {  // 1e999: anywhere in the file, since compaction rewrites it all
       if (why_ && why_->empty()) *why_ = "model \"" + record_key_ + "\": a number too large for a double (write it as a string)";
       ec = errc::invalid_argument;
@@ -193,12 +234,14 @@ public:
   }
   bool on_bool(bool b, error_code& ec) {
     if (depth_ <= 1) return not_a_catalog(ec);
+    if (skipping_) return true;
     if (in_files()) return file_value(kind::other), true;
     stack_.push_bool(b);
     return true;
   }
   bool on_null(error_code& ec) {
     if (depth_ <= 1) return not_a_catalog(ec);
+    if (skipping_) return true;
     if (in_files()) return file_value(kind::null), true;
     stack_.push_null();
     return true;
@@ -232,6 +275,24 @@ private:
   };
 
   bool in_files() const noexcept { return files_depth_ != 0; }
+
+  // A record not built: only depth, its model_id and its current structure's file paths are
+  // followed (depth 3 is a field's value, 4 the structure's "files", its keys the paths).
+  bool skip_container(bool object) {
+    ++depth_;
+    if (depth_ == 3) skip_structure_ = object && key_ == "repository_structure";
+    if (depth_ == 4) skip_files_ = object && skip_structure_ && key_ == "files";
+    return true;
+  }
+  bool end_skipped(int d) {
+    if (d == 4) skip_files_ = false;
+    if (d == 3) skip_structure_ = false;
+    if (d == 2) {
+      skipping_ = false;
+      filter_->skipped(record_key_, skip_id_.empty() ? std::string_view(record_key_) : std::string_view(skip_id_), skip_matched_);
+    }
+    return true;
+  }
 
   lfs_slot* lfs_slot_of(std::string_view field) noexcept {
     switch (field.size()) {
@@ -370,6 +431,9 @@ private:
 
   record_callback on_record_;
   std::string* why_;
+  record_filter* filter_;
+  bool skipping_ = false, skip_structure_ = false, skip_files_ = false, skip_matched_ = false;
+  std::string skip_id_;
   std::unique_ptr<unsigned char[]> dom_buffer_ = std::make_unique_for_overwrite<unsigned char[]>(dom_buffer_size);
   boost::json::monotonic_resource dom_memory_{dom_buffer_.get(), dom_buffer_size};
   boost::json::value_stack stack_;
@@ -397,8 +461,9 @@ private:
 template <class OnRecord>
 class catalog_parser {
 public:
-  catalog_parser(OnRecord on_record, std::string* why)
-      : parser_(boost::json::parse_options{}, catalog_handler::record_callback(std::move(on_record)), why), why_(why) {}
+  catalog_parser(OnRecord on_record, std::string* why, record_filter* filter = nullptr)
+      : parser_(boost::json::parse_options{}, catalog_handler::record_callback(std::move(on_record)), why, filter),
+        why_(why) {}
 
   /// The next piece of the text (more may follow).
   result<void> write(std::string_view piece) {
@@ -444,6 +509,34 @@ private:
   bool started_ = false;
   std::uint64_t offset_ = 0;  // bytes consumed, for messages
 };
+
+/// Every model of a catalog file, read in chunks with the store's own parser (so a file to
+/// import is judged as a store is); a model given twice (under two keys) once, the last.
+/// Errors: file_not_found, storage_io, storage_corrupt (`why` says where).
+/// (A template: only a translation unit that reads a catalog file instantiates the parser.)
+template <class = void>
+result<std::vector<model_metadata>> read_catalog_file(const std::filesystem::path& p, std::string* why) {
+  bool missing = false;
+  auto fd = open_for_reading(p, missing);
+  if (!fd) return missing ? errc::file_not_found : errc::storage_io;
+  std::vector<model_metadata> models;
+  std::unordered_map<std::string, std::size_t> position;
+  auto collect = [&](std::string_view, model_metadata&& m) {
+    auto [it, fresh] = position.try_emplace(m.model_id, models.size());
+    if (fresh) models.push_back(std::move(m));
+    else models[it->second] = std::move(m);
+    return true;
+  };
+  std::string reason;
+  catalog_parser<decltype(collect)> parser(collect, &reason);
+  auto parsed = for_each_chunk(fd.get(), [&](std::string_view chunk) { return parser.write(chunk); });
+  if (parsed) parsed = parser.finish();
+  if (!parsed) {
+    if (why) *why = p.string() + ": " + (parsed.error() == errc::storage_io ? std::string("cannot be read") : reason);
+    return parsed.error() == errc::storage_io ? errc::storage_io : errc::storage_corrupt;
+  }
+  return models;
+}
 
 /// Parses a whole catalog held in memory (catalog_parser in one piece).
 template <class OnRecord>

@@ -179,8 +179,10 @@ void basic_json_file_storage<Codec>::note_erase(std::string_view id) {
 }
 
 template <class Codec>
-result<void> basic_json_file_storage<Codec>::replay_journal(const std::filesystem::path& p, bool compacting_copy,
-                                                            std::vector<model_metadata>& models, bool& retry) {
+template <class OnUpsert, class OnErase>
+result<void> basic_json_file_storage<Codec>::read_journal(const std::filesystem::path& p, bool compacting_copy,
+                                                          OnUpsert on_upsert, OnErase on_erase, bool& retry,
+                                                          journal_extent* extent) {
   bool missing = false;
   auto fd = detail::open_for_reading(p, missing);
   if (!fd) {
@@ -190,17 +192,7 @@ result<void> basic_json_file_storage<Codec>::replay_journal(const std::filesyste
   }
   bool header_seen = false, ignore = false;
   std::optional<std::uint64_t> damaged;  // a bad line: fine only as the file's last (a crashed append)
-  std::uint64_t valid_bytes = 0, records = 0;
-  auto put = [&](model_metadata&& m, source from) {
-    auto at = entry_of_.find(m.model_id);
-    if (at == entry_of_.end()) {
-      note_upsert(m.model_id, from);
-      models.push_back(std::move(m));
-    } else {
-      entries_[at->second].from = from;
-      models[at->second] = std::move(m);
-    }
-  };
+  journal_extent seen;
   auto lines = detail::for_each_line(fd.get(), [&](std::uint64_t offset, std::string_view line) -> result<void> {
     if (ignore) return {};
     if (!header_seen) {
@@ -221,7 +213,7 @@ result<void> basic_json_file_storage<Codec>::replay_journal(const std::filesyste
                   " (rewritten by another program); move the journal away to discard its changes";
         return errc::storage_conflict;
       }
-      valid_bytes = offset + line.size() + 1;
+      seen.valid_bytes = offset + line.size() + 1;
       return {};
     }
     if (damaged) {
@@ -238,38 +230,91 @@ result<void> basic_json_file_storage<Codec>::replay_journal(const std::filesyste
     if (record->at("op") == "upsert") {
       const auto& list = record->at("models").get_array();
       for (std::size_t i = 0; i < list.size(); ++i) {
-        auto m = detail::read_model(list[i], &detail_);
-        if (!m) {
+        // By id first: a query reads only the models it needs.
+        std::string_view id = list[i].get_object().at("model_id").get_string();
+        if (auto ok = on_upsert(id, list[i], source{offset, static_cast<std::uint32_t>(i)}); !ok) {
           detail_ = p.string() + ": record at byte " + std::to_string(offset) + ": " + detail_;
-          return errc::storage_corrupt;
+          return ok;
         }
-        put(std::move(*m), {offset, static_cast<std::uint32_t>(i)});
       }
     } else {
-      auto id = std::string(record->at("model_id").get_string());
-      note_erase(id);
+      on_erase(std::string_view(record->at("model_id").get_string()));
     }
-    ++records;
-    valid_bytes = offset + line.size() + 1;
+    ++seen.records;
+    seen.valid_bytes = offset + line.size() + 1;
     return {};
   });
   if (!lines) {
     if (lines.error() == errc::storage_io) detail_ = "cannot read " + p.string();
     return lines.error();
   }
-  if (ignore || mode_ == open_mode::read_only || compacting_copy) return {};
-  if (records == 0) {
-    ::unlink(p.c_str());  // holds nothing acknowledged
-    return {};
+  if (extent && !ignore) *extent = seen;
+  return {};
+}
+
+template <class Codec>
+template <class OnUpsert, class OnErase>
+result<void> basic_json_file_storage<Codec>::read_journals(OnUpsert on_upsert, OnErase on_erase, bool& retry,
+                                                           journal_extent* extent) {
+  if (auto ok = read_journal(journal_path(), false, on_upsert, on_erase, retry, extent); !ok || retry) return ok;
+  if (mode_ == open_mode::read_only) {
+    // Between the file and its journal a writer may have compacted: what we read must still be
+    // the file at our path, and with no journal, the copy of one a compaction is folding in.
+    if (!std::filesystem::exists(journal_path()))
+      if (auto ok = read_journal(with_suffix(".journal.compacting"), true, on_upsert, on_erase, retry, nullptr); !ok || retry)
+        return ok;
+    if (detail::stamp_of(path_) != base_) retry = true;
   }
-  // Reopen for appending after the last good record (drops a torn or damaged tail).
-  detail::unique_fd out(::open(p.c_str(), O_WRONLY | O_CLOEXEC));
-  if (!out || ::ftruncate(out.get(), static_cast<off_t>(valid_bytes)) != 0 || ::lseek(out.get(), 0, SEEK_END) < 0) {
-    detail_ = "cannot append to " + p.string() + " — check its permissions";
+  return {};
+}
+
+template <class Codec>
+template <class OnRecord>
+result<void> basic_json_file_storage<Codec>::read_base(OnRecord on_record, detail::record_filter* filter,
+                                                       std::uint64_t* position) {
+  bool missing = false;
+  auto fd = detail::open_for_reading(path_, missing);
+  base_ = {};
+  if (!fd && !missing) {
+    detail_ = "cannot read " + path_.string() + " — check its permissions";
     return errc::storage_io;
   }
-  journal_ = std::move(out);
-  journal_bytes_ = valid_bytes;
+  if (!fd) return {};
+  struct stat st;
+  if (::fstat(fd.get(), &st) != 0) return errc::storage_io;
+  if (S_ISDIR(st.st_mode)) {
+    detail_ = path_.string() + " is a directory — give the path of a catalog file";
+    return errc::storage_io;
+  }
+  base_ = detail::stamp_of(st);
+  std::string why;
+  detail::catalog_parser parser(std::move(on_record), &why, filter);
+  result<void> parsed;
+  if constexpr (std::is_same_v<Codec, identity_codec>) {
+    std::uint64_t offset = 0;
+    parsed = detail::for_each_chunk(fd.get(), [&](std::string_view chunk) {
+      if (position) *position = offset;  // where the piece being parsed starts
+      offset += chunk.size();
+      return parser.write(chunk);
+    });
+  } else {  // a compressed file is decoded whole
+    std::string text;
+    parsed = detail::for_each_chunk(fd.get(), [&](std::string_view chunk) { return text.append(chunk), result<void>{}; });
+    if (parsed && !Codec::decode(text)) {
+      detail_ = path_.string() + ": cannot be decompressed — not a " + std::string(Codec::suffix) + " file, or damaged";
+      return errc::storage_corrupt;
+    }
+    if (parsed) parsed = parser.write(text);
+  }
+  if (parsed) parsed = parser.finish();
+  if (!parsed) {
+    if (parsed.error() == errc::storage_io) {
+      detail_ = "cannot read " + path_.string();
+      return errc::storage_io;
+    }
+    detail_ = path_.string() + ": " + why;
+    return errc::storage_corrupt;
+  }
   return {};
 }
 
@@ -298,53 +343,42 @@ result<void> basic_json_file_storage<Codec>::load_once(std::vector<model_metadat
     }
     return true;
   };
-  bool missing = false;
-  auto fd = detail::open_for_reading(path_, missing);
-  base_ = {};
-  if (!fd && !missing) {
-    detail_ = "cannot read " + path_.string() + " — check its permissions";
+  if (auto ok = read_base(put_base_model, nullptr); !ok) return ok;
+  auto on_upsert = [&](std::string_view, const boost::json::value& v, source from) -> result<void> {
+    auto m = detail::read_model(v, &detail_);
+    if (!m) return errc::storage_corrupt;
+    auto at = entry_of_.find(m->model_id);
+    if (at == entry_of_.end()) {
+      note_upsert(m->model_id, from);
+      models.push_back(std::move(*m));
+    } else {
+      entries_[at->second].from = from;
+      models[at->second] = std::move(*m);
+    }
+    return {};
+  };
+  journal_extent extent;
+  if (auto ok = read_journals(on_upsert, [&](std::string_view id) { note_erase(id); }, retry, &extent); !ok || retry)
+    return ok;
+  if (mode_ == open_mode::read_write) return reopen_journal(extent);
+  return {};
+}
+
+template <class Codec>
+result<void> basic_json_file_storage<Codec>::reopen_journal(const journal_extent& extent) {
+  if (extent.valid_bytes == 0) return {};  // no journal
+  if (extent.records == 0) {
+    ::unlink(journal_path().c_str());  // holds nothing acknowledged
+    return {};
+  }
+  // Reopen for appending after the last good record (drops a torn or damaged tail).
+  detail::unique_fd out(::open(journal_path().c_str(), O_WRONLY | O_CLOEXEC));
+  if (!out || ::ftruncate(out.get(), static_cast<off_t>(extent.valid_bytes)) != 0 || ::lseek(out.get(), 0, SEEK_END) < 0) {
+    detail_ = "cannot append to " + journal_path().string() + " — check its permissions";
     return errc::storage_io;
   }
-  if (fd) {
-    struct stat st;
-    if (::fstat(fd.get(), &st) != 0) return errc::storage_io;
-    if (S_ISDIR(st.st_mode)) {
-      detail_ = path_.string() + " is a directory — give the path of a catalog file";
-      return errc::storage_io;
-    }
-    base_ = detail::stamp_of(st);
-    std::string why;
-    detail::catalog_parser parser(put_base_model, &why);
-    result<void> parsed;
-    if constexpr (std::is_same_v<Codec, identity_codec>) {
-      parsed = detail::for_each_chunk(fd.get(), [&](std::string_view chunk) { return parser.write(chunk); });
-    } else {  // a compressed file is decoded whole
-      std::string text;
-      parsed = detail::for_each_chunk(fd.get(), [&](std::string_view chunk) { return text.append(chunk), result<void>{}; });
-      if (parsed && !Codec::decode(text)) {
-        detail_ = path_.string() + ": cannot be decompressed — not a " + std::string(Codec::suffix) + " file, or damaged";
-        return errc::storage_corrupt;
-      }
-      if (parsed) parsed = parser.write(text);
-    }
-    if (parsed) parsed = parser.finish();
-    if (!parsed) {
-      if (parsed.error() == errc::storage_io) {
-        detail_ = "cannot read " + path_.string();
-        return errc::storage_io;
-      }
-      detail_ = path_.string() + ": " + why;
-      return errc::storage_corrupt;
-    }
-  }
-  if (auto ok = replay_journal(journal_path(), false, models, retry); !ok || retry) return ok;
-  if (mode_ == open_mode::read_only) {
-    // Between the file and its journal a writer may have compacted: what we read must still be
-    // the file at our path, and with no journal, the copy of one a compaction is folding in.
-    if (!std::filesystem::exists(journal_path()))
-      if (auto ok = replay_journal(with_suffix(".journal.compacting"), true, models, retry); !ok || retry) return ok;
-    if (detail::stamp_of(path_) != base_) retry = true;
-  }
+  journal_ = std::move(out);
+  journal_bytes_ = extent.valid_bytes;
   return {};
 }
 
@@ -356,7 +390,7 @@ result<std::vector<model_metadata>> basic_json_file_storage<Codec>::load() {
   std::vector<model_metadata> models;
   for (int attempt = 0;; ++attempt) {
     bool retry = false;
-    if (auto ok = load_once(models, retry); !ok) return ok.error();
+    if (auto ok = load_once(models, retry); !ok) return load_failed_ = true, ok.error();
     if (!retry) break;
     if (attempt == 20) {
       detail_ = path_.string() + " kept changing while it was read (a writer compacting it); try again";
@@ -371,7 +405,187 @@ result<std::vector<model_metadata>> basic_json_file_storage<Codec>::load() {
     models = std::move(kept);
   }
   loaded_ok_ = true;
+  load_failed_ = false;
   return models;
+}
+
+/// Which records a query builds: by model id, or by a path pattern (found in a first scan).
+template <class Codec>
+struct basic_json_file_storage<Codec>::selection final : detail::record_filter {
+  std::string id;             // by id when not empty
+  std::string lower_pattern;  // else by path
+  bool second_pass = false;
+  std::unordered_set<std::string> keys;         // records to build in the second pass
+  struct text_hash {
+    using is_transparent = void;
+    std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+  };
+  // path → contains the pattern; looked up by view, so a path seen before allocates nothing
+  std::unordered_map<std::string, bool, text_hash, std::equal_to<>> paths;
+  std::unordered_map<std::string, std::uint64_t> ordinal;  // model id → catalog position
+  std::uint64_t records = 0;
+  // The first scan notes, for each record to build, the file offset of the piece it starts in;
+  // the second reads just that record from there (found by its key) instead of the whole file.
+  struct target {
+    std::string key, model_id;
+    std::uint64_t piece = 0;
+  };
+  std::vector<target> targets;
+  std::uint64_t position = 0, record_piece = 0;
+
+  bool by_id() const noexcept { return !id.empty(); }
+  bool build(std::string_view key) override {
+    record_piece = position;
+    return second_pass ? keys.contains(std::string(key)) : by_id() && key == id;
+  }
+  bool matches(std::string_view path) {
+    if (auto it = paths.find(path); it != paths.end()) return it->second;
+    bool hit = detail::to_lower_ascii(path).find(lower_pattern) != std::string::npos;
+    paths.emplace(std::string(path), hit);
+    return hit;
+  }
+  bool on_path(std::string_view path) override { return !by_id() && matches(path); }
+  void skipped(std::string_view key, std::string_view model_id, bool matched) override {
+    if (second_pass) return;
+    ordinal.try_emplace(std::string(model_id), records++);
+    if (by_id() ? model_id == id : matched) {  // (by id: filed under another key)
+      keys.emplace(key);
+      targets.push_back({std::string(key), std::string(model_id), record_piece});
+    }
+  }
+  void built(const model_metadata& m) {
+    if (!second_pass) ordinal.try_emplace(m.model_id, records++);
+  }
+  bool wants(const model_metadata& m) {
+    if (by_id()) return m.model_id == id;
+    if (!m.repository_structure) return false;
+    for (auto f : m.repository_structure->files)
+      if (matches(f.path())) return true;
+    return false;
+  }
+};
+
+template <class Codec>
+result<std::vector<model_metadata>> basic_json_file_storage<Codec>::select(selection& which) {
+  detail_.clear();
+  if (!opened_) return errc::invalid_argument;  // open() first
+  std::map<std::uint64_t, model_metadata> found;  // by catalog position
+  for (int attempt = 0;; ++attempt) {
+    found.clear();
+    which.second_pass = false;
+    which.keys.clear();
+    which.ordinal.clear();
+    which.records = 0;
+    auto on_record = [&](std::string_view, model_metadata&& m) {
+      which.built(m);
+      if (which.wants(m)) found.insert_or_assign(which.ordinal.at(m.model_id), std::move(m));
+      return true;
+    };
+    if (auto ok = read_base(on_record, &which, &which.position); !ok) return ok.error();
+    if (!which.keys.empty()) {  // the records the first scan found: read each, or scan again
+      auto first = base_;
+      which.second_pass = true;
+      bool each = std::is_same_v<Codec, identity_codec>;
+      for (const auto& t : which.targets)
+        if (each) each = read_record(t.piece, t.key, t.model_id, on_record);
+      if (!each) {
+        if (auto ok = read_base(on_record, &which, nullptr); !ok) return ok.error();
+      }
+      if (base_ != first || detail::stamp_of(path_) != first) continue;  // replaced in between: read again
+    }
+    bool retry = false;
+    auto on_upsert = [&](std::string_view id, const boost::json::value& v, source) -> result<void> {
+      if (which.by_id() && id != which.id) return {};  // not asked for: not even read
+      auto m = detail::read_model(v, &detail_);
+      if (!m) return errc::storage_corrupt;
+      auto at = which.ordinal.try_emplace(m->model_id, which.records).first->second;
+      if (at == which.records) ++which.records;
+      if (which.wants(*m)) found.insert_or_assign(at, std::move(*m));
+      else found.erase(at);
+      return {};
+    };
+    auto on_erase = [&](std::string_view id) {
+      if (auto it = which.ordinal.find(std::string(id)); it != which.ordinal.end()) {
+        found.erase(it->second);
+        which.ordinal.erase(it);  // a later upsert of the id goes to the end, as a new model
+      }
+    };
+    if (auto ok = read_journals(on_upsert, on_erase, retry, nullptr); !ok) return ok.error();
+    if (!retry) break;
+    if (attempt == 20) {
+      detail_ = path_.string() + " kept changing while it was read (a writer compacting it); try again";
+      return errc::storage_conflict;
+    }
+  }
+  std::vector<model_metadata> out;
+  out.reserve(found.size());
+  for (auto& [at, m] : found) out.push_back(std::move(m));
+  return out;
+}
+
+template <class Codec>
+template <class OnRecord>
+bool basic_json_file_storage<Codec>::read_record(std::uint64_t piece, std::string_view key, std::string_view model_id,
+                                                 OnRecord& on_record) {
+  bool missing = false;
+  auto fd = detail::open_for_reading(path_, missing);
+  struct stat st;
+  if (!fd || ::fstat(fd.get(), &st) != 0 || detail::stamp_of(st) != base_) return false;
+  // The record's key as written, then the record: fed to a parser as a one-record catalog,
+  // which stops once it is built. Anything unexpected: false, and the caller scans instead.
+  auto needle = boost::json::serialize(boost::json::value(key)) + ":";
+  std::string window;
+  std::unique_ptr<char[]> buffer(new char[detail::read_chunk_bytes]);
+  auto read_at = [&](std::uint64_t at) -> std::size_t {
+    auto n = ::pread(fd.get(), buffer.get(), detail::read_chunk_bytes, static_cast<off_t>(at));
+    return n > 0 ? static_cast<std::size_t>(n) : 0;
+  };
+  // The key may end the piece before: start a little earlier.
+  std::uint64_t next = piece > needle.size() + 16 ? piece - needle.size() - 16 : 0;
+  for (int pieces = 0; pieces < 2; ++pieces) {  // the piece it starts in, and the key may straddle into the next
+    auto n = read_at(next);
+    window.append(buffer.get(), n);
+    next += n;
+  }
+  auto start = window.find(needle);
+  if (start == std::string::npos) return false;
+  bool built = false, wrong = false;
+  auto take = [&](std::string_view, model_metadata&& m) {
+    if (m.model_id != model_id) return wrong = true, false;
+    on_record(key, std::move(m));
+    built = true;
+    return false;  // stop: the rest of the file is not read
+  };
+  std::string why;
+  detail::catalog_parser<decltype(take)> parser(take, &why);
+  if (!parser.write("{")) return false;
+  auto fed = parser.write(std::string_view(window).substr(start));
+  while (fed && !built && !wrong) {
+    auto n = read_at(next);
+    if (n == 0) break;
+    next += n;
+    fed = parser.write(std::string_view(buffer.get(), n));
+  }
+  return built && !wrong;
+}
+
+template <class Codec>
+result<std::optional<model_metadata>> basic_json_file_storage<Codec>::find_model(std::string_view id) {
+  if (id.empty()) return std::optional<model_metadata>();
+  selection which;
+  which.id = id;
+  auto found = select(which);
+  if (!found) return found.error();
+  if (found->empty()) return std::optional<model_metadata>();
+  return std::optional<model_metadata>(std::move(found->front()));
+}
+
+template <class Codec>
+result<std::vector<model_metadata>> basic_json_file_storage<Codec>::find_models_with_file(std::string_view pattern) {
+  selection which;
+  which.lower_pattern = detail::to_lower_ascii(pattern);
+  if (which.lower_pattern.find('\n') != std::string::npos) return std::vector<model_metadata>{};  // no path holds one
+  return select(which);
 }
 
 template <class Codec>
@@ -380,7 +594,21 @@ result<std::uint64_t> basic_json_file_storage<Codec>::append_record(const boost:
     detail_ = path_.string() + " was opened read-only";
     return errc::storage_read_only;
   }
-  if (!lock_ || !loaded_ok_) return errc::invalid_argument;  // open() and load() first
+  if (!lock_) return errc::invalid_argument;  // open() first
+  if (load_failed_) {
+    detail_ = path_.string() + " could not be loaded; nothing is written to it until it can be";
+    return errc::invalid_argument;
+  }
+  if (!journal_ && !loaded_ok_) {
+    // Appending to a catalog nobody loaded: the journal there must apply to the file as it is
+    // now (its stamp checked, a torn tail cut); the file itself is not read.
+    base_ = detail::stamp_of(path_);
+    bool retry = false;
+    journal_extent extent;
+    auto skip = [](std::string_view, const boost::json::value&, source) { return result<void>{}; };
+    if (auto ok = read_journal(journal_path(), false, skip, [](std::string_view) {}, retry, &extent); !ok) return ok.error();
+    if (auto ok = reopen_journal(extent); !ok) return ok.error();
+  }
   if (!journal_) {
     if (auto ok = check_base_unchanged(); !ok) return ok.error();
     boost::json::object header{{"hfmm_journal", detail::journal_format},
@@ -426,14 +654,15 @@ result<void> basic_json_file_storage<Codec>::upsert_many(std::span<const model_m
   }
   auto offset = append_record({{"op", "upsert"}, {"models", std::move(list)}});
   if (!offset) return offset.error();
-  for (std::size_t i = 0; i < models.size(); ++i) note_upsert(models[i].model_id, {*offset, static_cast<std::uint32_t>(i)});
+  if (loaded_ok_)  // what compaction will write; without load() it loads first
+    for (std::size_t i = 0; i < models.size(); ++i) note_upsert(models[i].model_id, {*offset, static_cast<std::uint32_t>(i)});
   return wants_compaction() ? compact() : result<void>{};
 }
 
 template <class Codec>
 result<void> basic_json_file_storage<Codec>::erase(std::string_view id) {
   if (auto ok = append_record({{"op", "erase"}, {"model_id", id}}); !ok) return ok.error();
-  note_erase(id);
+  if (loaded_ok_) note_erase(id);
   return wants_compaction() ? compact() : result<void>{};
 }
 
@@ -500,11 +729,9 @@ result<void> basic_json_file_storage<Codec>::write_compacted(int out_fd, std::st
   };
   // The base, record by record, in its order; then the models the journal added.
   if (base_.exists) {
-    auto base = detail::open_for_reading(path_, missing);
-    if (!base) return errc::storage_io;
+    auto loaded = base_;
     std::size_t ordinal = 0;
     result<void> failed;
-    std::string why;
     auto on_record = [&](std::string_view, model_metadata&& m) {
       auto e = ordinal < entry_of_base_record_.size() ? entry_of_base_record_[ordinal] : static_cast<std::size_t>(-2);
       ++ordinal;
@@ -513,23 +740,13 @@ result<void> basic_json_file_storage<Codec>::write_compacted(int out_fd, std::st
       failed = emit_entry(e, entries_[e].from.journal_offset == source::in_base ? &m : nullptr);
       return failed.has_value();
     };
-    detail::catalog_parser parser(on_record, &why);
-    result<void> parsed;
-    if constexpr (std::is_same_v<Codec, identity_codec>) {
-      parsed = detail::for_each_chunk(base.get(), [&](std::string_view chunk) { return parser.write(chunk); });
-    } else {
-      std::string text;
-      parsed = detail::for_each_chunk(base.get(), [&](std::string_view chunk) { return text.append(chunk), result<void>{}; });
-      if (parsed && !Codec::decode(text)) parsed = errc::storage_corrupt;
-      if (parsed) parsed = parser.write(text);
-    }
-    if (parsed) parsed = parser.finish();
+    auto parsed = read_base(on_record, nullptr);
     if (!failed) return failed;
     if (!parsed) {
-      detail_ = path_.string() + " could not be read again for compaction: " + why;
+      detail_ = path_.string() + " could not be read again for compaction: " + detail_;
       return parsed.error() == errc::storage_io ? errc::storage_io : errc::storage_conflict;
     }
-    if (ordinal != entry_of_base_record_.size()) return errc::storage_conflict;
+    if (base_ != loaded || ordinal != entry_of_base_record_.size()) return errc::storage_conflict;
   }
   for (std::size_t e = 0; e < entries_.size(); ++e)
     if (!written[e])
@@ -546,7 +763,9 @@ result<void> basic_json_file_storage<Codec>::compact() {
     detail_ = path_.string() + " was opened read-only";
     return errc::storage_read_only;
   }
-  if (!lock_ || !loaded_ok_) return errc::invalid_argument;
+  if (!lock_) return errc::invalid_argument;
+  if (!loaded_ok_)
+    if (auto loaded = load(); !loaded) return loaded.error();  // the plan of what to write
   if (!journal_) return {};
   if (auto ok = check_base_unchanged(); !ok) return ok;
   // The new file takes the old one's mode, owner and group.
@@ -614,11 +833,10 @@ template <class Codec>
 result<void> basic_json_file_storage<Codec>::close() {
   if (!opened_) return {};
   result<void> outcome;
-  if (mode_ == open_mode::read_write && loaded_ok_ && journal_ && base_.size + journal_bytes_ <= compact_on_close_bytes)
-    outcome = compact();
+  if (mode_ == open_mode::read_write && journal_ && base_.size + journal_bytes_ <= compact_on_close_bytes) outcome = compact();
   journal_.reset();
   lock_.reset();
-  opened_ = loaded_ok_ = false;
+  opened_ = loaded_ok_ = load_failed_ = false;
   entries_.clear();
   entry_of_.clear();
   entry_of_base_record_.clear();

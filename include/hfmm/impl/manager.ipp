@@ -12,26 +12,6 @@
 namespace hfmm {
 
 namespace detail {
-inline char ascii_lower(char c) noexcept { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; }
-
-inline std::string to_lower_ascii(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = ascii_lower(c);
-  return out;
-}
-
-/// `needle` must already be lower case.
-inline bool icontains(std::string_view haystack, std::string_view needle) noexcept {
-  if (needle.empty()) return true;
-  if (needle.size() > haystack.size()) return false;
-  for (std::size_t i = 0; i + needle.size() <= haystack.size(); ++i) {
-    std::size_t k = 0;
-    while (k < needle.size() && ascii_lower(haystack[i + k]) == needle[k]) ++k;
-    if (k == needle.size()) return true;
-  }
-  return false;
-}
-
 /// The identity of a file's content: its LFS SHA-256, else its git oid.
 inline std::string content_key(const file_ref& f) {
   if (auto lfs = f.lfs()) return lfs->sha256;
@@ -476,26 +456,11 @@ result<void> model_manager<S, F>::export_metadata(const std::filesystem::path& p
 
 template <hfmm::storage S, hfmm::fetcher F>
 result<void> model_manager<S, F>::import_metadata(const std::filesystem::path& p) {
-  // The store's own reader, in chunks: an imported file is judged exactly as a store is.
-  bool missing = false;
-  auto fd = detail::open_for_reading(p, missing);
-  if (!fd) return missing ? errc::file_not_found : errc::storage_io;
-  std::vector<model_metadata> batch;
-  std::unordered_map<std::string, std::size_t> position;  // a model given twice: one, the last
-  auto collect = [&](std::string_view, model_metadata&& m) {
-    auto [it, fresh] = position.try_emplace(m.model_id, batch.size());
-    if (fresh) batch.push_back(std::move(m));
-    else batch[it->second] = std::move(m);
-    return true;
-  };
-  std::string why;
-  detail::catalog_parser parser(collect, &why);
-  auto parsed = detail::for_each_chunk(fd.get(), [&](std::string_view chunk) { return parser.write(chunk); });
-  if (parsed) parsed = parser.finish();
-  if (!parsed) return parsed.error() == errc::storage_io ? errc::storage_io : errc::storage_corrupt;
+  auto batch = detail::read_catalog_file(p, nullptr);  // the store's own reader
+  if (!batch) return batch.error();
   // Imported records keep their own times: write them as they are.
-  if (auto ok = storage_.upsert_many(batch); !ok) return ok.error();
-  for (auto& m : batch) put(std::move(m));
+  if (auto ok = storage_.upsert_many(*batch); !ok) return ok.error();
+  for (auto& m : *batch) put(std::move(m));
   return {};
 }
 

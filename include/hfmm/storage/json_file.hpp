@@ -26,6 +26,7 @@
 // compressed file is decoded and encoded whole; the journal stays plain text. Not thread-safe.
 
 #include <hfmm/concepts.hpp>
+#include <hfmm/detail/ascii.hpp>
 #include <hfmm/detail/catalog_loader.hpp>
 #include <hfmm/detail/digest.hpp>
 #include <hfmm/detail/posix_file.hpp>
@@ -38,7 +39,9 @@
 #include <cstdlib>
 #include <filesystem>
 #include <limits>
+#include <map>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace hfmm {
 
@@ -83,11 +86,22 @@ public:
   /// storage_corrupt, storage_conflict, schema_newer, storage_io.
   result<std::vector<model_metadata>> load();
   result<void> upsert(const model_metadata& m) { return upsert_many({&m, 1}); }
-  /// All of `models` in one journal record: after a crash, all or none of them.
+  /// All of `models` in one journal record: after a crash, all or none of them. A writer may
+  /// append without load() (an import into a large catalog costs the import).
   /// Errors: storage_read_only, invalid_argument (a value JSON cannot hold), storage_io.
   result<void> upsert_many(std::span<const model_metadata> models);
   result<void> erase(std::string_view id);
-  /// Folds the journal into the file now (after load()). Errors: storage_read_only,
+  // ---- queries that do not load the catalog (what a one-shot command pays; after open())
+  /// The model `id`, building only its record: the file is scanned at the parser's speed (the
+  /// other records are tokenized, not built) and the journal replayed for it. Empty: not in
+  /// the catalog. Errors as load().
+  result<std::optional<model_metadata>> find_model(std::string_view id);
+  /// The models with a current file path containing `pattern` (ASCII case-insensitive), each
+  /// once, in catalog order: get_models_with_file without loading the catalog (one scan finds
+  /// the records, a second builds them). Errors as load().
+  result<std::vector<model_metadata>> find_models_with_file(std::string_view pattern);
+
+  /// Folds the journal into the file now (loading it first if needed). Errors: storage_read_only,
   /// storage_conflict (the file was rewritten by another program), storage_io.
   result<void> compact();
   /// Compacts by the close policy (when the catalog was loaded cleanly) and releases the
@@ -117,9 +131,28 @@ private:
     source from;
     bool erased = false;
   };
+  struct journal_extent {
+    std::uint64_t valid_bytes = 0;  // up to the last intact record (0: no journal)
+    std::uint64_t records = 0;
+  };
   result<void> load_once(std::vector<model_metadata>& models, bool& retry);
-  result<void> replay_journal(const std::filesystem::path& p, bool compacting_copy, std::vector<model_metadata>& models,
-                              bool& retry);
+  /// Parses the file (the stamp in base_), building the records `filter` lets through.
+  template <class OnRecord>
+  result<void> read_base(OnRecord on_record, detail::record_filter* filter, std::uint64_t* position = nullptr);
+  /// Builds the one record filed under `key` that starts in the piece at file offset `piece`.
+  template <class OnRecord>
+  bool read_record(std::uint64_t piece, std::string_view key, std::string_view model_id, OnRecord& on_record);
+  /// Replays one journal: on_upsert(id, model JSON, where) → result<void>, on_erase(id).
+  /// `retry`: a reader raced a compaction and must read the file again.
+  template <class OnUpsert, class OnErase>
+  result<void> read_journal(const std::filesystem::path& p, bool compacting_copy, OnUpsert on_upsert, OnErase on_erase,
+                            bool& retry, journal_extent* extent);
+  /// The journal that applies to base_ (for a reader, also the one a compaction set aside).
+  template <class OnUpsert, class OnErase>
+  result<void> read_journals(OnUpsert on_upsert, OnErase on_erase, bool& retry, journal_extent* extent);
+  result<void> reopen_journal(const journal_extent& extent);
+  struct selection;
+  result<std::vector<model_metadata>> select(selection& which);
   void note_upsert(std::string_view id, source from);
   void note_erase(std::string_view id);
   result<journal_header> read_header(std::string_view line, const std::filesystem::path& p);
@@ -136,6 +169,7 @@ private:
   detail::unique_fd journal_;
   std::uint64_t journal_bytes_ = 0;
   bool opened_ = false, loaded_ok_ = false;
+  bool load_failed_ = false;  // a store that could not be read is never written
   detail::file_stamp base_;  // the file load() read
   // The catalog's ids in first-insert order and where each one's record is; the base's record
   // ordinals map to entries (or npos for a record whose id came earlier). Duplicate ids in the
