@@ -154,6 +154,19 @@ void through_storage(std::string_view base, std::string_view lines, bool frame) 
     auto loaded = store.load();
     if (!loaded) return;  // refused: nothing may have been written
     before = std::move(*loaded);
+    // The queries that read no catalog answer as load() did, on the same file and journal.
+    hfmm::json_file_storage reader(file, hfmm::open_mode::read_only);
+    HFMM_FUZZ_CHECK(reader.open().has_value());
+    for (std::size_t i = 0; i < before.size() && i < 16; ++i) {
+      auto found = reader.find_model(before[i].model_id);
+      HFMM_FUZZ_CHECK(found && *found && **found == before[i]);
+    }
+    auto with_files = reader.find_models_with_file("");
+    HFMM_FUZZ_CHECK(with_files.has_value());
+    std::vector<model_metadata> expected;
+    for (const auto& m : before)
+      if (m.repository_structure && !m.repository_structure->files.empty()) expected.push_back(m);
+    HFMM_FUZZ_CHECK(*with_files == expected);
     if (!store.close()) return;
   }
   hfmm::json_file_storage store(file);

@@ -484,6 +484,9 @@ TEST_CASE("find_model and find_models_with_file answer as the loaded catalog doe
   auto at = text.find("\"org/m7\":");
   REQUIRE(at != std::string::npos);
   text.replace(at, 9, "\"alias-7\":");
+  // And a second record for a model, later in the file: its content counts, at the first's place.
+  text.pop_back();
+  text += R"(,"zz-again":{"model_id":"org/m9","description":"the later record"}})";
   hfmm_test::spit(store, text);
   for (int round = 0; round < 3; ++round) {
     {  // a writer leaves changes in the journal: replacements, removals, new models, a re-added one

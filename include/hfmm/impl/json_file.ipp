@@ -415,7 +415,7 @@ struct basic_json_file_storage<Codec>::selection final : detail::record_filter {
   std::string id;             // by id when not empty
   std::string lower_pattern;  // else by path
   bool second_pass = false;
-  std::unordered_set<std::string> keys;         // records to build in the second pass
+  std::unordered_set<std::string> keys;         // records to build in the second pass (targets')
   struct text_hash {
     using is_transparent = void;
     std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
@@ -430,7 +430,8 @@ struct basic_json_file_storage<Codec>::selection final : detail::record_filter {
     std::string key, model_id;
     std::uint64_t piece = 0;
   };
-  std::vector<target> targets;
+  // By model id: the record that holds its final content (the last one; load() keeps it).
+  std::unordered_map<std::string, target> targets;
   std::uint64_t position = 0, record_piece = 0;
 
   bool by_id() const noexcept { return !id.empty(); }
@@ -448,13 +449,14 @@ struct basic_json_file_storage<Codec>::selection final : detail::record_filter {
   void skipped(std::string_view key, std::string_view model_id, bool matched) override {
     if (second_pass) return;
     ordinal.try_emplace(std::string(model_id), records++);
-    if (by_id() ? model_id == id : matched) {  // (by id: filed under another key)
-      keys.emplace(key);
-      targets.push_back({std::string(key), std::string(model_id), record_piece});
-    }
+    // A later record of the same model replaces an earlier one (by id: filed under another key).
+    if (by_id() ? model_id == id : matched) targets.insert_or_assign(std::string(model_id), target{std::string(key), std::string(model_id), record_piece});
+    else targets.erase(std::string(model_id));
   }
   void built(const model_metadata& m) {
-    if (!second_pass) ordinal.try_emplace(m.model_id, records++);
+    if (second_pass) return;
+    ordinal.try_emplace(m.model_id, records++);
+    targets.erase(m.model_id);  // this record is later than any noted before
   }
   bool wants(const model_metadata& m) {
     if (by_id()) return m.model_id == id;
@@ -474,6 +476,7 @@ result<std::vector<model_metadata>> basic_json_file_storage<Codec>::select(selec
     found.clear();
     which.second_pass = false;
     which.keys.clear();
+    which.targets.clear();
     which.ordinal.clear();
     which.records = 0;
     auto on_record = [&](std::string_view, model_metadata&& m) {
@@ -482,11 +485,12 @@ result<std::vector<model_metadata>> basic_json_file_storage<Codec>::select(selec
       return true;
     };
     if (auto ok = read_base(on_record, &which, &which.position); !ok) return ok.error();
-    if (!which.keys.empty()) {  // the records the first scan found: read each, or scan again
+    if (!which.targets.empty()) {  // the records the first scan found: read each, or scan again
       auto first = base_;
       which.second_pass = true;
+      for (const auto& [id, t] : which.targets) which.keys.insert(t.key);
       bool each = std::is_same_v<Codec, identity_codec>;
-      for (const auto& t : which.targets)
+      for (const auto& [id, t] : which.targets)
         if (each) each = read_record(t.piece, t.key, t.model_id, on_record);
       if (!each) {
         if (auto ok = read_base(on_record, &which, nullptr); !ok) return ok.error();
