@@ -92,6 +92,10 @@ expect 3 "JSON that is not a catalog" "$hfmm" --store tsconfig.json stats
 grep -qF "not a model catalog" err.txt || { echo "FAIL: the refusal does not say why"; cat err.txt; failures=$((failures + 1)); }
 grep -qF "compilerOptions" tsconfig.json || { echo "FAIL: the non-catalog file was modified"; failures=$((failures + 1)); }
 
+expect 0 "a SQLite store" "$hfmm" --store "sqlite:$work/named.sqlite" import verify-catalog.json
+expect 3 "a SQLite file given as a JSON path" "$hfmm" --store "$work/named.sqlite" stats
+grep -qF "is an SQLite database, not a JSON catalog — use --store sqlite:" err.txt || { echo "FAIL: no hint for a SQLite file"; cat err.txt; failures=$((failures + 1)); }
+
 # Readers share: queries answer while another process holds the writer lock.
 "$hfmm" export "$work/shared.json" > /dev/null
 if command -v flock > /dev/null; then

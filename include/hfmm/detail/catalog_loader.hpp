@@ -141,13 +141,10 @@ public:
     return true;
   }
   bool on_key(string_view s, std::size_t, error_code& ec) {
+    if (skipping_) return skip_key(s);
     key_buf_.append(s.data(), s.size());
     key_.swap(key_buf_);
     key_buf_.clear();
-    if (skipping_) {
-      if (depth_ == 4 && skip_files_ && !skip_matched_) skip_matched_ = filter_->on_path(key_);
-      return true;
-    }
     if (depth_ == 1) {
       record_key_ = key_;
       // json.load would silently keep the last; a catalog never has two (json.dump of a dict).
@@ -190,12 +187,12 @@ public:
   }
   bool on_string(string_view s, std::size_t, error_code& ec) {
     if (depth_ <= 1) return not_a_catalog(ec);
-    str_buf_.append(s.data(), s.size());
-    if (skipping_) {
-      if (depth_ == 2 && key_ == "model_id") skip_id_ = str_buf_;
+    if (skipping_) {  // only the record's model_id is kept (no copy of the other strings)
+      if (depth_ == 2 && key_ == "model_id") skip_id_.assign(str_buf_).append(s.data(), s.size());
       str_buf_.clear();
       return true;
     }
+    str_buf_.append(s.data(), s.size());
     if (in_files()) file_value(kind::string);
     else stack_.push_string(str_buf_);
     str_buf_.clear();
@@ -282,6 +279,19 @@ private:
     ++depth_;
     if (depth_ == 3) skip_structure_ = object && key_ == "repository_structure";
     if (depth_ == 4) skip_files_ = object && skip_structure_ && key_ == "files";
+    return true;
+  }
+  // A key in a record not built: a path goes to the filter, a field name (depth 2, 3) is kept
+  // for the values that follow, the rest is not even copied.
+  bool skip_key(string_view s) {
+    std::string_view key(s.data(), s.size());
+    if (!key_buf_.empty()) key = key_buf_.append(s.data(), s.size());  // it came in parts
+    if (depth_ == 4 && skip_files_) {
+      if (!skip_matched_) skip_matched_ = filter_->on_path(key);
+    } else if (depth_ <= 3) {
+      key_.assign(key);
+    }
+    key_buf_.clear();
     return true;
   }
   bool end_skipped(int d) {

@@ -70,14 +70,16 @@ inline unique_fd open_for_reading(const std::filesystem::path& p, bool& missing)
 
 /// The size of the pieces files are read in: what a load holds of the file at any time.
 inline constexpr std::size_t read_chunk_bytes = 1u << 20;
+/// Smaller pieces where a piece's offset locates a record (a query reads it back from there).
+inline constexpr std::size_t locating_chunk_bytes = 64u << 10;
 
 /// Calls on_chunk(std::string_view) with the rest of the file in pieces of at most
-/// read_chunk_bytes, until the end or on_chunk's failure. Errors: storage_io, on_chunk's.
+/// `piece_bytes`, until the end or on_chunk's failure. Errors: storage_io, on_chunk's.
 template <class OnChunk>
-result<void> for_each_chunk(int fd, OnChunk on_chunk) {
-  std::unique_ptr<char[]> buffer(new char[read_chunk_bytes]);
+result<void> for_each_chunk(int fd, OnChunk on_chunk, std::size_t piece_bytes = read_chunk_bytes) {
+  std::unique_ptr<char[]> buffer(new char[piece_bytes]);
   for (;;) {
-    auto n = ::read(fd, buffer.get(), read_chunk_bytes);
+    auto n = ::read(fd, buffer.get(), piece_bytes);
     if (n < 0) {
       if (errno == EINTR) continue;
       return errc::storage_io;

@@ -296,7 +296,7 @@ result<void> basic_json_file_storage<Codec>::read_base(OnRecord on_record, detai
       if (position) *position = offset;  // where the piece being parsed starts
       offset += chunk.size();
       return parser.write(chunk);
-    });
+    }, position ? detail::locating_chunk_bytes : detail::read_chunk_bytes);
   } else {  // a compressed file is decoded whole
     std::string text;
     parsed = detail::for_each_chunk(fd.get(), [&](std::string_view chunk) { return text.append(chunk), result<void>{}; });
@@ -313,6 +313,15 @@ result<void> basic_json_file_storage<Codec>::read_base(OnRecord on_record, detai
       return errc::storage_io;
     }
     detail_ = path_.string() + ": " + why;
+    // Another store's file given as a JSON path: say which, and how to name it.
+    char magic[16] = {};
+    if (::pread(fd.get(), magic, sizeof magic, 0) == static_cast<ssize_t>(sizeof magic)) {
+      std::string_view head(magic, sizeof magic);
+      if (head.starts_with(std::string_view("SQLite format 3\0", 16)))
+        detail_ = path_.string() + " is an SQLite database, not a JSON catalog — use --store sqlite:" + path_.string();
+      else if (head.substr(8, 4) == "DUCK")
+        detail_ = path_.string() + " is a DuckDB database, not a JSON catalog — use --store duckdb:" + path_.string();
+    }
     return errc::storage_corrupt;
   }
   return {};
@@ -416,12 +425,16 @@ struct basic_json_file_storage<Codec>::selection final : detail::record_filter {
   std::string lower_pattern;  // else by path
   bool second_pass = false;
   std::unordered_set<std::string> keys;         // records to build in the second pass (targets')
-  struct text_hash {
-    using is_transparent = void;
-    std::size_t operator()(std::string_view s) const noexcept { return std::hash<std::string_view>{}(s); }
+  // path → contains the pattern, asked for every path of every record: open addressing over
+  // (hash, text), the texts in one string
+  struct memo_slot {
+    std::size_t hash = 0;
+    std::uint32_t offset = 0, size = 0;
+    bool used = false, hit = false;
   };
-  // path → contains the pattern; looked up by view, so a path seen before allocates nothing
-  std::unordered_map<std::string, bool, text_hash, std::equal_to<>> paths;
+  std::vector<memo_slot> memo = std::vector<memo_slot>(1024);
+  std::string memo_texts;
+  std::size_t memo_used = 0;
   std::unordered_map<std::string, std::uint64_t> ordinal;  // model id → catalog position
   std::uint64_t records = 0;
   // The first scan notes, for each record to build, the file offset of the piece it starts in;
@@ -440,10 +453,31 @@ struct basic_json_file_storage<Codec>::selection final : detail::record_filter {
     return second_pass ? keys.contains(std::string(key)) : by_id() && key == id;
   }
   bool matches(std::string_view path) {
-    if (auto it = paths.find(path); it != paths.end()) return it->second;
-    bool hit = detail::to_lower_ascii(path).find(lower_pattern) != std::string::npos;
-    paths.emplace(std::string(path), hit);
-    return hit;
+    auto hash = std::hash<std::string_view>{}(path);
+    auto mask = memo.size() - 1;
+    for (auto i = hash & mask;; i = (i + 1) & mask) {
+      auto& slot = memo[i];
+      if (slot.used) {
+        if (slot.hash == hash && std::string_view(memo_texts).substr(slot.offset, slot.size) == path) return slot.hit;
+        continue;
+      }
+      bool hit = detail::to_lower_ascii(path).find(lower_pattern) != std::string::npos;
+      slot = {hash, static_cast<std::uint32_t>(memo_texts.size()), static_cast<std::uint32_t>(path.size()), true, hit};
+      memo_texts.append(path);
+      if (++memo_used * 2 > memo.size()) grow_memo();
+      return hit;
+    }
+  }
+  void grow_memo() {
+    std::vector<memo_slot> old(memo.size() * 2);
+    old.swap(memo);
+    for (const auto& slot : old)
+      if (slot.used)
+        for (auto i = slot.hash & (memo.size() - 1);; i = (i + 1) & (memo.size() - 1))
+          if (!memo[i].used) {
+            memo[i] = slot;
+            break;
+          }
   }
   bool on_path(std::string_view path) override { return !by_id() && matches(path); }
   void skipped(std::string_view key, std::string_view model_id, bool matched) override {
@@ -539,9 +573,9 @@ bool basic_json_file_storage<Codec>::read_record(std::uint64_t piece, std::strin
   // which stops once it is built. Anything unexpected: false, and the caller scans instead.
   auto needle = boost::json::serialize(boost::json::value(key)) + ":";
   std::string window;
-  std::unique_ptr<char[]> buffer(new char[detail::read_chunk_bytes]);
+  std::unique_ptr<char[]> buffer(new char[detail::locating_chunk_bytes]);
   auto read_at = [&](std::uint64_t at) -> std::size_t {
-    auto n = ::pread(fd.get(), buffer.get(), detail::read_chunk_bytes, static_cast<off_t>(at));
+    auto n = ::pread(fd.get(), buffer.get(), detail::locating_chunk_bytes, static_cast<off_t>(at));
     return n > 0 ? static_cast<std::size_t>(n) : 0;
   };
   // The key may end the piece before: start a little earlier.
