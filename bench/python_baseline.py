@@ -11,6 +11,7 @@ One-shot mode, one command in a fresh process as a user runs it (bench/oneshot t
     python_baseline.py CATALOG.json --oneshot with-file PATTERN
     python_baseline.py CATALOG.json --oneshot show ID
     python_baseline.py CATALOG.json --oneshot import RECORDS.json   (add_model: the file rewritten)
+    python_baseline.py CATALOG.json --oneshot refresh ID   (HF_ENDPOINT's tree, first page; the file rewritten)
 """
 import argparse
 import json
@@ -71,6 +72,27 @@ def oneshot(catalog, command, args):
             models.update(json.load(f))
         with open(catalog, "w") as f:  # the Python Model Manager's _save_metadata
             json.dump(models, f, indent=2)
+        return 0
+    if command == "refresh":  # refresh_repository_structure: one tree request, then add_model
+        import datetime
+        import urllib.request
+        endpoint = os.environ.get("HF_ENDPOINT", "https://huggingface.co")
+        model = models[args[0]]
+        with urllib.request.urlopen(f"{endpoint}/api/models/{args[0]}/tree/main") as r:
+            tree = json.load(r)
+        files = {}
+        for e in tree:
+            if e.get("type") != "file":
+                continue
+            files[e["path"]] = {"size": e.get("size", 0), "lfs": e.get("lfs", {}), "oid": e.get("oid", ""),
+                                "download_url": f"{endpoint}/{args[0]}/resolve/main/{e['path']}"}
+        now = datetime.datetime.now().isoformat()
+        model["repository_structure"] = {"model_id": args[0], "branch": "main", "fetched_at": now, "files": files,
+                                         "total_files": len(files), "total_size": sum(f["size"] for f in files.values())}
+        model["updated_at"] = now
+        with open(catalog, "w") as f:
+            json.dump(models, f, indent=2)
+        print(f"{args[0]}: {len(files)} files")
         return 0
     raise SystemExit(f"unknown one-shot command {command}")
 

@@ -43,10 +43,19 @@ struct command_line {
 
 void print_json(const json::value& v) { std::cout << json::serialize(v) << "\n"; }
 
-int fail(const command_line& cl, const std::string& what, const hfmm::error_code& ec, int code = -1) {
+/// Reports a failure. `detail`, when the failing part knew more (a store's path, position and
+/// cause), says what is wrong in place of the error code's generic advice.
+int fail(const command_line& cl, const std::string& what, const hfmm::error_code& ec, int code = -1,
+         std::string_view detail = {}) {
   if (code < 0) code = exit_for(ec);
-  if (cl.json) print_json({{"error", ec.message()}, {"code", ec.value()}, {"what", what}});
-  else std::cerr << "hfmm: " << what << ": " << ec.message() << "\n";
+  while (!detail.empty() && (detail.back() == '\n' || detail.back() == ' ')) detail.remove_suffix(1);  // libpq's end with one
+  if (cl.json) {
+    json::object o{{"error", ec.message()}, {"code", ec.value()}, {"what", what}};
+    if (!detail.empty()) o["detail"] = detail;
+    print_json(o);
+  } else {
+    std::cerr << "hfmm: " << what << ": " << (detail.empty() ? std::string_view(ec.message()) : detail) << "\n";
+  }
   return code;
 }
 
@@ -156,13 +165,10 @@ int print_with_file(const command_line& cl, const std::vector<const hfmm::model_
   return models.empty() ? exit_failed : exit_ok;
 }
 
-/// What the store said about its last failure, as " (…)" for a message; empty when nothing.
-template <class Manager>
-std::string store_detail(const Manager& mm) {
-  if constexpr (requires { mm.storage().error_detail(); }) {
-    const auto& d = mm.storage().error_detail();
-    if (!d.empty()) return " (" + std::string(d) + ")";
-  }
+/// What the store said about its last failure; empty when nothing.
+template <class Storage>
+std::string_view store_detail(const Storage& storage) {
+  if constexpr (requires { storage.error_detail(); }) return storage.error_detail();
   return {};
 }
 
@@ -182,7 +188,7 @@ int run(Manager& mm, command_line& cl) {
       auto s = hfmm::fetch_huggingface_repo_structure(mm.fetcher(), id, cl.branch);
       if (!s) return fail(cl, id, s.error());
       model.repository_structure = std::move(*s);
-      if (auto ok = mm.add_model(std::move(model)); !ok) return fail(cl, "storing " + id + store_detail(mm), ok.error());
+      if (auto ok = mm.add_model(std::move(model)); !ok) return fail(cl, "storing " + id, ok.error(), -1, store_detail(mm.storage()));
       const auto& stored = *mm.get_model(id)->repository_structure;
       if (cl.json) print_json(structure_summary(stored));
       else std::cout << id << ": " << stored.total_files() << " files, " << human_size(stored.total_size()) << ", commit "
@@ -340,14 +346,14 @@ int run(Manager& mm, command_line& cl) {
   }
   if (c == "export" || c == "import") {
     auto ok = c == "export" ? mm.export_metadata(cl.file) : mm.import_metadata(cl.file);
-    if (!ok) return fail(cl, c + " " + cl.file + store_detail(mm), ok.error());
+    if (!ok) return fail(cl, c + " " + cl.file, ok.error(), -1, store_detail(mm.storage()));
     if (cl.json) print_json({{"ok", true}, {c == "export" ? "exported" : "models", mm.size()}});
     else std::cout << (c == "export" ? "exported " : "catalog now holds ") << mm.size() << " models\n";
     return exit_ok;
   }
   if (c == "compact") {
     if constexpr (requires { mm.storage().compact(); }) {
-      if (auto ok = mm.storage().compact(); !ok) return fail(cl, "compacting " + cl.store + store_detail(mm), ok.error());
+      if (auto ok = mm.storage().compact(); !ok) return fail(cl, "compacting " + cl.store, ok.error(), -1, store_detail(mm.storage()));
       if (cl.json) print_json({{"ok", true}, {"models", mm.size()}});
       else std::cout << "compacted: " << mm.size() << " models in " << cl.store << "\n";
       return exit_ok;
@@ -366,7 +372,7 @@ std::optional<int> answer_from_file(Storage& storage, const command_line& cl) {
   const auto& c = cl.command;
   if (c != "show" && c != "files" && c != "hash" && c != "with-file" && c != "import") return std::nullopt;
   auto failed = [&](const std::string& what, const hfmm::error_code& ec) {
-    return fail(cl, what + (storage.error_detail().empty() ? "" : " (" + storage.error_detail() + ")"), ec, exit_error);
+    return fail(cl, what, ec, exit_error, store_detail(storage));
   };
   if (auto ok = storage.open(); !ok) return failed("opening the store " + cl.store, ok.error());
   int code = exit_ok;
@@ -392,6 +398,33 @@ std::optional<int> answer_from_file(Storage& storage, const command_line& cl) {
   return code;
 }
 
+/// refresh ID… on a JSON file store: the models named are found by a scan, a manager of just
+/// those runs the refresh (the same code as on a loaded catalog), and what changed is appended
+/// to the store's journal — a one-shot refresh costs the models refreshed, not the catalog.
+template <class Storage, class Fetcher>
+std::optional<int> refresh_from_file(Storage& storage, Fetcher& fetcher, command_line& cl) {
+  if (cl.command != "refresh" || cl.all || cl.ids.empty()) return std::nullopt;
+  auto failed = [&](const std::string& what, const hfmm::error_code& ec) {
+    return fail(cl, what, ec, exit_error, store_detail(storage));
+  };
+  if (auto ok = storage.open(); !ok) return failed("opening the store " + cl.store, ok.error());
+  std::vector<hfmm::model_metadata> before;
+  for (const auto& id : cl.ids) {
+    auto m = storage.find_model(id);
+    if (!m) return failed("reading the store " + cl.store, m.error());
+    if (*m) before.push_back(std::move(**m));  // an id not in the catalog fails in the refresh, as it would loaded
+  }
+  hfmm::model_manager<hfmm::memory_storage, Fetcher> mm(hfmm::memory_storage(before), std::move(fetcher));
+  int code = run(mm, cl);
+  std::vector<hfmm::model_metadata> changed;
+  for (const auto& m : before)
+    if (const auto* now = mm.get_model(m.model_id); now && !(*now == m)) changed.push_back(*now);
+  if (!changed.empty())
+    if (auto ok = storage.upsert_many(changed); !ok) return failed("storing the refreshed models in " + cl.store, ok.error());
+  if (auto closed = storage.close(); !closed) return failed("saving the store " + cl.store, closed.error());
+  return code;
+}
+
 /// Commands that only read the catalog open it read-only: no writer lock, nothing created.
 bool reads_only(const std::string& command) {
   for (const char* c : {"show", "files", "hash", "with-file", "stats", "verify", "diff", "similar", "dupes", "export"})
@@ -404,13 +437,16 @@ int with_fetcher(command_line& cl, Fetcher fetcher) {
   auto mode = reads_only(cl.command) ? hfmm::open_mode::read_only : hfmm::open_mode::read_write;
   return hfmm_cli::with_store(cl.store, mode, [&](auto storage) {
     using storage_type = decltype(storage);
-    if constexpr (requires { storage.find_model(cl.id); })
+    if constexpr (requires { storage.find_model(cl.id); }) {
       if (auto code = answer_from_file(storage, cl)) return *code;
+      if (auto code = refresh_from_file(storage, fetcher, cl)) return *code;
+    }
     hfmm::diagnostics why;
     auto mm = hfmm::model_manager<storage_type, Fetcher>::open(std::move(storage), std::move(fetcher), why);
-    if (!mm) return fail(cl, "opening the store " + cl.store + (why.empty() ? "" : " (" + why.message() + ")"), mm.error(), exit_error);
+    if (!mm) return fail(cl, "opening the store " + cl.store, mm.error(), exit_error, why.message());
     int code = run(*mm, cl);
-    if (auto closed = mm->close(); !closed) return fail(cl, "saving the store" + store_detail(*mm), closed.error(), exit_error);
+    if (auto closed = mm->close(); !closed)
+      return fail(cl, "saving the store " + cl.store, closed.error(), exit_error, store_detail(mm->storage()));
     return code;
   }, [&](const std::string& why) {
     std::cerr << "hfmm: " << why << "\n";

@@ -47,6 +47,26 @@ bool holds_non_finite(const boost::json::value& v);
 result<void> check_writable(const model_metadata& m, std::string* why = nullptr);
 /// Writes one model's store record (every field but model_id, which keys it) into `o`.
 void write_model_record(boost::json::object& o, const model_metadata& m);
+/// How a record field is held: a string, any JSON value (a column of JSON text in SQL), or the
+/// repository structure (SQL splits it into the structure columns and the files table).
+enum class field_kind { text, json, structure };
+struct model_field {
+  std::string_view key;
+  field_kind kind;
+};
+/// The store record's fields (DESIGN §4.1), in the Python Model Manager's order: the one list
+/// behind the record reader and writer, and the SQL stores' models columns (each field but
+/// repository_structure is a column of the same name).
+inline constexpr model_field model_fields[] = {
+    {"model_id", field_kind::text},           {"model_name", field_kind::text},
+    {"model_type", field_kind::text},         {"architecture", field_kind::text},
+    {"inputs", field_kind::json},             {"outputs", field_kind::json},
+    {"huggingface_config", field_kind::json}, {"inference_code_location", field_kind::text},
+    {"supported_backends", field_kind::json}, {"hardware_requirements", field_kind::json},
+    {"performance_metrics", field_kind::json}, {"tags", field_kind::json},
+    {"source_url", field_kind::text},         {"license", field_kind::text},
+    {"description", field_kind::text},        {"repository_structure", field_kind::structure},
+    {"created_at", field_kind::text},         {"updated_at", field_kind::text}};
 /// Whether `key` is one of the store record's own fields (not kept in `extra`).
 bool is_model_field(std::string_view key);
 }  // namespace detail

@@ -59,7 +59,8 @@ struct file_entry_view {
   std::string_view download_url;
 
   static file_entry_view of(const file_entry& e) noexcept {
-    file_entry_view v{e.size, e.oid};
+    file_entry_view v;
+    v.size = e.size, v.oid = e.oid;
     if (e.lfs) v.has_lfs = true, v.lfs_sha256 = e.lfs->sha256, v.lfs_size = e.lfs->size, v.pointer_size = e.lfs->pointer_size;
     if (e.xet_hash) v.has_xet = true, v.xet_hash = *e.xet_hash;
     v.download_url = e.download_url;

@@ -46,6 +46,17 @@ expect 0 "show" "$hfmm" show wzshiming/gpt2
 contains "commit: ae329b6937f31305a0d6c6779f6cd4072cc4097e" "show prints the commit"
 expect 0 "refresh --all (unchanged)" "$hfmm" --offline refresh --all
 contains "2 refreshed, 0 changed, 0 failed, 2 requests" "an unchanged refresh costs one request per repo"
+expect 0 "refresh one model (unchanged)" "$hfmm" --offline refresh wzshiming/gpt2
+contains "wzshiming/gpt2: unchanged, commit ae329b6937f31305a0d6c6779f6cd4072cc4097e" "refresh ID reports the commit"
+# A model pinned to an older commit: refresh ID (found by a scan, not a load) stores the new one.
+"$hfmm" export "$work/old-pin.json" > /dev/null
+sed -i 's/ae329b6937f31305a0d6c6779f6cd4072cc4097e/0000000000000000000000000000000000000000/g' "$work/old-pin.json"
+expect 0 "refresh a model whose commit moved" "$hfmm" --offline --store "$work/old-pin.json" refresh wzshiming/gpt2 google-bert/bert-base-uncased
+contains "wzshiming/gpt2: updated, commit ae329b6937f31305a0d6c6779f6cd4072cc4097e" "refresh ID notices the moved commit"
+expect 0 "the refreshed commit is stored" "$hfmm" --store "$work/old-pin.json" show wzshiming/gpt2
+contains "commit: ae329b6937f31305a0d6c6779f6cd4072cc4097e" "show after refresh ID"
+expect 0 "the refresh kept history" "$hfmm" --store "$work/old-pin.json" diff wzshiming/gpt2 --previous
+expect 1 "refresh a model not in the catalog" "$hfmm" --offline --store "$work/old-pin.json" refresh nobody/nothing
 expect 0 "diff upstream" "$hfmm" --offline diff wzshiming/gpt2
 contains "26 unchanged" "diff against upstream"
 expect 1 "diff --previous without history" "$hfmm" diff wzshiming/gpt2 --previous
@@ -95,6 +106,16 @@ grep -qF "compilerOptions" tsconfig.json || { echo "FAIL: the non-catalog file w
 expect 0 "a SQLite store" "$hfmm" --store "sqlite:$work/named.sqlite" import verify-catalog.json
 expect 3 "a SQLite file given as a JSON path" "$hfmm" --store "$work/named.sqlite" stats
 grep -qF "is an SQLite database, not a JSON catalog — use --store sqlite:" err.txt || { echo "FAIL: no hint for a SQLite file"; cat err.txt; failures=$((failures + 1)); }
+mkdir -p "$work/a-directory"
+expect 3 "a directory given as the store" "$hfmm" --store "$work/a-directory" stats
+grep -qF "is a directory — give the path of a catalog file" err.txt || { echo "FAIL: a directory store is not named as one"; cat err.txt; failures=$((failures + 1)); }
+if "$hfmm" --store "postgres:garbage" stats 2>&1 | grep -qF "built without PostgreSQL"; then
+  echo "SKIP: a malformed PostgreSQL connection string (this hfmm was built without PostgreSQL)"
+else
+  expect 3 "a malformed PostgreSQL connection string" "$hfmm" --store "postgres:garbage" stats
+  grep -qF "not a PostgreSQL connection string" err.txt || { echo "FAIL: a bad conninfo is not named as one"; cat err.txt; failures=$((failures + 1)); }
+  if grep -qF "check space" err.txt; then echo "FAIL: a bad conninfo is blamed on space or permissions"; failures=$((failures + 1)); fi
+fi
 
 # Readers share: queries answer while another process holds the writer lock.
 "$hfmm" export "$work/shared.json" > /dev/null

@@ -11,6 +11,7 @@
 
 #include <limits>
 #include <map>
+#include <unordered_map>
 
 namespace {
 
@@ -258,4 +259,28 @@ TEST_CASE("every record's JSON values survive the next records: the loader's reu
   CHECK(m7.huggingface_config->storage().get() == boost::json::storage_ptr().get());
   CHECK(m7.extra.storage().get() == boost::json::storage_ptr().get());
   CHECK(m7.hardware_requirements->storage().get() == boost::json::storage_ptr().get());
+}
+
+TEST_CASE("string_table (the loader's key set) agrees with std::unordered_map, empty key and clear included") {
+  hfmm::detail::string_table<std::uint64_t> table;
+  std::unordered_map<std::string, std::uint64_t> plain;
+  std::mt19937 random(7);
+  for (int round = 0; round < 2; ++round) {
+    for (std::uint64_t i = 0; i < 20000; ++i) {
+      // short and long keys, many repeats, one empty key
+      auto n = random() % 3000;
+      auto key = n == 0 ? std::string() : "org" + std::to_string(n % 97) + "/model-" + std::to_string(n) + std::string(n % 40, 'x');
+      auto [value, fresh] = table.try_emplace(key, i);
+      auto [it, plain_fresh] = plain.try_emplace(key, i);
+      REQUIRE(fresh == plain_fresh);
+      REQUIRE(*value == it->second);
+    }
+    CHECK(table.size() == plain.size());
+    for (const auto& [key, value] : plain) REQUIRE((table.find(key) && *table.find(key) == value));
+    CHECK(table.find("not/there") == nullptr);
+    table.clear();
+    plain.clear();
+    CHECK(table.find("") == nullptr);
+    CHECK(table.size() == 0);
+  }
 }

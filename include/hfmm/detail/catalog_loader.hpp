@@ -8,7 +8,7 @@
 #include <hfmm/json.hpp>
 
 #include <hfmm/detail/posix_file.hpp>
-#include <hfmm/detail/scratch_memory.hpp>
+#include <hfmm/detail/string_table.hpp>
 
 #include <boost/json/basic_parser_impl.hpp>
 #include <boost/json/monotonic_resource.hpp>
@@ -18,8 +18,6 @@
 #include <functional>
 #include <map>
 #include <filesystem>
-#include <unordered_map>
-#include <unordered_set>
 
 namespace hfmm::detail {
 
@@ -148,7 +146,7 @@ public:
     if (depth_ == 1) {
       record_key_ = key_;
       // json.load would silently keep the last; a catalog never has two (json.dump of a dict).
-      if (!record_keys_.emplace(key_).second) {
+      if (!record_keys_.try_emplace(key_, true).second) {
         if (why_ && why_->empty()) *why_ = "model \"" + key_ + "\" appears twice — keep one of the two records";
         ec = errc::invalid_argument;
         return false;
@@ -447,8 +445,7 @@ private:
   std::unique_ptr<unsigned char[]> dom_buffer_ = std::make_unique_for_overwrite<unsigned char[]>(dom_buffer_size);
   boost::json::monotonic_resource dom_memory_{dom_buffer_.get(), dom_buffer_size};
   boost::json::value_stack stack_;
-  scratch_memory keys_memory_;  // declared before the set it serves
-  std::pmr::unordered_set<std::pmr::string> record_keys_{&keys_memory_};
+  string_table<bool> record_keys_;
   int depth_ = 0, files_depth_ = 0, skip_depth_ = 0;
   bool in_structure_ = false, prefix_known_ = false, has_files_ = false;
   std::string key_, key_buf_, str_buf_, record_key_, path_, encoded_;
@@ -530,11 +527,11 @@ result<std::vector<model_metadata>> read_catalog_file(const std::filesystem::pat
   auto fd = open_for_reading(p, missing);
   if (!fd) return missing ? errc::file_not_found : errc::storage_io;
   std::vector<model_metadata> models;
-  std::unordered_map<std::string, std::size_t> position;
+  string_table<std::size_t> position;
   auto collect = [&](std::string_view, model_metadata&& m) {
-    auto [it, fresh] = position.try_emplace(m.model_id, models.size());
+    auto [at, fresh] = position.try_emplace(m.model_id, models.size());
     if (fresh) models.push_back(std::move(m));
-    else models[it->second] = std::move(m);
+    else models[*at] = std::move(m);
     return true;
   };
   std::string reason;

@@ -50,44 +50,96 @@ struct sql_dialect {
   const char* migrate_unlock = nullptr;
 };
 
-/// One file row, ready to insert: model_id, path, size, oid, lfs_sha256, lfs_size,
-/// pointer_size, xet_hash, download_url.
-using file_row = std::array<sql_value, 9>;
+/// The files table, one row per file, in this column order. download_url is NULL when it is
+/// the standard URL (models.url_prefix + encoded path), '' when the entry had none.
+enum file_column : std::size_t {
+  file_model_id, file_path, file_size, file_oid, file_lfs_sha256, file_lfs_size, file_pointer_size, file_xet_hash,
+  file_download_url, file_column_count
+};
+struct sql_column {
+  std::string_view name;
+  bool integer, required;
+};
+inline constexpr sql_column file_columns[file_column_count] = {
+    {"model_id", false, true}, {"path", false, true},        {"size", true, true},
+    {"oid", false, true},      {"lfs_sha256", false, false}, {"lfs_size", true, false},
+    {"pointer_size", true, false}, {"xet_hash", false, false}, {"download_url", false, false}};
+/// "model_id, path, ...": the files columns, comma-separated.
+inline std::string files_column_list() {
+  std::string list;
+  for (auto c : file_columns) list.append(list.empty() ? "" : ", ").append(c.name);
+  return list;
+}
 
-/// One models row, in column order (model_id, position, ..., previous, extra).
-using model_row = std::array<sql_value, 27>;
+/// One file row, ready to insert (file_column order).
+using file_row = std::array<sql_value, file_column_count>;
 
-inline constexpr const char* models_columns =
-    "model_id, position, model_name, model_type, architecture, inputs, outputs, huggingface_config, "
-    "inference_code_location, supported_backends, hardware_requirements, performance_metrics, tags, source_url, "
-    "license, description, created_at, updated_at, has_structure, structure_model_id, repo_type, branch, commit_sha, "
-    "fetched_at, url_prefix, previous, extra";
+/// The models columns that hold a record field under its own name, in the field table's order
+/// (json.hpp): every field but model_id (the key, first) and repository_structure (split into
+/// the structure columns and the files table).
+inline constexpr auto record_columns = [] {
+  std::array<model_field, std::size(model_fields) - 2> out{};
+  std::size_t n = 0;
+  for (auto f : model_fields)
+    if (f.key != "model_id" && f.kind != field_kind::structure) out[n++] = f;
+  return out;
+}();
+
+/// After the record columns: the structure's own fields, `previous` (one level of history, as
+/// JSON) and `extra` (the record's unknown keys, as JSON).
+enum structure_column : std::size_t {
+  has_structure, structure_model_id, structure_repo_type, structure_branch, structure_commit_sha,
+  structure_fetched_at, structure_url_prefix, structure_previous, record_extra, structure_column_count
+};
+inline constexpr std::string_view structure_columns[structure_column_count] = {
+    "has_structure", "structure_model_id", "repo_type", "branch", "commit_sha", "fetched_at", "url_prefix", "previous",
+    "extra"};
+
+/// A models row as load() reads it: model_id, the record columns, the structure columns.
+inline constexpr std::size_t column_of(structure_column c) noexcept { return 1 + record_columns.size() + c; }
+
+/// One models row to write: model_id, position (first-insert order), then as load() reads it.
+using model_row = std::array<sql_value, 2 + record_columns.size() + structure_column_count>;
+
+/// The models columns, comma-separated: with the position (what a write names) or without.
+inline std::string models_column_list(bool with_position) {
+  std::string list = with_position ? "model_id, position" : "model_id";
+  for (auto f : record_columns) list.append(", ").append(f.key);
+  for (auto c : structure_columns) list.append(", ").append(c);
+  return list;
+}
+inline const std::string& models_columns() {
+  static const std::string list = models_column_list(true);
+  return list;
+}
 
 /// An upsert keeps the first-insert position: every column but model_id and position.
-inline constexpr const char* models_on_conflict =
-    " ON CONFLICT (model_id) DO UPDATE SET model_name = excluded.model_name, model_type = excluded.model_type, "
-    "architecture = excluded.architecture, inputs = excluded.inputs, outputs = excluded.outputs, "
-    "huggingface_config = excluded.huggingface_config, inference_code_location = excluded.inference_code_location, "
-    "supported_backends = excluded.supported_backends, hardware_requirements = excluded.hardware_requirements, "
-    "performance_metrics = excluded.performance_metrics, tags = excluded.tags, source_url = excluded.source_url, "
-    "license = excluded.license, description = excluded.description, created_at = excluded.created_at, "
-    "updated_at = excluded.updated_at, has_structure = excluded.has_structure, "
-    "structure_model_id = excluded.structure_model_id, repo_type = excluded.repo_type, branch = excluded.branch, "
-    "commit_sha = excluded.commit_sha, fetched_at = excluded.fetched_at, url_prefix = excluded.url_prefix, "
-    "previous = excluded.previous, extra = excluded.extra";
+inline const std::string& models_on_conflict() {
+  static const std::string sql = [] {
+    std::string text = " ON CONFLICT (model_id) DO UPDATE SET ";
+    auto set = [&, first = true](std::string_view column) mutable {
+      text.append(first ? "" : ", ").append(column).append(" = excluded.").append(column);
+      first = false;
+    };
+    for (auto f : record_columns) set(f.key);
+    for (auto c : structure_columns) set(c);
+    return text;
+  }();
+  return sql;
+}
 
 /// The row-at-a-time upsert (SQLite and PostgreSQL run it per row; DuckDB stages big batches).
 inline const std::string& models_insert_statement() {
   static const std::string sql = [] {
-    std::string text = std::string("INSERT INTO models (") + models_columns + ") VALUES (";
-    for (int i = 1; i <= 27; ++i) text += (i > 1 ? ", $" : "$") + std::to_string(i);
+    std::string text = "INSERT INTO models (" + models_columns() + ") VALUES (";
+    for (std::size_t i = 1; i <= std::tuple_size_v<model_row>; ++i) text += (i > 1 ? ", $" : "$") + std::to_string(i);
     return text + ")";
   }();
   return sql;
 }
 
 inline const std::string& models_upsert_statement() {
-  static const std::string sql = models_insert_statement() + models_on_conflict;
+  static const std::string sql = models_insert_statement() + models_on_conflict();
   return sql;
 }
 
@@ -97,17 +149,14 @@ inline const std::string& models_upsert_statement() {
 inline const std::string& models_update_statement() {
   static const std::string sql = [] {
     std::string text = "UPDATE models SET ";
-    std::string_view columns = models_columns;
     int parameter = 1;
-    for (std::size_t start = 0; start < columns.size();) {
-      auto end = std::min(columns.find(", ", start), columns.size());
-      auto column = columns.substr(start, end - start);
-      start = end + 2;
-      if (column == "model_id" || column == "position") continue;  // the key; the first-insert order
+    auto set = [&](std::string_view column) {
       if (parameter > 1) text += ", ";
       ++parameter;
-      text += std::string(column) + " = $" + std::to_string(parameter);
-    }
+      text.append(column).append(" = $").append(std::to_string(parameter));
+    };
+    for (auto f : record_columns) set(f.key);
+    for (auto c : structure_columns) set(c);
     return text + " WHERE model_id = $1";
   }();
   return sql;
@@ -164,15 +213,10 @@ public:
 
   result<std::vector<model_metadata>> load() {
     if (!open_) return errc::invalid_argument;
-    auto models = db_.rows(
-        "SELECT model_id, model_name, model_type, architecture, inputs, outputs, huggingface_config, "
-        "inference_code_location, supported_backends, hardware_requirements, performance_metrics, tags, source_url, "
-        "license, description, created_at, updated_at, has_structure, structure_model_id, repo_type, branch, "
-        "commit_sha, fetched_at, url_prefix, previous, extra FROM models ORDER BY position, model_id",
-        {});
+    auto models = db_.rows("SELECT " + models_column_list(false) + " FROM models ORDER BY position, model_id", {});
     if (!models) return models.error();
     auto files = db_.rows(
-        "SELECT model_id, path, size, oid, lfs_sha256, lfs_size, pointer_size, xet_hash, download_url FROM files", {});
+        "SELECT " + files_column_list() + " FROM files", {});
     if (!files) return files.error();
 
     std::vector<model_metadata> out;
@@ -185,25 +229,27 @@ public:
       out.push_back(std::move(*m));
     }
     for (auto& row : *files) {
-      auto it = row[0] ? index.find(*row[0]) : index.end();
+      const auto& id = row[file_model_id];
+      const auto& path = row[file_path];
+      auto it = id ? index.find(*id) : index.end();
       if (it == index.end() || !out[it->second].repository_structure) continue;  // an orphan row
       auto& s = *out[it->second].repository_structure;
-      auto size = parse_u64(row[2]);
-      if (!row[1] || !size || !row[3]) return corrupt("files row of " + *row[0]);
-      file_entry e{.size = *size, .oid = *row[3]};
-      if (row[4]) {
-        auto lsize = parse_u64(row[5]);
-        auto psize = parse_u64(row[6]);
-        e.lfs = lfs_info{*row[4], lsize.value_or(*size), static_cast<std::uint32_t>(psize.value_or(0))};
+      auto size = parse_u64(row[file_size]);
+      if (!path || !size || !row[file_oid]) return corrupt("files row of " + *id);
+      file_entry e{.size = *size, .oid = *row[file_oid]};
+      if (const auto& sha256 = row[file_lfs_sha256]) {
+        auto lsize = parse_u64(row[file_lfs_size]);
+        auto psize = parse_u64(row[file_pointer_size]);
+        e.lfs = lfs_info{*sha256, lsize.value_or(*size), static_cast<std::uint32_t>(psize.value_or(0))};
       }
-      if (row[7]) e.xet_hash = *row[7];
-      if (row[8]) {
-        e.download_url = *row[8];
+      if (row[file_xet_hash]) e.xet_hash = *row[file_xet_hash];
+      if (const auto& url = row[file_download_url]) {
+        e.download_url = *url;
       } else {
         e.download_url = s.files.url_prefix();
-        append_encoded_path(e.download_url, *row[1]);
+        append_encoded_path(e.download_url, *path);
       }
-      file_table_access::append(s.files, *row[1], e);
+      file_table_access::append(s.files, *path, e);
     }
     for (auto& m : out)
       if (m.repository_structure) file_table_access::finish(m.repository_structure->files);
@@ -265,19 +311,39 @@ private:
     return !r->empty();
   }
 
-  result<void> create_schema() {
+  /// The models table's column definitions, in model_row's order (DuckDB's appender relies on it).
+  static std::string models_table_columns() {
     std::string json = Backend::dialect.json_type, big = Backend::dialect.bigint_type;
+    std::string text = "model_id TEXT PRIMARY KEY, position " + big + " NOT NULL";
+    for (auto f : record_columns) {
+      text.append(", ").append(f.key).append(f.kind == field_kind::json ? " " + json : std::string(" TEXT"));
+      // as the Python Model Manager's table declares them
+      if (f.key == "model_name" || f.key == "model_type" || f.key == "architecture") text += " NOT NULL";
+    }
+    for (auto c : structure_columns) {
+      text.append(", ").append(c);
+      if (c == structure_columns[has_structure]) text += " " + big + " NOT NULL";
+      else if (c == structure_columns[structure_previous] || c == structure_columns[record_extra]) text += " " + json;
+      else text += " TEXT";
+    }
+    return text;
+  }
+
+  static std::string files_table_columns() {
+    std::string text;
+    for (auto c : file_columns) {
+      text.append(text.empty() ? "" : ", ").append(c.name).append(c.integer ? " " + std::string(Backend::dialect.bigint_type) : " TEXT");
+      if (c.required) text += " NOT NULL";
+    }
+    return text;
+  }
+
+  result<void> create_schema() {
+    std::string big = Backend::dialect.bigint_type;
     std::string sql =
         "CREATE TABLE hfmm_schema (version " + big + " NOT NULL);"
-        "CREATE TABLE models (model_id TEXT PRIMARY KEY, position " + big + " NOT NULL, model_name TEXT NOT NULL, "
-        "model_type TEXT NOT NULL, architecture TEXT NOT NULL, inputs " + json + ", outputs " + json +
-        ", huggingface_config " + json + ", inference_code_location TEXT, supported_backends " + json +
-        ", hardware_requirements " + json + ", performance_metrics " + json + ", tags " + json +
-        ", source_url TEXT, license TEXT, description TEXT, created_at TEXT, updated_at TEXT, "
-        "has_structure " + big + " NOT NULL, structure_model_id TEXT, repo_type TEXT, branch TEXT, commit_sha TEXT, "
-        "fetched_at TEXT, url_prefix TEXT, previous " + json + ", extra " + json + ");"
-        "CREATE TABLE files (model_id TEXT NOT NULL, path TEXT NOT NULL, size " + big + " NOT NULL, oid TEXT NOT NULL, "
-        "lfs_sha256 TEXT, lfs_size " + big + ", pointer_size " + big + ", xet_hash TEXT, download_url TEXT);"
+        "CREATE TABLE models (" + models_table_columns() + ");"
+        "CREATE TABLE files (" + files_table_columns() + ");"
         "CREATE INDEX files_model_path ON files (model_id, path);"
         "CREATE INDEX files_path ON files (path);"
         "CREATE INDEX files_lfs_sha256 ON files (lfs_sha256);"
@@ -328,41 +394,26 @@ private:
 
   /// The Python Model Manager's DuckDB table: rows new to us, or newer than ours.
   result<void> import_python_table() {
-    auto rows = db_.rows(
-        "SELECT p.model_id, p.model_name, p.model_type, p.architecture, CAST(p.inputs AS TEXT), "
-        "CAST(p.outputs AS TEXT), CAST(p.huggingface_config AS TEXT), p.inference_code_location, "
-        "CAST(p.supported_backends AS TEXT), CAST(p.hardware_requirements AS TEXT), "
-        "CAST(p.performance_metrics AS TEXT), CAST(p.tags AS TEXT), p.source_url, p.license, p.description, "
-        "CAST(p.repository_structure AS TEXT), CAST(p.created_at AS TEXT), CAST(p.updated_at AS TEXT), m.updated_at "
-        "FROM model_metadata p LEFT JOIN models m ON m.model_id = p.model_id",
-        {});
+    // Its columns are the record's fields by name (JSON, TIMESTAMP and VARCHAR), then our updated_at.
+    std::string select = "SELECT ";
+    for (auto f : model_fields) select.append("CAST(p.").append(f.key).append(" AS TEXT), ");
+    auto rows = db_.rows(select + "m.updated_at FROM model_metadata p LEFT JOIN models m ON m.model_id = p.model_id", {});
     if (!rows) return rows.error();
-    static constexpr const char* keys[] = {"model_id", "model_name", "model_type", "architecture", "inputs", "outputs",
-                                           "huggingface_config", "inference_code_location", "supported_backends",
-                                           "hardware_requirements", "performance_metrics", "tags", "source_url",
-                                           "license", "description", "repository_structure", "created_at", "updated_at"};
+    constexpr std::size_t ours = std::size(model_fields);
     std::vector<model_metadata> fresh;
     for (auto& row : *rows) {
       boost::json::object record;
-      for (std::size_t i = 0; i < 18; ++i) {
-        const auto& v = row[i];
-        bool json_column = i == 4 || i == 5 || i == 6 || i == 8 || i == 9 || i == 10 || i == 11 || i == 15;
-        if (!v) record[keys[i]] = nullptr;
-        else if (json_column) {
-          error_code ec;
-          auto parsed = boost::json::parse(*v, ec);
-          if (ec) return corrupt("model_metadata." + std::string(keys[i]) + " of " + row[0].value_or("?"));
-          record[keys[i]] = std::move(parsed);
-        } else {
-          record[keys[i]] = *v;
-        }
+      for (std::size_t i = 0; i < std::size(model_fields); ++i) {
+        auto ok = put_field(record, model_fields[i], row[i], "model_metadata", row[0]);
+        if (!ok) return ok.error();
+        if (!row[i]) record[model_fields[i].key] = nullptr;
       }
       std::string why;
       auto m = read_model(record, &why);
       if (!m) return corrupt("model_metadata row: " + why);
-      if (row[18]) {  // we have it: import only when the Python side is newer
-        auto ours = parse_timestamp(*row[18]);
-        if (ours && m->updated_at <= *ours) continue;
+      if (row[ours]) {  // we have it: import only when the Python side is newer
+        auto our_time = parse_timestamp(*row[ours]);
+        if (our_time && m->updated_at <= *our_time) continue;
       }
       fresh.push_back(std::move(*m));
     }
@@ -370,46 +421,48 @@ private:
     return transaction([&] { return write_models(fresh); });
   }
 
-  result<model_metadata> model_from_row(sql_row& row) {
-    static constexpr const char* keys[] = {"model_id", "model_name", "model_type", "architecture", "inputs", "outputs",
-                                           "huggingface_config", "inference_code_location", "supported_backends",
-                                           "hardware_requirements", "performance_metrics", "tags", "source_url",
-                                           "license", "description", "created_at", "updated_at"};
-    boost::json::object record;
-    for (std::size_t i = 0; i < 17; ++i) {
-      const auto& v = row[i];
-      bool json_column = i == 4 || i == 5 || i == 6 || i == 8 || i == 9 || i == 10 || i == 11;
-      if (!v) continue;
-      if (json_column) {
-        error_code ec;
-        auto parsed = boost::json::parse(*v, ec);
-        if (ec) return corrupt("models." + std::string(keys[i]) + " of " + row[0].value_or("?"));
-        record[keys[i]] = std::move(parsed);
-      } else {
-        record[keys[i]] = *v;
-      }
+  /// A column's value into the record under the field's name (JSON text parsed); NULL: absent.
+  result<void> put_field(boost::json::object& record, const model_field& f, const sql_value& v, std::string_view table,
+                         const sql_value& id) {
+    if (!v) return {};
+    if (f.kind == field_kind::text) {
+      record[f.key] = *v;
+      return {};
     }
-    if (row[25]) {  // extra: unknown keys of the record
+    error_code ec;
+    auto parsed = boost::json::parse(*v, ec);
+    if (ec) return corrupt(std::string(table) + "." + std::string(f.key) + " of " + id.value_or("?"));
+    record[f.key] = std::move(parsed);
+    return {};
+  }
+
+  result<model_metadata> model_from_row(sql_row& row) {
+    boost::json::object record;
+    if (row[0]) record["model_id"] = *row[0];
+    for (std::size_t i = 0; i < record_columns.size(); ++i)
+      if (auto ok = put_field(record, record_columns[i], row[1 + i], "models", row[0]); !ok) return ok.error();
+    if (const auto& extra_text = row[column_of(record_extra)]) {  // unknown keys of the record
       error_code ec;
-      auto extra = boost::json::parse(*row[25], ec);
+      auto extra = boost::json::parse(*extra_text, ec);
       if (ec || !extra.is_object()) return corrupt("models.extra of " + row[0].value_or("?"));
       for (auto& kv : extra.get_object()) record[kv.key()] = kv.value();
     }
     std::string why;
     auto m = read_model(record, &why);
     if (!m) return corrupt("model " + row[0].value_or("?") + ": " + why);
-    if (parse_u64(row[17]).value_or(0) != 0) {
+    auto column = [&](structure_column c) -> const sql_value& { return row[column_of(c)]; };
+    if (parse_u64(column(has_structure)).value_or(0) != 0) {
       repo_structure s;
-      s.model_id = row[18].value_or("");
-      s.repo_type = parse_repo_type(row[19].value_or("model")).value_or(repo_type::model);
-      s.branch = row[20].value_or("main");
-      s.commit_sha = row[21].value_or("");
-      if (row[22])
-        if (auto t = parse_timestamp(*row[22])) s.fetched_at = *t;
-      file_table_access::set_prefix_empty_table(s.files, row[23].value_or(""));
-      if (row[24]) {
+      s.model_id = column(structure_model_id).value_or("");
+      s.repo_type = parse_repo_type(column(structure_repo_type).value_or("model")).value_or(repo_type::model);
+      s.branch = column(structure_branch).value_or("main");
+      s.commit_sha = column(structure_commit_sha).value_or("");
+      if (const auto& t = column(structure_fetched_at))
+        if (auto at = parse_timestamp(*t)) s.fetched_at = *at;
+      file_table_access::set_prefix_empty_table(s.files, column(structure_url_prefix).value_or(""));
+      if (const auto& previous = column(structure_previous)) {
         error_code ec;
-        auto prev = boost::json::parse(*row[24], ec);
+        auto prev = boost::json::parse(*previous, ec);
         auto structure = ec ? result<repo_structure>(errc::invalid_argument) : boost::json::try_value_to<repo_structure>(prev);
         if (!structure) return corrupt("models.previous of " + m->model_id);
         s.previous = std::make_shared<const repo_structure>(std::move(*structure));
@@ -451,22 +504,26 @@ private:
   static model_row make_model_row(const model_metadata& m, std::uint64_t position) {
     boost::json::object record;
     write_model_record(record, m);  // the store layout, so that columns and JSON agree
-    auto col = [&](const char* key) { return text_of(record.at(key)); };
+    model_row row;
+    row[0] = m.model_id;
+    row[1] = std::to_string(position);
+    for (std::size_t i = 0; i < record_columns.size(); ++i) row[2 + i] = text_of(record.at(record_columns[i].key));
+    auto column = [&](structure_column c) -> sql_value& { return row[1 + column_of(c)]; };
+    column(has_structure) = std::string(m.repository_structure ? "1" : "0");
+    if (const auto& s = m.repository_structure) {
+      column(structure_model_id) = s->model_id;
+      column(structure_repo_type) = std::string(to_string(s->repo_type));
+      column(structure_branch) = s->branch;
+      column(structure_commit_sha) = s->commit_sha;
+      column(structure_fetched_at) = format_timestamp(s->fetched_at);
+      column(structure_url_prefix) = s->files.url_prefix();
+      if (s->previous) column(structure_previous) = boost::json::serialize(boost::json::value_from(*s->previous));
+    }
     boost::json::object extra;
     for (const auto& kv : m.extra)
       if (!is_model_field(kv.key())) extra[kv.key()] = kv.value();
-    const auto& s = m.repository_structure;
-    sql_value previous;
-    if (s && s->previous) previous = boost::json::serialize(boost::json::value_from(*s->previous));
-    return {m.model_id, std::to_string(position), col("model_name"), col("model_type"), col("architecture"),
-            col("inputs"), col("outputs"), col("huggingface_config"), col("inference_code_location"),
-            col("supported_backends"), col("hardware_requirements"), col("performance_metrics"), col("tags"),
-            col("source_url"), col("license"), col("description"), col("created_at"), col("updated_at"),
-            std::string(s ? "1" : "0"), s ? sql_value(s->model_id) : std::nullopt,
-            s ? sql_value(std::string(to_string(s->repo_type))) : std::nullopt, s ? sql_value(s->branch) : std::nullopt,
-            s ? sql_value(s->commit_sha) : std::nullopt, s ? sql_value(format_timestamp(s->fetched_at)) : std::nullopt,
-            s ? sql_value(s->files.url_prefix()) : std::nullopt, previous,
-            extra.empty() ? sql_value() : sql_value(boost::json::serialize(extra))};
+    if (!extra.empty()) column(record_extra) = boost::json::serialize(extra);
+    return row;
   }
 
   static void append_file_rows(const model_metadata& m, std::vector<file_row>& rows) {
@@ -478,10 +535,18 @@ private:
       auto url = f.download_url();
       standard = s->files.url_prefix();
       append_encoded_path(standard, f.path());
-      rows.push_back({m.model_id, std::string(f.path()), std::to_string(f.size()), f.oid(),
-                      lfs ? sql_value(lfs->sha256) : std::nullopt, lfs ? sql_value(std::to_string(lfs->size)) : std::nullopt,
-                      lfs ? sql_value(std::to_string(lfs->pointer_size)) : std::nullopt, f.xet_hash(),
-                      !s->files.url_prefix().empty() && url == standard ? std::nullopt : sql_value(url)});
+      auto& row = rows.emplace_back();
+      row[file_model_id] = m.model_id;
+      row[file_path] = std::string(f.path());
+      row[file_size] = std::to_string(f.size());
+      row[file_oid] = f.oid();
+      if (lfs) {
+        row[file_lfs_sha256] = lfs->sha256;
+        row[file_lfs_size] = std::to_string(lfs->size);
+        row[file_pointer_size] = std::to_string(lfs->pointer_size);
+      }
+      row[file_xet_hash] = f.xet_hash();
+      if (s->files.url_prefix().empty() || url != standard) row[file_download_url] = std::move(url);
     }
   }
 

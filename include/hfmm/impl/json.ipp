@@ -265,14 +265,9 @@ HFMM_DECL bool read_structure(const json::value& jv, repo_structure& out, store_
 
 // ---- model_metadata
 
-inline constexpr std::string_view model_fields[] = {
-    "model_id", "model_name", "model_type", "architecture", "inputs", "outputs", "huggingface_config",
-    "inference_code_location", "supported_backends", "hardware_requirements", "performance_metrics", "tags",
-    "source_url", "license", "description", "repository_structure", "created_at", "updated_at"};
-
 HFMM_DECL bool is_model_field(std::string_view key) {
   for (auto f : model_fields)
-    if (f == key) return true;
+    if (f.key == key) return true;
   return false;
 }
 

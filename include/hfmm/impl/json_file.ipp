@@ -425,18 +425,16 @@ struct basic_json_file_storage<Codec>::selection final : detail::record_filter {
   std::string lower_pattern;  // else by path
   bool second_pass = false;
   std::unordered_set<std::string> keys;         // records to build in the second pass (targets')
-  // path → contains the pattern, asked for every path of every record: open addressing over
-  // (hash, text), the texts in one string
-  struct memo_slot {
-    std::size_t hash = 0;
-    std::uint32_t offset = 0, size = 0;
-    bool used = false, hit = false;
-  };
-  std::vector<memo_slot> memo = std::vector<memo_slot>(1024);
-  std::string memo_texts;
-  std::size_t memo_used = 0;
-  std::unordered_map<std::string, std::uint64_t> ordinal;  // model id → catalog position
+  detail::string_table<std::uint64_t> ordinal;  // model id → catalog position
   std::uint64_t records = 0;
+  static constexpr std::uint64_t erased = static_cast<std::uint64_t>(-1);
+  /// A model's position in the catalog: its first record's, or the end for a new (or erased) one.
+  std::uint64_t position_of(std::string_view model_id) {
+    auto [at, fresh] = ordinal.try_emplace(model_id, records);
+    if (!fresh && *at == erased) *at = records;
+    if (*at == records) ++records;
+    return *at;
+  }
   // The first scan notes, for each record to build, the file offset of the piece it starts in;
   // the second reads just that record from there (found by its key) instead of the whole file.
   struct target {
@@ -444,7 +442,7 @@ struct basic_json_file_storage<Codec>::selection final : detail::record_filter {
     std::uint64_t piece = 0;
   };
   // By model id: the record that holds its final content (the last one; load() keeps it).
-  std::unordered_map<std::string, target> targets;
+  std::unordered_map<std::string, target, detail::string_hash, std::equal_to<>> targets;
   std::uint64_t position = 0, record_piece = 0;
 
   bool by_id() const noexcept { return !id.empty(); }
@@ -452,45 +450,23 @@ struct basic_json_file_storage<Codec>::selection final : detail::record_filter {
     record_piece = position;
     return second_pass ? keys.contains(std::string(key)) : by_id() && key == id;
   }
-  bool matches(std::string_view path) {
-    auto hash = std::hash<std::string_view>{}(path);
-    auto mask = memo.size() - 1;
-    for (auto i = hash & mask;; i = (i + 1) & mask) {
-      auto& slot = memo[i];
-      if (slot.used) {
-        if (slot.hash == hash && std::string_view(memo_texts).substr(slot.offset, slot.size) == path) return slot.hit;
-        continue;
-      }
-      bool hit = detail::to_lower_ascii(path).find(lower_pattern) != std::string::npos;
-      slot = {hash, static_cast<std::uint32_t>(memo_texts.size()), static_cast<std::uint32_t>(path.size()), true, hit};
-      memo_texts.append(path);
-      if (++memo_used * 2 > memo.size()) grow_memo();
-      return hit;
-    }
-  }
-  void grow_memo() {
-    std::vector<memo_slot> old(memo.size() * 2);
-    old.swap(memo);
-    for (const auto& slot : old)
-      if (slot.used)
-        for (auto i = slot.hash & (memo.size() - 1);; i = (i + 1) & (memo.size() - 1))
-          if (!memo[i].used) {
-            memo[i] = slot;
-            break;
-          }
-  }
+  // Scanning the path in place beats any memo of answers: the bytes are in cache already.
+  bool matches(std::string_view path) const noexcept { return detail::icontains(path, lower_pattern); }
   bool on_path(std::string_view path) override { return !by_id() && matches(path); }
   void skipped(std::string_view key, std::string_view model_id, bool matched) override {
     if (second_pass) return;
-    ordinal.try_emplace(std::string(model_id), records++);
+    position_of(model_id);
     // A later record of the same model replaces an earlier one (by id: filed under another key).
     if (by_id() ? model_id == id : matched) targets.insert_or_assign(std::string(model_id), target{std::string(key), std::string(model_id), record_piece});
-    else targets.erase(std::string(model_id));
+    else forget(model_id);
   }
   void built(const model_metadata& m) {
     if (second_pass) return;
-    ordinal.try_emplace(m.model_id, records++);
-    targets.erase(m.model_id);  // this record is later than any noted before
+    position_of(m.model_id);
+    forget(m.model_id);  // this record is later than any noted before
+  }
+  void forget(std::string_view model_id) {
+    if (auto it = targets.find(model_id); it != targets.end()) targets.erase(it);
   }
   bool wants(const model_metadata& m) {
     if (by_id()) return m.model_id == id;
@@ -515,7 +491,7 @@ result<std::vector<model_metadata>> basic_json_file_storage<Codec>::select(selec
     which.records = 0;
     auto on_record = [&](std::string_view, model_metadata&& m) {
       which.built(m);
-      if (which.wants(m)) found.insert_or_assign(which.ordinal.at(m.model_id), std::move(m));
+      if (which.wants(m)) found.insert_or_assign(which.position_of(m.model_id), std::move(m));
       return true;
     };
     if (auto ok = read_base(on_record, &which, &which.position); !ok) return ok.error();
@@ -536,16 +512,15 @@ result<std::vector<model_metadata>> basic_json_file_storage<Codec>::select(selec
       if (which.by_id() && id != which.id) return {};  // not asked for: not even read
       auto m = detail::read_model(v, &detail_);
       if (!m) return errc::storage_corrupt;
-      auto at = which.ordinal.try_emplace(m->model_id, which.records).first->second;
-      if (at == which.records) ++which.records;
+      auto at = which.position_of(m->model_id);
       if (which.wants(*m)) found.insert_or_assign(at, std::move(*m));
       else found.erase(at);
       return {};
     };
     auto on_erase = [&](std::string_view id) {
-      if (auto it = which.ordinal.find(std::string(id)); it != which.ordinal.end()) {
-        found.erase(it->second);
-        which.ordinal.erase(it);  // a later upsert of the id goes to the end, as a new model
+      if (auto at = which.ordinal.find(id); at && *at != which.erased) {
+        found.erase(*at);
+        *at = which.erased;  // a later upsert of the id goes to the end, as a new model
       }
     };
     if (auto ok = read_journals(on_upsert, on_erase, retry, nullptr); !ok) return ok.error();

@@ -143,12 +143,15 @@ public:
                        "DELETE FROM models_stage");
         !ok)
       return ok;
-    if (auto ok = append("temp", "models_stage", rows, {1, 18}); !ok) return ok;
-    return exec(std::string("INSERT INTO models (") + models_columns + ") SELECT " + models_columns +
-                " FROM models_stage" + models_on_conflict);
+    // the integer columns: position and has_structure (a write's row has the position second)
+    if (auto ok = append("temp", "models_stage", rows, {1, 1 + column_of(has_structure)}); !ok) return ok;
+    return exec("INSERT INTO models (" + models_columns() + ") SELECT " + models_columns() + " FROM models_stage" +
+                models_on_conflict());
   }
 
-  result<void> insert_files(const std::vector<file_row>& rows) { return append(nullptr, "files", rows, {2, 5, 6}); }
+  result<void> insert_files(const std::vector<file_row>& rows) {
+    return append(nullptr, "files", rows, {file_size, file_lfs_size, file_pointer_size});
+  }
 
 private:
   /// Appends rows to `table`; the columns listed in `integers` are BIGINT.

@@ -30,7 +30,7 @@
 #include <hfmm/detail/catalog_loader.hpp>
 #include <hfmm/detail/digest.hpp>
 #include <hfmm/detail/posix_file.hpp>
-#include <hfmm/detail/scratch_memory.hpp>
+#include <hfmm/detail/string_table.hpp>
 #include <hfmm/json.hpp>
 
 #include <boost/json/parse.hpp>

@@ -42,6 +42,15 @@ public:
 
   result<void> connect() {
     detail_.clear();
+    char* why = nullptr;  // a malformed string is the caller's to fix, not a server to wait for
+    if (PQconninfoOption* options = PQconninfoParse(conninfo_.c_str(), &why)) {
+      PQconninfoFree(options);
+    } else {
+      detail_ = std::string("not a PostgreSQL connection string: ") + (why ? why : "out of memory") +
+                " — give key=value pairs (host=/run/postgresql dbname=hfmm) or a postgresql:// URI";
+      PQfreemem(why);
+      return errc::invalid_argument;
+    }
     conn_.reset(PQconnectdb(conninfo_.c_str()));
     if (PQstatus(conn()) != CONNECTION_OK) {
       detail_ = std::string("cannot connect to PostgreSQL: ") + PQerrorMessage(conn());
@@ -91,23 +100,25 @@ public:
   result<void> upsert_models(const std::vector<model_row>& rows) { return run_each(*this, models_upsert_statement(), rows); }
 
   result<void> insert_files(const std::vector<file_row>& rows) {
-    static constexpr const char* names[] = {"model_id", "path", "size", "oid", "lfs_sha256", "lfs_size", "pointer_size",
-                                            "xet_hash", "download_url"};
+    static const std::string sql = [] {
+      std::string types;
+      for (auto c : file_columns) types.append(types.empty() ? "" : ", ").append(c.name).append(c.integer ? " bigint" : " text");
+      return "INSERT INTO files SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(" + types + ")";
+    }();
     boost::json::array list;
     list.reserve(rows.size());
     for (const auto& r : rows) {
       boost::json::object o;
       for (std::size_t c = 0; c < r.size(); ++c) {
-        if (!r[c]) o[names[c]] = nullptr;
-        else if (c == 2 || c == 5 || c == 6) o[names[c]] = parse_u64(r[c]).value_or(0);
-        else o[names[c]] = *r[c];
+        auto name = file_columns[c].name;
+        if (!r[c]) o[name] = nullptr;
+        else if (file_columns[c].integer) o[name] = parse_u64(r[c]).value_or(0);
+        else o[name] = *r[c];
       }
       list.push_back(std::move(o));
     }
     sql_value payload = boost::json::serialize(list);
-    return run("INSERT INTO files SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(model_id text, path text, size "
-               "bigint, oid text, lfs_sha256 text, lfs_size bigint, pointer_size bigint, xet_hash text, download_url text)",
-               {&payload, 1});
+    return run(sql, {&payload, 1});
   }
 
 private:

@@ -111,7 +111,12 @@ public:
   result<void> upsert_models(const std::vector<model_row>& rows) { return run_each(*this, models_upsert_statement(), rows); }
 
   result<void> insert_files(const std::vector<file_row>& rows) {
-    return run_each(*this, "INSERT INTO files VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)", rows);
+    static const std::string sql = [] {
+      std::string text = "INSERT INTO files VALUES (";
+      for (std::size_t i = 1; i <= file_column_count; ++i) text += (i > 1 ? ", $" : "$") + std::to_string(i);
+      return text + ")";
+    }();
+    return run_each(*this, sql, rows);
   }
 
 private:
