@@ -4,6 +4,7 @@
 // overloads that build a hub_fetcher from the environment.)
 
 #include <hfmm/concepts.hpp>
+#include <hfmm/detail/ascii.hpp>
 #include <hfmm/detail/config.hpp>
 #include <hfmm/detail/blocking.hpp>
 #include <hfmm/model.hpp>
@@ -21,7 +22,7 @@ struct create_options {
 };
 
 namespace detail {
-/// Field rules of create_model_from_huggingface (DESIGN §2.2).
+/// Field rules of create_model_from_huggingface, as the Python Model Manager's.
 model_metadata make_model_from_config(std::string_view model_id, const boost::json::object& hf_config,
                                       const create_options& options, std::string_view endpoint);
 }  // namespace detail
@@ -42,7 +43,7 @@ result<repo_structure> fetch_huggingface_repo_structure(F& f, std::string_view r
 /// A model record from a Hugging Face config.json; never fetches.
 inline model_metadata create_model_from_huggingface(std::string_view model_id, const boost::json::object& hf_config,
                                                     const create_options& options = {}) {
-  return detail::make_model_from_config(model_id, hf_config, options, "https://huggingface.co");
+  return detail::make_model_from_config(model_id, hf_config, options, detail::default_endpoint);
 }
 
 /// The same, with the repository structure fetched through `f` (when
@@ -50,7 +51,7 @@ inline model_metadata create_model_from_huggingface(std::string_view model_id, c
 template <hfmm::fetcher F>
 model_metadata create_model_from_huggingface(F& f, std::string_view model_id, const boost::json::object& hf_config,
                                              const create_options& options = {}) {
-  std::string_view endpoint = "https://huggingface.co";
+  std::string_view endpoint = detail::default_endpoint;
   if constexpr (fetcher_with_endpoint<F>) endpoint = f.endpoint();
   auto m = detail::make_model_from_config(model_id, hf_config, options, endpoint);
   if (options.fetch_repo_structure)

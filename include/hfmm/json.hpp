@@ -1,5 +1,6 @@
 #pragma once
-// Boost.JSON conversions in the Python Model Manager's store layout (DESIGN §4.1):
+// Boost.JSON conversions in the Python Model Manager's store layout (a top-level object keyed
+// by model_id; each record its 18 fields by name; hfmm's additions inside repository_structure):
 //   boost::json::value_from(x), boost::json::value_to<T>(jv), boost::json::try_value_to<T>(jv)
 // for io_spec, file_entry, repo_structure and model_metadata.
 //
@@ -54,7 +55,7 @@ struct model_field {
   std::string_view key;
   field_kind kind;
 };
-/// The store record's fields (DESIGN §4.1), in the Python Model Manager's order: the one list
+/// The store record's fields, in the Python Model Manager's order: the one list
 /// behind the record reader and writer, and the SQL stores' models columns (each field but
 /// repository_structure is a column of the same name).
 inline constexpr model_field model_fields[] = {

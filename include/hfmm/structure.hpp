@@ -26,6 +26,19 @@ enum class repo_type { model, dataset, space };  // JSON "model" | "dataset" | "
 std::string_view to_string(repo_type);
 std::optional<repo_type> parse_repo_type(std::string_view);
 
+namespace detail {
+/// The Hub's public endpoint, when neither the caller nor HF_ENDPOINT names another.
+inline constexpr std::string_view default_endpoint = "https://huggingface.co";
+/// How the Hub's URLs name a repo type: the collection of its API paths and cache folders...
+constexpr std::string_view repo_collection(repo_type t) noexcept {
+  return t == repo_type::dataset ? "datasets" : t == repo_type::space ? "spaces" : "models";
+}
+/// ... and the prefix of its web and download URLs and of the ids users type ("datasets/org/name").
+constexpr std::string_view repo_url_prefix(repo_type t) noexcept {
+  return t == repo_type::dataset ? "datasets/" : t == repo_type::space ? "spaces/" : "";
+}
+}  // namespace detail
+
 /// Git LFS data of a file: SHA-256 of the content, its size and the pointer file's length.
 struct lfs_info {
   std::string sha256;
@@ -145,8 +158,8 @@ public:
   /// Removes `path`; returns whether it was present.
   bool erase(std::string_view path);
   void clear() noexcept;
-  /// `path_bytes` is accepted and ignored: paths live in the process-wide pool.
-  void reserve(std::size_t files, std::size_t path_bytes = 0);
+  /// Room for `files` entries (paths live in the process-wide pool: nothing to reserve for them).
+  void reserve(std::size_t files);
 
   const_iterator begin() const noexcept { return {this, 0}; }
   const_iterator end() const noexcept { return {this, records_.size()}; }

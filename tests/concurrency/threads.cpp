@@ -7,7 +7,9 @@
 #include <hfmm/hfmm.hpp>
 #include <hfmm/detail/digest.hpp>
 
+#include <atomic>
 #include <barrier>
+#include <chrono>
 #include <thread>
 
 namespace {
@@ -109,17 +111,21 @@ TEST_CASE("threads: verify's workers share one report and call on_progress one a
     hfmm_test::spit(dir / path, i == 13 ? content + "x" : content);  // one damaged copy
     s.files.insert(path, {.size = content.size(), .oid = hfmm::detail::git_blob_oid(content)});
   }
-  std::size_t calls = 0;
-  bool inside = false, overlapped = false;
+  // Callbacks in flight, counted atomically (a plain flag would itself be the race): a callback
+  // that overlapped another sees 2. The sleep gives an overlap time to show.
+  std::atomic<int> in_flight{0}, most{0};
+  std::atomic<std::size_t> calls{0};
   auto report = hfmm::verify_local_files(s, dir.path, {.threads = 4, .on_progress = [&](const hfmm::verify_progress&) {
-                                                         if (inside) overlapped = true;
-                                                         inside = true;
+                                                         int now = ++in_flight;
+                                                         for (int m = most.load(); now > m && !most.compare_exchange_weak(m, now);) {
+                                                         }
+                                                         std::this_thread::sleep_for(std::chrono::microseconds(200));
                                                          ++calls;
-                                                         inside = false;
+                                                         --in_flight;
                                                        }});
   REQUIRE(report);
   CHECK(calls == 64);
-  CHECK_FALSE(overlapped);
+  CHECK(most.load() == 1);
   CHECK(report->checked == 64);
   CHECK_FALSE(report->ok());
 }

@@ -1,6 +1,7 @@
 // The real hub_fetcher against an in-process HTTPS Hub serving the recorded responses.
 // All HTTPS tests live in this one translation unit (coroutine code is costly to compile).
 #include "../support/local_hub.hpp"
+#include "../support/skip.hpp"
 #include "../support/test_support.hpp"
 
 #include <hfmm/fetch/hub_fetcher.hpp>
@@ -406,7 +407,7 @@ TEST_CASE("hub_fetcher: HTTPS_PROXY tunnels through CONNECT; NO_PROXY bypasses i
 
 TEST_CASE("hub_fetcher: live huggingface.co (only with HFMM_LIVE_HUB=1)") {
   const char* live = std::getenv("HFMM_LIVE_HUB");
-  if (!live || std::string(live) != "1") return;  // opt-in: needs a network; never in CI
+  if (!live || std::string(live) != "1") return hfmm_test::skip_opt_in("opt-in, needs the network: set HFMM_LIVE_HUB=1");
   hfmm::hub_fetcher hub(hfmm::hub_options{.endpoint = "https://huggingface.co"});
   auto gpt2 = run_blocking(hub.async_fetch_structure("openai-community/gpt2", "main"));
   REQUIRE(gpt2);

@@ -136,8 +136,6 @@ public:
       if (!(s & removed_bit)) f(s);
   }
 
-  std::size_t memory_bytes() const noexcept { return slots_.capacity() * sizeof(std::uint32_t); }
-
 private:
   static constexpr std::uint32_t removed_bit = 0x8000'0000u;
   std::vector<std::uint32_t>::iterator position(std::uint32_t slot) {
@@ -205,13 +203,6 @@ public:
     return it == ids_.end() ? nullptr : &postings_[it->second];
   }
 
-  std::size_t memory_bytes() const {
-    std::size_t bytes = blob_.capacity() + starts_.capacity() * 4 + postings_.capacity() * sizeof(postings_[0]);
-    for (const auto& p : postings_) bytes += p.memory_bytes();
-    for (const auto& kv : ids_) bytes += kv.first.capacity() + 48;
-    bytes += by_pool_id_.size() * 24 + by_pool_id_.bucket_count() * 8;
-    return bytes;
-  }
 
 private:
   static constexpr std::uint32_t npos = 0xFFFF'FFFFu;
@@ -318,12 +309,6 @@ public:
       else if (v != no_slot) out.push_back(v);
     }
     return out;
-  }
-
-  std::size_t memory_bytes() const {
-    std::size_t bytes = cells_.capacity() * sizeof(cell) + lists_.capacity() * sizeof(posting_list);
-    for (const auto& l : lists_) bytes += l.memory_bytes();
-    return bytes;
   }
 
 private:

@@ -99,13 +99,6 @@ inline void append_encoded_segment(std::string& out, std::string_view segment) {
   }
 }
 
-inline std::string encode_segment(std::string_view segment) {
-  std::string out;
-  out.reserve(segment.size());
-  append_encoded_segment(out, segment);
-  return out;
-}
-
 /// Percent-encodes a repository file path segment by segment, keeping the '/' separators.
 inline void append_encoded_path(std::string& out, std::string_view path) {
   for (;;) {

@@ -2,6 +2,7 @@
 // URL splitting, proxy selection and the parsers of Retry-After and RateLimit headers.
 // Pure functions, tested offline.
 
+#include <hfmm/detail/ascii.hpp>
 #include <hfmm/error.hpp>
 
 #include <charconv>
@@ -57,8 +58,7 @@ inline result<http_url> parse_http_url(std::string_view url) {
     auto [p, ec] = std::from_chars(port.data(), port.data() + port.size(), value);
     if (ec != std::errc{} || p != port.data() + port.size() || value == 0 || value > 65535) return errc::invalid_argument;
   }
-  out.origin.host = host;
-  for (auto& c : out.origin.host) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  lower_ascii_into(out.origin.host, host);
   out.origin.port = port.empty() ? (out.origin.tls ? "443" : "80") : std::string(port);
   std::string_view rest = end == std::string_view::npos ? std::string_view("/") : url.substr(end);
   if (rest.starts_with('#')) rest = "/";

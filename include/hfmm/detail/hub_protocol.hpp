@@ -3,6 +3,7 @@
 // parsers for revision answers, tree pages and Link headers. The Hub fetcher and the
 // recording replay of mock_fetcher both drive exactly these functions.
 
+#include <hfmm/detail/ascii.hpp>
 #include <hfmm/detail/config.hpp>
 #include <hfmm/error.hpp>
 #include <hfmm/structure.hpp>
@@ -53,10 +54,7 @@ struct http_response {
 
   std::string_view header(std::string_view name) const noexcept {
     for (const auto& [k, v] : headers)
-      if (k.size() == name.size() && std::equal(k.begin(), k.end(), name.begin(), [](char a, char b) {
-            return std::tolower(static_cast<unsigned char>(a)) == std::tolower(static_cast<unsigned char>(b));
-          }))
-        return v;
+      if (iequals(k, name)) return v;
     return {};
   }
 };

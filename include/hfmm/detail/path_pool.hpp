@@ -53,12 +53,6 @@ public:
     return {at + sizeof length, length};
   }
 
-  /// Bytes held: chunks allocated and the hash index (for benchmarks).
-  std::size_t memory_bytes() const {
-    std::lock_guard lock(mutex_);
-    return allocated_ + slots_.size() * sizeof(slot_type);
-  }
-
 private:
   // An id is (chunk << offset_bits) | offset: 4 096 chunks of 1 MiB. A path longer than a chunk
   // gets a chunk of its own.
@@ -99,7 +93,6 @@ private:
     if (next_chunk_ == max_chunks)
       throw std::length_error("hfmm: the path pool is full (4 GiB of distinct file paths in one process)");
     chunks_[next_chunk_] = std::make_unique_for_overwrite<char[]>(bytes);
-    allocated_ += bytes;
     return next_chunk_++;
   }
 
@@ -120,7 +113,6 @@ private:
   std::size_t next_chunk_ = 0;
   std::size_t current_ = max_chunks;  // the chunk small paths go to; none yet
   std::size_t fill_ = 0;
-  std::size_t allocated_ = 0;
   std::vector<slot_type> slots_;
   std::size_t used_ = 0;
 };

@@ -1,5 +1,5 @@
 #pragma once
-// The normalized SQL layout shared by the SQLite, DuckDB and PostgreSQL stores (DESIGN §4.2),
+// The normalized SQL layout shared by the SQLite, DuckDB and PostgreSQL stores (models, files and schema_version tables),
 // written once over a small backend interface:
 //
 //   Backend::target_type                     what the constructor takes (path or conninfo)
@@ -236,7 +236,9 @@ public:
       auto& s = *out[it->second].repository_structure;
       auto size = parse_u64(row[file_size]);
       if (!path || !size || !row[file_oid]) return corrupt("files row of " + *id);
-      file_entry e{.size = *size, .oid = *row[file_oid]};
+      file_entry e;
+      e.size = *size;
+      e.oid = *row[file_oid];
       if (const auto& sha256 = row[file_lfs_sha256]) {
         auto lsize = parse_u64(row[file_lfs_size]);
         auto psize = parse_u64(row[file_pointer_size]);

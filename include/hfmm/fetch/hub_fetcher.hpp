@@ -14,7 +14,7 @@
 // jittered exponential backoff; on 429 waits what RateLimit t= or Retry-After says (never
 // blindly, at most max_rate_limit_wait); paces requests when RateLimit r= runs low.
 //
-// Errors (DESIGN §2.5): unauthorized, token_rejected, gated, repo_not_found,
+// Errors: unauthorized, token_rejected, gated, repo_not_found,
 // revision_not_found, file_not_found, rate_limited, http_status, bad_response, timeout,
 // offline, invalid_argument (repo id, revision, endpoint, unreadable ca_file); TLS and socket
 // failures pass through as Asio/SSL error codes.
@@ -22,7 +22,8 @@
 // Thread safety: copies share one state; run a fetcher's coroutines on one single-threaded
 // executor (or strand) at a time. The blocking calls run a private io_context.
 //
-// A class template only so that its coroutines are compiled where they are used (STYLE.md).
+// A class template only so that its coroutines are compiled where they are used (inline
+// coroutines cost seconds in every translation unit that includes them).
 
 #include <hfmm/concepts.hpp>
 #include <hfmm/detail/blocking.hpp>

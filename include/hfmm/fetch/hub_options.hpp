@@ -9,8 +9,10 @@
 // HF_HUB_OFFLINE=1 makes every call fail with errc::offline without touching the network;
 // HTTPS_PROXY/https_proxy (and NO_PROXY/no_proxy) route HTTPS through a CONNECT tunnel.
 
-#include <hfmm/version.hpp>
+#include <hfmm/detail/ascii.hpp>
 #include <hfmm/error.hpp>
+#include <hfmm/structure.hpp>
+#include <hfmm/version.hpp>
 
 #include <algorithm>
 #include <cctype>
@@ -48,7 +50,7 @@ struct hub_options {
   std::size_t max_connections = 64;                   ///< per executor
   std::string user_agent;                             ///< "" → hfmm/<version>
   std::function<void(const hub_event&)> on_diagnostic;
-  // Appended members (DESIGN: new members are only ever appended)
+  // Appended members (members are only ever appended: designated initializers keep working)
   std::chrono::milliseconds retry_base_delay{250};    ///< first backoff; doubles, jittered, capped at 30 s
   std::chrono::seconds max_rate_limit_wait{300};      ///< a 429 asking for longer fails at once
 };
@@ -76,7 +78,7 @@ inline std::filesystem::path token_file_path() {
 
 /// Fills the empty fields of `o` from the environment.
 inline hub_options resolve_hub_options(hub_options o) {
-  if (o.endpoint.empty()) o.endpoint = env_or("HF_ENDPOINT", "https://huggingface.co");
+  if (o.endpoint.empty()) o.endpoint = env_or("HF_ENDPOINT", std::string(default_endpoint));
   while (o.endpoint.size() > 1 && o.endpoint.back() == '/') o.endpoint.pop_back();
   if (o.token.empty()) o.token = env_or("HF_TOKEN");
   if (o.token.empty()) {
@@ -89,8 +91,7 @@ inline hub_options resolve_hub_options(hub_options o) {
 }
 
 inline bool hub_offline_from_env() {
-  auto v = env_or("HF_HUB_OFFLINE");
-  for (auto& c : v) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  auto v = to_lower_ascii(env_or("HF_HUB_OFFLINE"));
   return v == "1" || v == "true" || v == "yes" || v == "on";
 }
 

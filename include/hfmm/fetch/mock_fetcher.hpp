@@ -20,8 +20,8 @@
 
 namespace hfmm {
 
-/// A class template only so that its coroutines are compiled where they are used (STYLE.md:
-/// inline coroutines cost seconds in every translation unit); use the alias mock_fetcher.
+/// A class template only so that its coroutines are compiled where they are used (inline
+/// coroutines cost seconds in every translation unit that includes them); use the alias mock_fetcher.
 template <class Recordings = detail::recording_set>
 class basic_mock_fetcher {
 public:
@@ -42,7 +42,7 @@ public:
     return resolve(std::string(repo_id), std::string(revision));
   }
 
-  std::string_view endpoint() const noexcept { return "https://huggingface.co"; }
+  std::string_view endpoint() const noexcept { return detail::default_endpoint; }
   /// Requests answered so far (one per added-structure call; one per exchange when replaying).
   std::size_t requests() const noexcept { return state_->requests; }
 
@@ -54,7 +54,7 @@ private:
   };
   struct replay_transport {
     state* s;
-    std::string_view endpoint() const noexcept { return "https://huggingface.co"; }
+    std::string_view endpoint() const noexcept { return detail::default_endpoint; }
     boost::asio::awaitable<result<detail::http_response>> async_get(std::string target) {
       ++s->requests;
       co_return s->recordings->answer(target);

@@ -84,7 +84,7 @@ boost::asio::awaitable<void> basic_hub_fetcher<U>::pace(const std::string& url) 
     }
   }
   if (wait.count() > 0) {
-    report({.what = hub_event::kind::pacing, .url = url, .wait = wait});
+    report({.what = hub_event::kind::pacing, .url = url, .status = 0, .error = {}, .wait = wait});
     co_await sleep_for(wait);
   }
 }
@@ -119,7 +119,7 @@ boost::asio::awaitable<result<detail::http_response>> basic_hub_fetcher<U>::get(
       auto location = r->header("Location");
       if (location.empty() || ++hops > 5) co_return errc::bad_response;  // no target, or a loop
       auto next = detail::resolve_reference(current, location);
-      report({.what = hub_event::kind::redirect, .url = next, .status = status});
+      report({.what = hub_event::kind::redirect, .url = next, .status = status, .error = {}, .wait = {}, .attempt = 0});
       current = std::move(next);
       continue;
     }
@@ -130,13 +130,13 @@ boost::asio::awaitable<result<detail::http_response>> basic_hub_fetcher<U>::get(
       if (!wait || *wait > s.options.max_rate_limit_wait || attempt >= s.options.max_retries) co_return r;
       ++attempt;
       auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(*wait) + std::chrono::milliseconds(50);
-      report({.what = hub_event::kind::rate_limit_wait, .url = current, .status = status, .wait = ms, .attempt = attempt});
+      report({.what = hub_event::kind::rate_limit_wait, .url = current, .status = status, .error = {}, .wait = ms, .attempt = attempt});
       co_await sleep_for(ms);
       continue;
     }
     if ((status == 408 || status >= 500) && attempt < s.options.max_retries) {
       auto wait = backoff(attempt++);
-      report({.what = hub_event::kind::retry, .url = current, .status = status, .wait = wait, .attempt = attempt});
+      report({.what = hub_event::kind::retry, .url = current, .status = status, .error = {}, .wait = wait, .attempt = attempt});
       co_await sleep_for(wait);
       continue;
     }

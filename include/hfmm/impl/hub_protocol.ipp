@@ -8,15 +8,15 @@ namespace hfmm::detail {
 HFMM_DECL bool valid_repo_id_segment(std::string_view s) {
   if (s.empty() || s.size() > 96 || s == "." || s == ".." || s.starts_with("--") || s.ends_with("--")) return false;
   for (unsigned char c : s)
-    if (!(std::isalnum(c) || c == '-' || c == '_' || c == '.')) return false;
+    if (!(ascii_alnum(static_cast<char>(c)) || c == '-' || c == '_' || c == '.')) return false;
   return true;
 }
 
 HFMM_DECL result<repo_ref> parse_repo_id(std::string_view text) {
   repo_ref ref;
-  if (text.starts_with("datasets/")) ref.type = repo_type::dataset, text.remove_prefix(9);
-  else if (text.starts_with("spaces/")) ref.type = repo_type::space, text.remove_prefix(7);
-  else if (text.starts_with("models/")) text.remove_prefix(7);
+  for (auto type : {repo_type::dataset, repo_type::space})
+    if (auto prefix = repo_url_prefix(type); text.starts_with(prefix)) ref.type = type, text.remove_prefix(prefix.size());
+  if (ref.type == repo_type::model && text.starts_with("models/")) text.remove_prefix(7);  // the API's spelling
   auto slash = text.find('/');
   if (slash == std::string_view::npos) {
     if (!valid_repo_id_segment(text)) return errc::invalid_argument;
@@ -27,17 +27,11 @@ HFMM_DECL result<repo_ref> parse_repo_id(std::string_view text) {
   return ref;
 }
 
-HFMM_DECL std::string display_id(const repo_ref& ref) {
-  switch (ref.type) {
-    case repo_type::dataset: return "datasets/" + ref.id;
-    case repo_type::space: return "spaces/" + ref.id;
-    default: return ref.id;
-  }
-}
+HFMM_DECL std::string display_id(const repo_ref& ref) { return std::string(repo_url_prefix(ref.type)) + ref.id; }
 
 HFMM_DECL std::string api_prefix(const repo_ref& ref) {
   std::string t = "/api/";
-  t += ref.type == repo_type::dataset ? "datasets/" : ref.type == repo_type::space ? "spaces/" : "models/";
+  t.append(repo_collection(ref.type)).append("/");
   t += ref.id;  // validated: only [A-Za-z0-9._-] and one '/'
   return t;
 }

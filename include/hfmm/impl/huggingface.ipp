@@ -20,8 +20,7 @@ HFMM_DECL model_metadata make_model_from_config(std::string_view model_id, const
   } else {
     m.architecture = "unknown";
   }
-  std::string arch(m.architecture);
-  for (auto& c : arch) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  auto arch = to_lower_ascii(m.architecture);
   auto has = [&](std::initializer_list<std::string_view> words) {
     for (auto w : words)
       if (arch.find(w) != std::string::npos) return true;

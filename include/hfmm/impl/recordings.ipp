@@ -34,7 +34,9 @@ HFMM_DECL std::string repo_key_of(std::string_view path) {
   auto type_end = path.find('/');
   if (type_end == std::string_view::npos) return {};
   auto type = path.substr(0, type_end);
-  if (type != "models" && type != "datasets" && type != "spaces") return {};
+  if (type != repo_collection(repo_type::model) && type != repo_collection(repo_type::dataset) &&
+      type != repo_collection(repo_type::space))
+    return {};
   std::vector<std::string_view> segments;
   for (auto rest = path.substr(type_end + 1); !rest.empty();) {
     auto slash = rest.find('/');
@@ -59,7 +61,7 @@ HFMM_DECL bool paths_equal_ignoring_escape_case(std::string_view a, std::string_
   for (std::size_t i = 0; i < a.size(); ++i) {
     if (a[i] == b[i]) continue;
     bool in_escape = (i >= 1 && a[i - 1] == '%') || (i >= 2 && a[i - 2] == '%');
-    if (!in_escape || std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
+    if (!in_escape || ascii_lower(a[i]) != ascii_lower(b[i]))
       return false;
   }
   return true;

@@ -226,7 +226,7 @@ HFMM_DECL void file_table::clear() noexcept {
   texts_.clear();
 }
 
-HFMM_DECL void file_table::reserve(std::size_t files, std::size_t) { records_.reserve(files); }
+HFMM_DECL void file_table::reserve(std::size_t files) { records_.reserve(files); }
 
 HFMM_DECL std::uint64_t file_table::total_size() const noexcept {
   std::uint64_t total = 0;
@@ -292,9 +292,7 @@ HFMM_DECL std::string standard_url_prefix(std::string_view endpoint, repo_type t
   std::string url(endpoint);
   while (!url.empty() && url.back() == '/') url.pop_back();
   url += '/';
-  if (type == repo_type::dataset) url += "datasets/";
-  if (type == repo_type::space) url += "spaces/";
-  url.append(repo_id);
+  url.append(detail::repo_url_prefix(type)).append(repo_id);
   url += "/resolve/";
   detail::append_encoded_segment(url, revision);
   url += '/';

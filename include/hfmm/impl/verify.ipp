@@ -39,7 +39,7 @@ HFMM_DECL std::filesystem::path default_hf_cache() {
 }
 
 HFMM_DECL std::string hf_cache_folder_name(const repo_structure& s) {
-  std::string name = s.repo_type == repo_type::dataset ? "datasets" : s.repo_type == repo_type::space ? "spaces" : "models";
+  std::string name(detail::repo_collection(s.repo_type));
   std::string_view id = s.model_id;
   for (;;) {
     auto slash = id.find('/');

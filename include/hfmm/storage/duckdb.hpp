@@ -1,6 +1,6 @@
 #pragma once
 // duckdb_storage(path): the catalog in a DuckDB database — the Python Model Manager's
-// database engine — in the normalized layout of DESIGN §4.2 (detail/sql_catalog.hpp). On
+// database engine — in the normalized layout of detail/sql_catalog.hpp. On
 // open, the Python Model Manager's own table `model_metadata` (if the file has one) is
 // imported, "DataType.X" spellings included; it is left as it was. Files go in through the
 // Appender. One writer at a time (an flock on "<path>.lock"; DuckDB also locks the file

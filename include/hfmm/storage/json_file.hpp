@@ -1,5 +1,5 @@
 #pragma once
-// json_file_storage: the Python Model Manager's JSON file (DESIGN §4.1), safely.
+// json_file_storage: the Python Model Manager's JSON file (its exact layout), safely.
 //
 //  - The file is the Python layout: one object keyed by model_id; files move both ways.
 //  - A writer (open_mode::read_write, the default) takes an flock on "<file>.lock": a second

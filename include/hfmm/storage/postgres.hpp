@@ -1,6 +1,6 @@
 #pragma once
 // postgres_storage(conninfo): one catalog shared by many machines, in PostgreSQL, in the
-// normalized layout of DESIGN §4.2 (detail/sql_catalog.hpp; JSON columns are JSONB).
+// normalized layout of detail/sql_catalog.hpp (JSON columns are JSONB).
 // Several processes may write at once: each upsert_many is one transaction, rows are upserted
 // (ON CONFLICT), schema changes are serialized with an advisory lock; reload() returns what
 // everyone stored. A lost connection fails the call with storage_io (error_detail() says why)

@@ -1,6 +1,6 @@
 #pragma once
 // sqlite_storage(path): the catalog in an embedded SQLite database, in the normalized layout
-// of DESIGN §4.2 (detail/sql_catalog.hpp). WAL journal, synchronous=FULL: upserts are durable
+// of detail/sql_catalog.hpp. WAL journal, synchronous=FULL: upserts are durable
 // when they return; each upsert_many is one transaction. One writer at a time: open() takes
 // an flock on "<path>.lock" (storage_locked otherwise). A file that is not a database gives
 // storage_corrupt and is left untouched. Needs libsqlite3 (CMake target hfmm::sqlite).

@@ -1,0 +1,29 @@
+// Every public header, with the templates users instantiate, compiled as users do: with
+// -Wall -Wextra -Wpedantic -Werror, by g++ (an object library of the test build) and by clang
+// (the clang_warnings test). A warning in a header body fails the build.
+#include <hfmm/hfmm.hpp>
+#include <hfmm/fetch/hub_fetcher.hpp>
+#include <hfmm/storage/gzip_codec.hpp>
+#include <hfmm/storage/postgres.hpp>
+#include <hfmm/storage/sqlite.hpp>
+#include <hfmm/storage/zstd_codec.hpp>
+#ifdef HFMM_HAVE_DUCKDB
+#include <hfmm/storage/duckdb.hpp>
+#endif
+
+template class hfmm::model_manager<hfmm::json_file_storage, hfmm::mock_fetcher>;
+template class hfmm::model_manager<hfmm::json_file_storage, hfmm::hub_fetcher>;
+template class hfmm::model_manager<hfmm::sqlite_storage, hfmm::hub_fetcher>;
+template class hfmm::model_manager<hfmm::postgres_storage, hfmm::mock_fetcher>;
+template class hfmm::basic_json_file_storage<hfmm::zstd_codec>;
+template class hfmm::basic_json_file_storage<hfmm::gzip_codec>;
+#ifdef HFMM_HAVE_DUCKDB
+template class hfmm::model_manager<hfmm::duckdb_storage, hfmm::mock_fetcher>;
+#endif
+
+// The queries a JSON file answers without loading (templates on their callbacks).
+[[maybe_unused]] static void json_file_queries(hfmm::json_file_storage& s) {
+  (void)s.find_model("org/name");
+  (void)s.find_models_with_file("config.json");
+  (void)s.compact();
+}
