@@ -1,8 +1,10 @@
 // hfmm — the command-line face of the library: a catalog of Hugging Face repositories.
 //
-//   hfmm [--store S] [--json] [--offline] COMMAND ...
+//   hfmm [--store S] [--json] [--offline] COMMAND ...   (the global options also after COMMAND)
 //
 // Exit codes: 0 ok, 1 verification or lookup failed, 2 usage, 3 network or storage error.
+// With --json, standard output carries exactly one JSON document, printed when the command is
+// over: its result, or {"error": {"code", "message", "what", "detail"}}.
 #include <hfmm/hfmm.hpp>
 #include <hfmm/fetch/hub_fetcher.hpp>
 #include "stores.hpp"
@@ -41,7 +43,35 @@ struct command_line {
   std::size_t concurrency = 16, limit = 10;
 };
 
-void print_json(const json::value& v) { std::cout << json::serialize(v) << "\n"; }
+/// --json's one document: the command's result, replaced by the first error.
+struct json_document {
+  std::optional<json::value> value;
+  bool is_error = false;
+};
+json_document& document() {
+  static json_document d;
+  return d;
+}
+void print_json(const json::value& v) {
+  if (!document().is_error) document().value = v;
+}
+
+/// An error as scripts read it: a stable code (the errc's name, else "category:value"), the
+/// message, what failed, and what the failing part knew.
+json::object error_json(const hfmm::error_code& ec, std::string_view what, std::string_view detail) {
+  std::string code = ec.category() == hfmm::hfmm_category() ? std::string(hfmm::to_string(static_cast<hfmm::errc>(ec.value())))
+                                                            : std::string(ec.category().name()) + ":" + std::to_string(ec.value());
+  json::object o{{"code", code}, {"message", ec.message()}, {"what", what}};
+  if (!detail.empty()) o["detail"] = detail;
+  return o;
+}
+
+/// --offline knows only the recorded repositories: say that, not "set HF_TOKEN".
+std::string_view offline_detail(const command_line& cl, const hfmm::error_code& ec, std::string_view detail) {
+  if (cl.offline && detail.empty() && (ec == hfmm::errc::unauthorized || ec == hfmm::errc::repo_not_found))
+    return "not in the bundled recordings: --offline answers only the recorded repositories (drop --offline to ask the Hub)";
+  return detail;
+}
 
 /// Reports a failure. `detail`, when the failing part knew more (a store's path, position and
 /// cause), says what is wrong in place of the error code's generic advice.
@@ -49,14 +79,36 @@ int fail(const command_line& cl, const std::string& what, const hfmm::error_code
          std::string_view detail = {}) {
   if (code < 0) code = exit_for(ec);
   while (!detail.empty() && (detail.back() == '\n' || detail.back() == ' ')) detail.remove_suffix(1);  // libpq's end with one
+  detail = offline_detail(cl, ec, detail);
   if (cl.json) {
-    json::object o{{"error", ec.message()}, {"code", ec.value()}, {"what", what}};
-    if (!detail.empty()) o["detail"] = detail;
-    print_json(o);
+    if (!document().is_error) document() = {json::object{{"error", error_json(ec, what, detail)}}, true};
   } else {
     std::cerr << "hfmm: " << what << ": " << (detail.empty() ? std::string_view(ec.message()) : detail) << "\n";
   }
   return code;
+}
+
+/// A batch's one document: every item (each with "ok"), and how many failed.
+json::object batch_json(json::array items) {
+  auto failed = std::count_if(items.begin(), items.end(), [](const json::value& i) { return !i.as_object().at("ok").as_bool(); });
+  return {{"items", std::move(items)}, {"failed", failed}};
+}
+
+/// A command line hfmm cannot run: said on stderr, or as the --json error document.
+int usage_failure(const command_line& cl, std::string_view why) {
+  if (cl.json) document() = {json::object{{"error", {{"code", "usage"}, {"message", why}, {"what", "the command line"}}}}, true};
+  else std::cerr << "hfmm: " << why << "\n";
+  return exit_usage;
+}
+
+/// One item of a batch failed: said on stderr, or kept in the batch's document (--json); the
+/// batch goes on. Returns the item's exit code.
+int item_failed(const command_line& cl, json::array& items, const std::string& id, const hfmm::error_code& ec,
+                std::string_view detail = {}) {
+  detail = offline_detail(cl, ec, detail);
+  if (cl.json) items.push_back({{"model_id", id}, {"ok", false}, {"error", error_json(ec, id, detail)}});
+  else std::cerr << "hfmm: " << id << ": " << (detail.empty() ? std::string_view(ec.message()) : detail) << "\n";
+  return exit_for(ec);
 }
 
 std::string human_size(std::uint64_t bytes) {
@@ -181,35 +233,52 @@ int run(Manager& mm, command_line& cl) {
     return m;
   };
 
-  if (c == "add") {
+  if (c == "add") {  // every id is tried; the exit code is the worst item's
+    int code = exit_ok;
+    json::array items;
     for (const auto& id : cl.ids) {
       auto model = hfmm::create_model_from_huggingface(id, {}, {.fetch_repo_structure = false});
       if (const auto* old = mm.get_model(id)) model = *old;  // keep what the catalog knows
       auto s = hfmm::fetch_huggingface_repo_structure(mm.fetcher(), id, cl.branch);
-      if (!s) return fail(cl, id, s.error());
+      if (!s) {
+        code = std::max(code, item_failed(cl, items, id, s.error()));
+        continue;
+      }
       model.repository_structure = std::move(*s);
-      if (auto ok = mm.add_model(std::move(model)); !ok) return fail(cl, "storing " + id, ok.error(), -1, store_detail(mm.storage()));
+      if (auto ok = mm.add_model(std::move(model)); !ok) {
+        code = std::max(code, item_failed(cl, items, id, ok.error(), store_detail(mm.storage())));
+        continue;
+      }
       const auto& stored = *mm.get_model(id)->repository_structure;
-      if (cl.json) print_json(structure_summary(stored));
-      else std::cout << id << ": " << stored.total_files() << " files, " << human_size(stored.total_size()) << ", commit "
-                     << (stored.commit_sha.empty() ? "(unknown)" : stored.commit_sha) << "\n";
+      if (cl.json) {
+        auto summary = structure_summary(stored);
+        summary["ok"] = true;
+        items.push_back(std::move(summary));
+      } else {
+        std::cout << id << ": " << stored.total_files() << " files, " << human_size(stored.total_size()) << ", commit "
+                  << (stored.commit_sha.empty() ? "(unknown)" : stored.commit_sha) << "\n";
+      }
     }
-    return exit_ok;
+    if (cl.json) print_json(batch_json(std::move(items)));
+    return code;
   }
   if (c == "refresh") {
     if (cl.all || cl.ids.empty()) {
       auto report = mm.refresh_all({.concurrency = cl.concurrency, .on_progress = progress_printer()});
       json::array items;
+      int code = exit_ok;
       for (const auto& i : report.items) {
-        if (!cl.json && !i.outcome) std::cerr << i.model_id << ": " << i.outcome.error().message() << "\n";
-        items.push_back({{"model_id", i.model_id}, {"ok", i.outcome.has_value()}, {"changed", i.changed},
-                         {"error", i.outcome ? "" : i.outcome.error().message()}});
+        if (!i.outcome) {
+          code = std::max(code, item_failed(cl, items, i.model_id, i.outcome.error()));
+          continue;
+        }
+        items.push_back({{"model_id", i.model_id}, {"ok", true}, {"changed", i.changed}});
       }
       auto changed = std::count_if(report.items.begin(), report.items.end(), [](auto& i) { return i.changed; });
       if (cl.json) print_json({{"items", items}, {"requests", report.requests}, {"failed", report.failed()}});
-      else std::cout << report.items.size() << " refreshed, " << changed << " changed, " << report.failed() << " failed, "
-                     << report.requests << " requests\n";
-      return report.failed() ? exit_error : exit_ok;
+      else std::cout << report.items.size() - report.failed() << " refreshed, " << changed << " changed, " << report.failed()
+                     << " failed, " << report.requests << " requests\n";
+      return code;
     }
     int code = exit_ok;
     json::array items;
@@ -217,14 +286,20 @@ int run(Manager& mm, command_line& cl) {
       auto before = mm.get_model(id) && mm.get_model(id)->repository_structure ? mm.get_model(id)->repository_structure->commit_sha : "";
       auto ok = mm.refresh_repository_structure(id, cl.branch);
       if (!ok) {
-        code = std::max(code, fail(cl, id, ok.error()));
+        code = std::max(code, item_failed(cl, items, id, ok.error()));
         continue;
       }
       const auto& s = *mm.get_model(id)->repository_structure;
-      if (cl.json) items.push_back(structure_summary(s));
-      else std::cout << id << ": " << (s.commit_sha == before ? "unchanged" : "updated") << ", commit " << s.commit_sha << "\n";
+      if (cl.json) {
+        auto summary = structure_summary(s);
+        summary["ok"] = true;
+        summary["changed"] = s.commit_sha != before;
+        items.push_back(std::move(summary));
+      } else {
+        std::cout << id << ": " << (s.commit_sha == before ? "unchanged" : "updated") << ", commit " << s.commit_sha << "\n";
+      }
     }
-    if (cl.json && code == exit_ok) print_json(items);
+    if (cl.json) print_json(batch_json(std::move(items)));
     return code;
   }
   if (c == "show" || c == "files" || c == "hash") return print_model_query(cl, mm.get_model(cl.id));
@@ -448,10 +523,7 @@ int with_fetcher(command_line& cl, Fetcher fetcher) {
     if (auto closed = mm->close(); !closed)
       return fail(cl, "saving the store " + cl.store, closed.error(), exit_error, store_detail(mm->storage()));
     return code;
-  }, [&](const std::string& why) {
-    std::cerr << "hfmm: " << why << "\n";
-    return exit_usage;
-  });
+  }, [&](const std::string& why) { return usage_failure(cl, why); });
 }
 
 std::filesystem::path recordings_dir() {
@@ -460,12 +532,30 @@ std::filesystem::path recordings_dir() {
   return HFMM_SOURCE_RECORDINGS;
 }
 
+/// The one JSON document of a --json run (its result or its first error), on standard output.
+int finish(const command_line& cl, int code) {
+  if (cl.json) std::cout << json::serialize(document().value.value_or(json::object{{"ok", code == exit_ok}})) << "\n";
+  return code;
+}
+
+int run_command_line(command_line& cl, int argc, char** argv);
+
 }  // namespace
 
 int main(int argc, char** argv) {
   command_line cl;
+  return finish(cl, run_command_line(cl, argc, argv));
+}
+
+namespace {
+
+int run_command_line(command_line& cl, int argc, char** argv) {
   CLI::App app{"hfmm — a catalog of Hugging Face model repositories, pinned to commits"};
   app.require_subcommand(1);
+  // Global options work after the command too (hfmm verify ID DIR --json); each command's help says so.
+  app.fallthrough();
+  app.footer("Global options, before or after the command: --store S, --json, --offline (hfmm --help for details).");
+  app.set_version_flag("--version", "hfmm " HFMM_VERSION_STRING);
   app.add_option("--store", cl.store,
                  "the store: a JSON path (default $MODEL_MANAGER_JSON_PATH or ./model_metadata.json), *.json.gz, "
                  "*.json.zst, sqlite:PATH, duckdb:PATH, postgres:CONNINFO");
@@ -476,43 +566,47 @@ int main(int argc, char** argv) {
   add->add_option("ID", cl.ids, "repo ids: org/name, datasets/org/name, spaces/org/name")->required();
   add->add_option("--branch", cl.branch, "branch, tag or commit");
   auto* refresh = app.add_subcommand("refresh", "fetch stored repositories again (all when no ID is given)");
-  refresh->add_option("ID", cl.ids);
+  refresh->add_option("ID", cl.ids, "model ids of the catalog (org/name); none: every model");
   refresh->add_flag("--all", cl.all, "every model in the catalog");
   refresh->add_option("--concurrency", cl.concurrency, "parallel requests for --all")->check(CLI::Range(1, 1024));
   refresh->add_option("--branch", cl.branch, "branch for the given IDs");
   auto* show = app.add_subcommand("show", "one model and its repository");
-  show->add_option("ID", cl.id)->required();
+  show->add_option("ID", cl.id, "a model id of the catalog (org/name)")->required();
   auto* files = app.add_subcommand("files", "the files of a model's repository");
-  files->add_option("ID", cl.id)->required();
+  files->add_option("ID", cl.id, "a model id of the catalog (org/name)")->required();
   files->add_option("--ext", cl.ext, "only paths ending with this (case-sensitive)");
   files->add_option("--glob", cl.glob, "only paths matching this shell pattern");
   auto* hash = app.add_subcommand("hash", "the git oid (and LFS sha256) of one file");
-  hash->add_option("ID", cl.id)->required();
-  hash->add_option("PATH", cl.path)->required();
+  hash->add_option("ID", cl.id, "a model id of the catalog (org/name)")->required();
+  hash->add_option("PATH", cl.path, "a file path in the repository (exact, case-sensitive)")->required();
   auto* with_file = app.add_subcommand("with-file", "models with a file path containing PATTERN (case-insensitive)");
-  with_file->add_option("PATTERN", cl.pattern)->required();
+  with_file->add_option("PATTERN", cl.pattern, "part of a file path (ASCII case-insensitive)")->required();
   app.add_subcommand("stats", "catalog statistics");
   auto* verify = app.add_subcommand("verify", "check a local copy: exit 0 intact, 1 not");
-  verify->add_option("ID", cl.id)->required();
+  verify->add_option("ID", cl.id, "a model id of the catalog (org/name)")->required();
   verify->add_option("DIR", cl.dir, "a plain directory holding the repository's files");
   verify->add_option("--hf-cache", cl.cache, "a Hugging Face cache (default: HF_HUB_CACHE, $HF_HOME/hub, ~/.cache/huggingface/hub)")
       ->expected(0, 1);
   auto* diff = app.add_subcommand("diff", "what changed upstream since the stored listing (or --previous)");
-  diff->add_option("ID", cl.id)->required();
+  diff->add_option("ID", cl.id, "a model id of the catalog (org/name)")->required();
   diff->add_flag("--previous", cl.previous, "compare the stored previous structure with the current one");
   auto* similar = app.add_subcommand("similar", "models with similar file structures");
-  similar->add_option("ID", cl.id)->required();
-  similar->add_option("--limit", cl.limit);
+  similar->add_option("ID", cl.id, "a model id of the catalog (org/name)")->required();
+  similar->add_option("--limit", cl.limit, "how many to list");
   app.add_subcommand("dupes", "identical content stored under several models");
   auto* exp = app.add_subcommand("export", "write the catalog in the JSON store layout");
-  exp->add_option("FILE", cl.file)->required();
+  exp->add_option("FILE", cl.file, "the catalog file to write (the JSON store layout)")->required();
   auto* imp = app.add_subcommand("import", "merge a catalog file (JSON store layout), replacing by model_id");
-  imp->add_option("FILE", cl.file)->required();
+  imp->add_option("FILE", cl.file, "a catalog file in the JSON store layout")->required();
   app.add_subcommand("compact", "fold a JSON store's journal into the file now (what the Python Model Manager reads)");
 
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
+    // --json asked for (wherever it stood): the usage error as the one document.
+    for (int i = 1; i < argc; ++i) cl.json = cl.json || std::string_view(argv[i]) == "--json";
+    if (cl.json && e.get_exit_code() != 0) return usage_failure(cl, e.what());
+    cl.json = false;  // --help and --version print their text
     int rc = app.exit(e);
     return rc == 0 ? exit_ok : exit_usage;
   }
@@ -523,11 +617,10 @@ int main(int argc, char** argv) {
   if (cl.offline) {
     auto dir = recordings_dir();
     auto mock = hfmm::mock_fetcher::from_recordings(dir);
-    if (!mock) {
-      std::cerr << "hfmm: cannot read the recorded Hub responses in " << dir << ": " << mock.error().message() << "\n";
-      return exit_error;
-    }
+    if (!mock) return fail(cl, "reading the recorded Hub responses in " + dir.string(), mock.error(), exit_error);
     return with_fetcher(cl, std::move(*mock));
   }
   return with_fetcher(cl, hfmm::hub_fetcher{});
 }
+
+}  // namespace

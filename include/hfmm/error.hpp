@@ -9,6 +9,7 @@
 #include <boost/system/result.hpp>
 
 #include <string>
+#include <string_view>
 #include <type_traits>
 
 namespace hfmm {
@@ -96,6 +97,33 @@ public:
 inline const boost::system::error_category& hfmm_category() noexcept {
   static constexpr detail::errc_category instance;
   return instance;
+}
+
+/// The enumerator's name ("model_not_found"): a stable code for scripts (the CLI's --json errors).
+inline std::string_view to_string(errc e) noexcept {
+  switch (e) {
+    case errc::unauthorized: return "unauthorized";
+    case errc::token_rejected: return "token_rejected";
+    case errc::gated: return "gated";
+    case errc::repo_not_found: return "repo_not_found";
+    case errc::revision_not_found: return "revision_not_found";
+    case errc::file_not_found: return "file_not_found";
+    case errc::rate_limited: return "rate_limited";
+    case errc::http_status: return "http_status";
+    case errc::bad_response: return "bad_response";
+    case errc::timeout: return "timeout";
+    case errc::offline: return "offline";
+    case errc::storage_io: return "storage_io";
+    case errc::storage_corrupt: return "storage_corrupt";
+    case errc::storage_locked: return "storage_locked";
+    case errc::storage_conflict: return "storage_conflict";
+    case errc::schema_newer: return "schema_newer";
+    case errc::model_not_found: return "model_not_found";
+    case errc::invalid_argument: return "invalid_argument";
+    case errc::hash_mismatch: return "hash_mismatch";
+    case errc::storage_read_only: return "storage_read_only";
+  }
+  return "unknown";
 }
 
 inline error_code make_error_code(errc e) noexcept {

@@ -68,6 +68,69 @@ expect 0 "the refreshed commit is stored" "$hfmm" --store "$work/old-pin.json" s
 contains "commit: ae329b6937f31305a0d6c6779f6cd4072cc4097e" "show after refresh ID"
 expect 0 "the refresh kept history" "$hfmm" --store "$work/old-pin.json" diff wzshiming/gpt2 --previous
 expect 1 "refresh a model not in the catalog" "$hfmm" --offline --store "$work/old-pin.json" refresh nobody/nothing
+# Scripts can rely on it: global options after the command, --version, batches that go on.
+expect 0 "global options after the command" "$hfmm" hash wzshiming/gpt2 model.safetensors --json
+contains '"sha256":"248dfc3911869ec493c76e65bf2fcf7f615828b0254c12b473182f0f81d3a707"' "--json after the command"
+expect 0 "--version" "$hfmm" --version
+contains "hfmm 0." "--version names the version"
+expect 1 "add goes on past a failure" "$hfmm" --offline --store "$work/batch.json" add wzshiming/gpt2 nobody/missing google-bert/bert-base-uncased
+contains "google-bert/bert-base-uncased: 5 files" "the model after the failure was added"
+grep -qF "not in the bundled recordings" err.txt || { echo "FAIL: --offline add of an unrecorded repo does not say so"; cat err.txt; failures=$((failures + 1)); }
+if grep -qF "HF_TOKEN" err.txt; then echo "FAIL: --offline advises HF_TOKEN"; failures=$((failures + 1)); fi
+expect 0 "both stored" "$hfmm" --store "$work/batch.json" --json stats
+contains '"total_models":2' "the batch stored the two it could"
+if ! command -v python3 > /dev/null; then
+  skip "--json output parsed as one document: python3 is missing"
+else
+  # Every command with --json prints exactly one JSON document, whether it succeeds or fails.
+  one_document() {  # one_document CODE "description" args...
+    local code=$1 what=$2
+    shift 2
+    expect "$code" "$what" "$@"
+    python3 - "$what" out.txt <<'PY' || failures=$((failures + 1))
+import json, sys
+text = open(sys.argv[2]).read()
+try:
+    doc = json.loads(text)
+except ValueError as e:
+    sys.exit(f"FAIL: {sys.argv[1]}: --json printed no single JSON document ({e}): {text[:300]!r}")
+if "error" in doc and not {"code", "message"} <= set(doc["error"]):
+    sys.exit(f"FAIL: {sys.argv[1]}: the error document lacks code or message: {doc}")
+PY
+  }
+  s="$work/one-doc.json"
+  one_document 0 "add --json" "$hfmm" --json --offline --store "$s" add wzshiming/gpt2 google-bert/bert-base-uncased
+  one_document 1 "add --json with a failure" "$hfmm" --json --offline --store "$s" add wzshiming/gpt2 nobody/missing
+  contains '"failed":1' "the batch counts its failure"
+  contains '"code":"unauthorized"' "the failed item has a code"
+  one_document 0 "show --json" "$hfmm" --store "$s" show wzshiming/gpt2 --json
+  one_document 1 "show --json of a missing model" "$hfmm" --store "$s" show nobody/nothing --json
+  contains '"code":"model_not_found"' "a missing model's code"
+  one_document 0 "files --json" "$hfmm" --store "$s" --json files wzshiming/gpt2 --ext .onnx
+  one_document 0 "hash --json" "$hfmm" --store "$s" --json hash wzshiming/gpt2 config.json
+  one_document 1 "hash --json of a missing path" "$hfmm" --store "$s" --json hash wzshiming/gpt2 nope.txt
+  one_document 0 "with-file --json" "$hfmm" --store "$s" --json with-file config.json
+  one_document 1 "with-file --json, nothing found" "$hfmm" --store "$s" --json with-file nonexistent.file
+  one_document 0 "stats --json" "$hfmm" --store "$s" --json stats
+  one_document 0 "refresh --json" "$hfmm" --store "$s" --json --offline refresh wzshiming/gpt2
+  one_document 1 "refresh --json, one missing" "$hfmm" --store "$s" --json --offline refresh wzshiming/gpt2 nobody/nothing
+  one_document 0 "refresh --all --json" "$hfmm" --store "$s" --json --offline refresh --all
+  one_document 0 "diff --json" "$hfmm" --store "$s" --json --offline diff wzshiming/gpt2
+  one_document 1 "diff --previous --json without history" "$hfmm" --store "$s" --json diff wzshiming/gpt2 --previous
+  one_document 0 "similar --json" "$hfmm" --store "$s" --json similar wzshiming/gpt2
+  one_document 0 "dupes --json" "$hfmm" --store "$s" --json dupes
+  one_document 0 "export --json" "$hfmm" --store "$s" --json export "$work/one-doc-export.json"
+  one_document 0 "import --json" "$hfmm" --store "$work/one-doc-2.json" --json import "$work/one-doc-export.json"
+  one_document 1 "import --json of a missing file" "$hfmm" --store "$s" --json import "$work/missing.json"
+  one_document 0 "compact --json" "$hfmm" --store "$s" --json compact
+  one_document 1 "verify --json of a missing model" "$hfmm" --store "$s" --json verify nobody/nothing "$work"
+  one_document 2 "a usage error with --json" "$hfmm" --json hash
+  contains '"code":"usage"' "a usage error's code"
+  one_document 2 "an unknown command with --json" "$hfmm" no-such-command --json
+  echo "{broken" > broken-for-json.json
+  one_document 3 "a corrupt store with --json" "$hfmm" --store broken-for-json.json --json stats
+  contains '"code":"storage_corrupt"' "a corrupt store's code"
+fi
 expect 0 "diff upstream" "$hfmm" --offline diff wzshiming/gpt2
 contains "26 unchanged" "diff against upstream"
 expect 1 "diff --previous without history" "$hfmm" diff wzshiming/gpt2 --previous

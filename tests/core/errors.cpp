@@ -5,7 +5,7 @@
 #include <set>
 
 TEST_CASE("every errc has its own category, a distinct message and compares as an error code") {
-  std::set<std::string> messages;
+  std::set<std::string> messages, names;
   for (int v = 1; v <= static_cast<int>(hfmm::errc::storage_read_only); ++v) {
     auto e = static_cast<hfmm::errc>(v);
     hfmm::error_code ec = e;
@@ -15,7 +15,10 @@ TEST_CASE("every errc has its own category, a distinct message and compares as a
     CHECK_FALSE(ec.message().empty());
     CHECK(ec.message() != "unknown hfmm error");
     CHECK(messages.insert(ec.message()).second);
+    CHECK(names.insert(std::string(hfmm::to_string(e))).second);  // a distinct name for scripts
+    CHECK(hfmm::to_string(e) != "unknown");
   }
+  CHECK(hfmm::to_string(hfmm::errc::model_not_found) == "model_not_found");
   CHECK(hfmm::error_code(hfmm::errc::unauthorized).message() ==
         "not found, private or gated — set HF_TOKEN to access it");
   CHECK(hfmm::error_code(hfmm::errc::token_rejected).message() == "the token was rejected — check HF_TOKEN");
