@@ -73,18 +73,23 @@ std::string_view offline_detail(const command_line& cl, const hfmm::error_code& 
   return detail;
 }
 
+/// The text a failure prints on stderr, and the detail it carries: what the failing part knew
+/// (trailing newlines trimmed — libpq's end with one), or --offline's hint.
+std::string_view say_failure(const command_line& cl, std::string_view what, const hfmm::error_code& ec,
+                             std::string_view detail) {
+  while (!detail.empty() && (detail.back() == '\n' || detail.back() == ' ')) detail.remove_suffix(1);
+  detail = offline_detail(cl, ec, detail);
+  if (!cl.json) std::cerr << "hfmm: " << what << ": " << (detail.empty() ? std::string_view(ec.message()) : detail) << "\n";
+  return detail;
+}
+
 /// Reports a failure. `detail`, when the failing part knew more (a store's path, position and
 /// cause), says what is wrong in place of the error code's generic advice.
 int fail(const command_line& cl, const std::string& what, const hfmm::error_code& ec, int code = -1,
          std::string_view detail = {}) {
   if (code < 0) code = exit_for(ec);
-  while (!detail.empty() && (detail.back() == '\n' || detail.back() == ' ')) detail.remove_suffix(1);  // libpq's end with one
-  detail = offline_detail(cl, ec, detail);
-  if (cl.json) {
-    if (!document().is_error) document() = {json::object{{"error", error_json(ec, what, detail)}}, true};
-  } else {
-    std::cerr << "hfmm: " << what << ": " << (detail.empty() ? std::string_view(ec.message()) : detail) << "\n";
-  }
+  detail = say_failure(cl, what, ec, detail);
+  if (cl.json && !document().is_error) document() = {json::object{{"error", error_json(ec, what, detail)}}, true};
   return code;
 }
 
@@ -105,9 +110,8 @@ int usage_failure(const command_line& cl, std::string_view why) {
 /// batch goes on. Returns the item's exit code.
 int item_failed(const command_line& cl, json::array& items, const std::string& id, const hfmm::error_code& ec,
                 std::string_view detail = {}) {
-  detail = offline_detail(cl, ec, detail);
+  detail = say_failure(cl, id, ec, detail);
   if (cl.json) items.push_back({{"model_id", id}, {"ok", false}, {"error", error_json(ec, id, detail)}});
-  else std::cerr << "hfmm: " << id << ": " << (detail.empty() ? std::string_view(ec.message()) : detail) << "\n";
   return exit_for(ec);
 }
 
@@ -439,6 +443,12 @@ int run(Manager& mm, command_line& cl) {
   return exit_usage;
 }
 
+/// A store's failure (an error, exit 3), with what the store said about it.
+template <class Storage>
+int store_failure(const command_line& cl, const Storage& storage, const std::string& what, const hfmm::error_code& ec) {
+  return fail(cl, what, ec, exit_error, store_detail(storage));
+}
+
 /// One question, or an import, on a JSON file store: the store answers without loading the
 /// catalog (a scan at the parser's speed; an import appends to the journal), so a one-shot
 /// command costs the question, not the catalog. Empty: the command needs the whole catalog.
@@ -446,9 +456,7 @@ template <class Storage>
 std::optional<int> answer_from_file(Storage& storage, const command_line& cl) {
   const auto& c = cl.command;
   if (c != "show" && c != "files" && c != "hash" && c != "with-file" && c != "import") return std::nullopt;
-  auto failed = [&](const std::string& what, const hfmm::error_code& ec) {
-    return fail(cl, what, ec, exit_error, store_detail(storage));
-  };
+  auto failed = [&](const std::string& what, const hfmm::error_code& ec) { return store_failure(cl, storage, what, ec); };
   if (auto ok = storage.open(); !ok) return failed("opening the store " + cl.store, ok.error());
   int code = exit_ok;
   if (c == "with-file") {
@@ -479,9 +487,7 @@ std::optional<int> answer_from_file(Storage& storage, const command_line& cl) {
 template <class Storage, class Fetcher>
 std::optional<int> refresh_from_file(Storage& storage, Fetcher& fetcher, command_line& cl) {
   if (cl.command != "refresh" || cl.all || cl.ids.empty()) return std::nullopt;
-  auto failed = [&](const std::string& what, const hfmm::error_code& ec) {
-    return fail(cl, what, ec, exit_error, store_detail(storage));
-  };
+  auto failed = [&](const std::string& what, const hfmm::error_code& ec) { return store_failure(cl, storage, what, ec); };
   if (auto ok = storage.open(); !ok) return failed("opening the store " + cl.store, ok.error());
   std::vector<hfmm::model_metadata> before;
   for (const auto& id : cl.ids) {
