@@ -39,7 +39,7 @@ struct command_line {
   std::vector<std::string> ids;
   std::string id, path, pattern, dir, file, branch = "main", ext, glob;
   bool all = false, previous = false, hf_cache = false;
-  std::string cache;
+  std::string cache, lock, policy, output;
   std::size_t concurrency = 16, limit = 10;
 };
 
@@ -163,12 +163,22 @@ int print_model_query(const command_line& cl, const hfmm::model_metadata* m) {
       return exit_ok;
     }
     std::cout << m->model_id << "\n  name: " << m->model_name << "\n  type: " << hfmm::to_string(m->model_type)
-              << "\n  architecture: " << m->architecture << "\n  source: " << m->source_url.value_or("-") << "\n";
+              << "\n  architecture: " << m->architecture << "\n  license: " << m->license.value_or("-")
+              << "\n  source: " << m->source_url.value_or("-") << "\n";
     if (const auto& s = m->repository_structure) {
       std::cout << "  branch: " << s->branch << "\n  commit: " << (s->commit_sha.empty() ? "(unknown)" : s->commit_sha)
                 << "\n  fetched: " << hfmm::detail::format_timestamp(s->fetched_at) << "\n  files: " << s->total_files()
                 << " (" << human_size(s->total_size()) << ")\n";
       if (s->previous) std::cout << "  previous commit: " << s->previous->commit_sha << "\n";
+      if (const auto& info = s->model_info) {
+        if (!info->pipeline_tag.empty()) std::cout << "  pipeline: " << info->pipeline_tag << "\n";
+        if (!info->library_name.empty()) std::cout << "  library: " << info->library_name << "\n";
+        if (info->total_parameters) std::cout << "  parameters: " << info->total_parameters << "\n";
+        if (!info->gated.empty()) std::cout << "  gated: " << info->gated << "\n";
+        if (info->is_private) std::cout << "  private\n";
+        if (info->disabled) std::cout << "  disabled\n";
+        for (const auto& base : info->base_models) std::cout << "  base model: " << base << "\n";
+      }
     } else {
       std::cout << "  no repository structure (run: hfmm refresh " << m->model_id << ")\n";
     }
@@ -228,6 +238,118 @@ std::string_view store_detail(const Storage& storage) {
   return {};
 }
 
+/// A local copy checked against `s`: the plain directory of the command line, else the cache.
+hfmm::result<hfmm::verify_report> verify_copy(const command_line& cl, const hfmm::repo_structure& s) {
+  hfmm::verify_options vo;
+  return cl.hf_cache || cl.dir.empty() ? hfmm::verify_hf_cache(s, cl.cache, vo) : hfmm::verify_local_files(s, cl.dir, vo);
+}
+
+json::object verify_json(const hfmm::verify_report& report) {
+  json::array mismatches;
+  for (const auto& x : report.mismatches)
+    mismatches.push_back({{"path", x.path}, {"expected", x.expected}, {"actual", x.actual}, {"algorithm", x.algorithm}});
+  auto list = [](const std::vector<std::string>& v) {
+    json::array a;
+    for (const auto& s : v) a.emplace_back(s);
+    return a;
+  };
+  return {{"ok", report.ok()}, {"checked", report.checked}, {"bytes_hashed", report.bytes_hashed},
+          {"mismatches", mismatches}, {"missing", list(report.missing)}, {"extra", list(report.extra)},
+          {"unsafe", list(report.unsafe)}, {"inconsistent", list(report.inconsistent)}};
+}
+
+void print_verify(const hfmm::verify_report& report) {
+  constexpr std::size_t shown = 50;  // per kind; --json lists everything
+  auto print = [&](const char* label, const std::vector<std::string>& paths, const char* note = "") {
+    for (std::size_t i = 0; i < paths.size() && i < shown; ++i) std::cout << label << paths[i] << note << "\n";
+    if (paths.size() > shown) std::cout << label << "... and " << paths.size() - shown << " more\n";
+  };
+  for (const auto& x : report.mismatches)
+    std::cout << "MISMATCH " << x.path << " (" << x.algorithm << ": expected " << x.expected << ", got " << x.actual << ")\n";
+  print("MISSING  ", report.missing);
+  print("EXTRA    ", report.extra);
+  print("UNSAFE   ", report.unsafe);
+  print("LISTING  ", report.inconsistent, " (LFS oid does not match its pointer)");
+  std::cout << (report.ok() ? "intact" : "NOT intact") << ": " << report.checked << " files checked, "
+            << human_size(report.bytes_hashed) << " hashed\n";
+}
+
+/// audit: the policy of --policy (none: only that every model is pinned), every violation
+/// named; exit 0 clean, 1 with violations.
+template <class Fetcher>
+int run_audit(command_line& cl, const std::vector<hfmm::audit_subject>& subjects, Fetcher& fetcher) {
+  hfmm::audit_policy policy;
+  std::string why;
+  if (!cl.policy.empty()) {
+    auto p = hfmm::read_audit_policy(cl.policy, &why);
+    if (!p) return fail(cl, "reading the policy " + cl.policy, p.error(), exit_usage, why);
+    policy = *p;
+  }
+  auto resolve_head = [&](const hfmm::repo_structure& s) {
+    return hfmm::detail::run_blocking(
+        fetcher.async_resolve_revision(hfmm::detail::display_id({s.repo_type, s.model_id}), s.branch));
+  };
+  auto report = hfmm::audit(subjects, policy, resolve_head, &why);
+  if (!report) return fail(cl, "audit", report.error(), exit_error, why);
+  if (cl.json) {
+    json::array violations;
+    for (const auto& v : report->violations)
+      violations.push_back({{"model_id", v.model_id}, {"rule", v.rule}, {"detail", v.detail}});
+    print_json({{"ok", report->ok()}, {"models", report->models}, {"violations", violations}});
+  } else {
+    for (const auto& v : report->violations) std::cout << "VIOLATION " << v.model_id << " " << v.rule << ": " << v.detail << "\n";
+    std::cout << (report->ok() ? "clean" : "NOT clean") << ": " << report->models << " models, "
+              << report->violations.size() << " violations\n";
+  }
+  return report->ok() ? exit_ok : exit_failed;
+}
+
+/// verify --lock and audit --lock: no catalog is opened.
+template <class Fetcher>
+int run_from_lock(command_line& cl, Fetcher& fetcher) {
+  std::string why;
+  auto lock = hfmm::read_lock(cl.lock, &why);
+  if (!lock) return fail(cl, "reading the lock " + cl.lock, lock.error(), exit_for(lock.error()), why);
+  if (cl.command == "audit") {
+    auto subjects = hfmm::audit_subjects(*lock);
+    if (!cl.ids.empty()) {
+      std::erase_if(subjects, [&](const auto& s) { return std::find(cl.ids.begin(), cl.ids.end(), s.model_id) == cl.ids.end(); });
+      for (const auto& id : cl.ids)
+        if (!lock->find(id)) return fail(cl, id + " is not in " + cl.lock, hfmm::errc::model_not_found);
+    }
+    return run_audit(cl, subjects, fetcher);
+  }
+  // verify --lock FILE [ID] [DIR]: one positional is the ID when the lock holds it, else the DIR.
+  if (cl.dir.empty() && !cl.id.empty() && !lock->find(cl.id)) cl.dir = std::exchange(cl.id, {});
+  std::vector<const hfmm::locked_model*> models;
+  if (!cl.id.empty()) {
+    const auto* m = lock->find(cl.id);
+    if (!m) return fail(cl, cl.id + " is not in " + cl.lock, hfmm::errc::model_not_found);
+    models.push_back(m);
+  } else {
+    for (const auto& m : lock->models) models.push_back(&m);
+  }
+  if (!cl.dir.empty() && !cl.hf_cache && models.size() != 1)
+    return usage_failure(cl, "a directory holds one repository; name the model: hfmm verify --lock " + cl.lock + " ID " + cl.dir);
+  json::array items;
+  bool intact = true;
+  for (const auto* m : models) {
+    auto report = verify_copy(cl, m->structure);
+    if (!report) return fail(cl, "verify " + m->model_id, report.error(), exit_error);
+    intact = intact && report->ok();
+    if (cl.json) {
+      json::object item{{"model_id", m->model_id}};
+      for (auto& kv : verify_json(*report)) item.emplace(kv.key(), std::move(kv.value()));
+      items.push_back(std::move(item));
+    } else {
+      std::cout << m->model_id << " @ " << m->structure.commit_sha << "\n";
+      print_verify(*report);
+    }
+  }
+  if (cl.json) print_json({{"ok", intact}, {"models", items}});
+  return intact ? exit_ok : exit_failed;
+}
+
 template <class Manager>
 int run(Manager& mm, command_line& cl) {
   const auto& c = cl.command;
@@ -238,18 +360,25 @@ int run(Manager& mm, command_line& cl) {
   };
 
   if (c == "add") {  // every id is tried; the exit code is the worst item's
+    auto record_from_hub = [&](const std::string& id) -> hfmm::result<hfmm::model_metadata> {
+      const auto* old = mm.get_model(id);
+      if (!old) return hfmm::create_model_from_hub(mm.fetcher(), id, {}, {.branch = cl.branch});
+      auto fetched = hfmm::fetch_huggingface_model(mm.fetcher(), id, cl.branch);
+      if (!fetched) return fetched.error();
+      auto model = *old;  // keep what the catalog knows; fill its gaps
+      hfmm::apply_model_info(model, *fetched);
+      model.repository_structure = std::move(fetched->structure);
+      return model;
+    };
     int code = exit_ok;
     json::array items;
     for (const auto& id : cl.ids) {
-      auto model = hfmm::create_model_from_huggingface(id, {}, {.fetch_repo_structure = false});
-      if (const auto* old = mm.get_model(id)) model = *old;  // keep what the catalog knows
-      auto s = hfmm::fetch_huggingface_repo_structure(mm.fetcher(), id, cl.branch);
-      if (!s) {
-        code = std::max(code, item_failed(cl, items, id, s.error()));
+      auto model = record_from_hub(id);
+      if (!model) {
+        code = std::max(code, item_failed(cl, items, id, model.error()));
         continue;
       }
-      model.repository_structure = std::move(*s);
-      if (auto ok = mm.add_model(std::move(model)); !ok) {
+      if (auto ok = mm.add_model(std::move(*model)); !ok) {
         code = std::max(code, item_failed(cl, items, id, ok.error(), store_detail(mm.storage())));
         continue;
       }
@@ -323,38 +452,43 @@ int run(Manager& mm, command_line& cl) {
     const auto* m = need_model(cl.id);
     if (!m) return exit_failed;
     if (!m->repository_structure) return fail(cl, cl.id + " has no repository structure", hfmm::errc::file_not_found);
-    hfmm::verify_options vo;
-    auto report = cl.hf_cache || cl.dir.empty() ? hfmm::verify_hf_cache(*m->repository_structure, cl.cache, vo)
-                                                : hfmm::verify_local_files(*m->repository_structure, cl.dir, vo);
+    auto report = verify_copy(cl, *m->repository_structure);
     if (!report) return fail(cl, "verify " + cl.id, report.error(), exit_error);
-    if (cl.json) {
-      json::array mismatches;
-      for (const auto& x : report->mismatches)
-        mismatches.push_back({{"path", x.path}, {"expected", x.expected}, {"actual", x.actual}, {"algorithm", x.algorithm}});
-      auto list = [](const std::vector<std::string>& v) {
-        json::array a;
-        for (const auto& s : v) a.emplace_back(s);
-        return a;
-      };
-      print_json({{"ok", report->ok()}, {"checked", report->checked}, {"bytes_hashed", report->bytes_hashed},
-                  {"mismatches", mismatches}, {"missing", list(report->missing)}, {"extra", list(report->extra)},
-                  {"unsafe", list(report->unsafe)}, {"inconsistent", list(report->inconsistent)}});
-    } else {
-      constexpr std::size_t shown = 50;  // per kind; --json lists everything
-      auto print = [&](const char* label, const std::vector<std::string>& paths, const char* note = "") {
-        for (std::size_t i = 0; i < paths.size() && i < shown; ++i) std::cout << label << paths[i] << note << "\n";
-        if (paths.size() > shown) std::cout << label << "... and " << paths.size() - shown << " more\n";
-      };
-      for (const auto& x : report->mismatches)
-        std::cout << "MISMATCH " << x.path << " (" << x.algorithm << ": expected " << x.expected << ", got " << x.actual << ")\n";
-      print("MISSING  ", report->missing);
-      print("EXTRA    ", report->extra);
-      print("UNSAFE   ", report->unsafe);
-      print("LISTING  ", report->inconsistent, " (LFS oid does not match its pointer)");
-      std::cout << (report->ok() ? "intact" : "NOT intact") << ": " << report->checked << " files checked, "
-                << human_size(report->bytes_hashed) << " hashed\n";
-    }
+    if (cl.json) print_json(verify_json(*report));
+    else print_verify(*report);
     return report->ok() ? exit_ok : exit_failed;
+  }
+  // lock and audit: the models named, or the whole catalog; nullopt when one is not in it.
+  auto named_models = [&]() -> std::optional<std::vector<const hfmm::model_metadata*>> {
+    if (cl.ids.empty()) return mm.list_models();
+    std::vector<const hfmm::model_metadata*> models;
+    for (const auto& id : cl.ids) {
+      const auto* m = need_model(id);
+      if (!m) return std::nullopt;
+      models.push_back(m);
+    }
+    return models;
+  };
+  if (c == "lock") {
+    auto models = named_models();
+    if (!models) return exit_failed;
+    std::string why;
+    auto text = hfmm::write_lock(*models, &why);
+    if (!text) return fail(cl, "lock", text.error(), exit_failed, why);
+    if (cl.output.empty() || cl.output == "-") {
+      std::cout << *text;  // the lock itself is the output, --json or not
+      cl.json = false;
+      return exit_ok;
+    }
+    if (auto ok = hfmm::detail::atomic_replace(cl.output, *text); !ok) return fail(cl, "writing " + cl.output, ok.error(), exit_error);
+    if (cl.json) print_json({{"ok", true}, {"file", cl.output}, {"models", models->size()}});
+    else std::cout << "locked " << models->size() << " models in " << cl.output << "\n";
+    return exit_ok;
+  }
+  if (c == "audit") {
+    auto models = named_models();
+    if (!models) return exit_failed;
+    return run_audit(cl, hfmm::audit_subjects(*models), mm.fetcher());
   }
   if (c == "diff") {
     const auto* m = need_model(cl.id);
@@ -508,13 +642,15 @@ std::optional<int> refresh_from_file(Storage& storage, Fetcher& fetcher, command
 
 /// Commands that only read the catalog open it read-only: no writer lock, nothing created.
 bool reads_only(const std::string& command) {
-  for (const char* c : {"show", "files", "hash", "with-file", "stats", "verify", "diff", "similar", "dupes", "export"})
+  for (const char* c : {"show", "files", "hash", "with-file", "stats", "verify", "diff", "similar", "dupes", "export",
+                        "lock", "audit"})
     if (command == c) return true;
   return false;
 }
 
 template <class Fetcher>
 int with_fetcher(command_line& cl, Fetcher fetcher) {
+  if (!cl.lock.empty()) return run_from_lock(cl, fetcher);
   auto mode = reads_only(cl.command) ? hfmm::open_mode::read_only : hfmm::open_mode::read_write;
   return hfmm_cli::with_store(cl.store, mode, [&](auto storage) {
     using storage_type = decltype(storage);
@@ -589,10 +725,18 @@ int run_command_line(command_line& cl, int argc, char** argv) {
   with_file->add_option("PATTERN", cl.pattern, "part of a file path (ASCII case-insensitive)")->required();
   app.add_subcommand("stats", "catalog statistics");
   auto* verify = app.add_subcommand("verify", "check a local copy: exit 0 intact, 1 not");
-  verify->add_option("ID", cl.id, "a model id of the catalog (org/name)")->required();
+  verify->add_option("ID", cl.id, "a model id of the catalog, or of the lock (org/name)");
   verify->add_option("DIR", cl.dir, "a plain directory holding the repository's files");
   verify->add_option("--hf-cache", cl.cache, "a Hugging Face cache (default: HF_HUB_CACHE, $HF_HOME/hub, ~/.cache/huggingface/hub)")
       ->expected(0, 1);
+  verify->add_option("--lock", cl.lock, "verify against this lock file, without the catalog (every model in it when no ID)");
+  auto* lock = app.add_subcommand("lock", "write a lock file: the commit and every file's size and digests per model");
+  lock->add_option("ID", cl.ids, "model ids of the catalog (org/name); none: every model");
+  lock->add_option("-o,--output", cl.output, "the lock file to write (default: standard output)");
+  auto* audit = app.add_subcommand("audit", "check models against a policy: exit 0 clean, 1 with every violation named");
+  audit->add_option("ID", cl.ids, "model ids (org/name); none: every model of the catalog or the lock");
+  audit->add_option("--lock", cl.lock, "audit this lock file instead of the catalog");
+  audit->add_option("--policy", cl.policy, "a policy file (JSON, docs/lock.md); none: only that every model is pinned");
   auto* diff = app.add_subcommand("diff", "what changed upstream since the stored listing (or --previous)");
   diff->add_option("ID", cl.id, "a model id of the catalog (org/name)")->required();
   diff->add_flag("--previous", cl.previous, "compare the stored previous structure with the current one");
@@ -618,6 +762,8 @@ int run_command_line(command_line& cl, int argc, char** argv) {
   }
   cl.command = app.get_subcommands().front()->get_name();
   cl.hf_cache = verify->count("--hf-cache") > 0;
+  if (cl.command == "verify" && cl.id.empty() && cl.lock.empty())
+    return usage_failure(cl, "verify needs a model ID (or --lock FILE); see hfmm verify --help");
   if (cl.store.empty()) cl.store = hfmm::json_file_storage::default_path().string();
 
   if (cl.offline) {

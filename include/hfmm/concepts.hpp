@@ -60,6 +60,13 @@ concept revision_resolving_fetcher = fetcher<F> && requires(F f, std::string_vie
   { f.async_resolve_revision(id, revision) } -> std::same_as<boost::asio::awaitable<result<std::string>>>;
 };
 
+/// A fetcher that also gives the record-level model info of the commit it pinned (the Hub's
+/// config, tags and licence) fills new records' architecture, config, tags and licence.
+template <class F>
+concept model_info_fetcher = fetcher<F> && requires(F f, std::string_view id, std::string_view revision) {
+  { f.async_fetch_model(id, revision) } -> std::same_as<boost::asio::awaitable<result<fetched_model>>>;
+};
+
 /// A fetcher with an endpoint() names the base of source and download URLs.
 template <class F>
 concept fetcher_with_endpoint = requires(const F f) {

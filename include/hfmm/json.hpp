@@ -46,6 +46,10 @@ bool holds_non_finite(const boost::json::value& v);
 /// numbers JSON can write; otherwise invalid_argument, and `why` says where. Stores check this
 /// before writing, so nothing they write becomes unreadable.
 result<void> check_writable(const model_metadata& m, std::string* why = nullptr);
+/// A structure's "model_info" object as the store writes it, and as it reads it back (lenient,
+/// as the record reader; on failure `why` says what was wrong).
+boost::json::object write_model_info(const hub_model_info& info);
+std::optional<hub_model_info> read_model_info(const boost::json::value& jv, std::string* why = nullptr);
 /// Writes one model's store record (every field but model_id, which keys it) into `o`.
 void write_model_record(boost::json::object& o, const model_metadata& m);
 /// How a record field is held: a string, any JSON value (a column of JSON text in SQL), or the

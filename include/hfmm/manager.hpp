@@ -14,6 +14,7 @@
 #include <hfmm/detail/catalog_index.hpp>
 #include <hfmm/detail/config.hpp>
 #include <hfmm/fetch/mock_fetcher.hpp>
+#include <hfmm/huggingface.hpp>
 #include <hfmm/json.hpp>
 #include <hfmm/storage/json_file.hpp>
 #include <hfmm/storage/memory.hpp>
@@ -181,8 +182,11 @@ private:
   void unindex_slot(std::uint32_t slot);
   void compact_slots();
   std::size_t position(std::string_view id) const;
-  /// The model with a fresh structure; keeps the old one as `previous` when the commit changed.
-  static model_metadata with_structure(const model_metadata& m, repo_structure s, bool& changed);
+  /// The model with a fresh structure; keeps the old one as `previous` when the commit changed,
+  /// and fills what the record does not say from the model info (apply_model_info).
+  static model_metadata with_fetched(const model_metadata& m, fetched_model f, bool& changed);
+  /// The structure with the model info, when the fetcher gives it.
+  boost::asio::awaitable<result<fetched_model>> fetch_model(std::string repo, std::string branch);
   static std::string repo_id_of(const model_metadata& m);
   template <class Pred>
   std::vector<const model_metadata*> select(Pred pred) const;

@@ -2,6 +2,7 @@
 // model_type, data_type, io_spec and model_metadata: one catalog record, field for field the
 // Python Model Manager's ModelMetadata (its JSON keys are the member names).
 
+#include <hfmm/detail/ascii.hpp>
 #include <hfmm/structure.hpp>
 
 #include <boost/json/object.hpp>
@@ -54,6 +55,16 @@ struct model_metadata {
   bool operator==(const model_metadata&) const = default;
 };
 
+/// A fetched structure with the record-level facts the Hub gave with it at that commit (its
+/// revision answer): what fills a record's architecture, huggingface_config, tags and license.
+struct fetched_model {
+  repo_structure structure;
+  std::optional<boost::json::object> config;  ///< the answer's "config" (architectures, model_type, ...)
+  std::vector<std::string> tags;
+  std::optional<std::string> license;  ///< cardData.license
+  bool operator==(const fetched_model&) const = default;
+};
+
 namespace detail {
 inline constexpr std::string_view model_type_names[] = {"language_model", "vision_model",   "multimodal",
                                                         "audio_model",    "embedding_model", "encoder_decoder",
@@ -61,23 +72,13 @@ inline constexpr std::string_view model_type_names[] = {"language_model", "visio
 inline constexpr std::string_view data_type_names[] = {"text",   "image",  "audio",  "video",
                                                        "embeddings", "tokens", "logits", "features"};
 
-inline bool iequals_ascii(std::string_view a, std::string_view b) noexcept {
-  if (a.size() != b.size()) return false;
-  for (std::size_t i = 0; i < a.size(); ++i) {
-    auto la = a[i] >= 'A' && a[i] <= 'Z' ? a[i] + 32 : a[i];
-    auto lb = b[i] >= 'A' && b[i] <= 'Z' ? b[i] + 32 : b[i];
-    if (la != lb) return false;
-  }
-  return true;
-}
-
 /// Finds `text` in `names`, also in its legacy "<Prefix>.UPPER_NAME" spelling.
 template <class Enum, std::size_t N>
 std::optional<Enum> parse_enum_name(std::string_view text, const std::string_view (&names)[N], std::string_view prefix) {
   bool legacy = text.starts_with(prefix);
   if (legacy) text.remove_prefix(prefix.size());
   for (std::size_t i = 0; i < N; ++i)
-    if (legacy ? iequals_ascii(text, names[i]) : text == names[i]) return static_cast<Enum>(i);
+    if (legacy ? iequals(text, names[i]) : text == names[i]) return static_cast<Enum>(i);
   return std::nullopt;
 }
 }  // namespace detail

@@ -18,6 +18,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace hfmm {
@@ -239,6 +240,22 @@ private:
   std::string url_prefix_;
 };
 
+/// What the Hub says about a repository at a commit besides its files (its revision answer).
+/// The record-level facts (config, tags, licence) go to the record's own fields instead.
+struct hub_model_info {
+  std::string pipeline_tag;  ///< empty when the Hub names none
+  std::string library_name;
+  std::string gated;  ///< empty when not gated, else the Hub's "auto" or "manual"
+  bool is_private = false;
+  bool disabled = false;
+  timestamp last_modified{}, created_at{};  ///< zero when not said
+  /// Safetensors parameter counts per dtype ("BF16", "F32", ...), sorted by dtype, and their total.
+  std::vector<std::pair<std::string, std::uint64_t>> parameters;
+  std::uint64_t total_parameters = 0;
+  std::vector<std::string> base_models;  ///< cardData.base_model
+  bool operator==(const hub_model_info&) const = default;
+};
+
 struct repo_structure {
   std::string model_id;
   hfmm::repo_type repo_type = repo_type::model;
@@ -248,6 +265,8 @@ struct repo_structure {
   file_table files;
   /// The structure before the last change of commit (one level).
   std::shared_ptr<const repo_structure> previous;
+  /// The Hub's model info at commit_sha, when the fetch received it.
+  std::optional<hub_model_info> model_info;
 
   std::uint64_t total_files() const noexcept { return files.size(); }
   std::uint64_t total_size() const noexcept { return files.total_size(); }

@@ -55,6 +55,13 @@ contains '"total_models":2' "stats counts models"
 contains '"total_tracked_files":31' "stats counts files"
 expect 0 "show" "$hfmm" show wzshiming/gpt2
 contains "commit: ae329b6937f31305a0d6c6779f6cd4072cc4097e" "show prints the commit"
+# The model info of the recorded revision answer, kept by add.
+contains "architecture: GPT2LMHeadModel" "add keeps the Hub's architecture"
+contains "license: mit" "add keeps the Hub's licence"
+contains "parameters: 137022720" "add keeps the parameter count"
+expect 0 "show --json" "$hfmm" --json show wzshiming/gpt2
+contains '"model_info":{"gated":false,"private":false,"disabled":false' "the model info is stored inside the structure"
+contains '"tags":["pytorch","tf","jax"' "add keeps the Hub's tags"
 expect 0 "refresh --all (unchanged)" "$hfmm" --offline refresh --all
 contains "2 refreshed, 0 changed, 0 failed, 2 requests" "an unchanged refresh costs one request per repo"
 expect 0 "refresh one model (unchanged)" "$hfmm" --offline refresh wzshiming/gpt2
@@ -124,6 +131,11 @@ PY
   one_document 1 "import --json of a missing file" "$hfmm" --store "$s" --json import "$work/missing.json"
   one_document 0 "compact --json" "$hfmm" --store "$s" --json compact
   one_document 1 "verify --json of a missing model" "$hfmm" --store "$s" --json verify nobody/nothing "$work"
+  one_document 0 "lock --json" "$hfmm" --store "$s" --json lock wzshiming/gpt2 -o "$work/one-doc.lock"
+  echo '{"deny_pickle": true}' > "$work/one-doc-policy.json"
+  one_document 1 "audit --json" "$hfmm" --store "$s" --json audit --policy "$work/one-doc-policy.json"
+  mkdir -p "$work/empty-cache"
+  one_document 3 "verify --lock --json, the repo not in the cache" "$hfmm" --json verify --lock "$work/one-doc.lock" --hf-cache "$work/empty-cache"
   one_document 2 "a usage error with --json" "$hfmm" --json hash
   contains '"code":"usage"' "a usage error's code"
   one_document 2 "an unknown command with --json" "$hfmm" no-such-command --json
@@ -162,6 +174,42 @@ contains "MISMATCH sub/weights.bin (sha256" "verify names the mismatch"
 expect 1 "verify --json" "$hfmm" --json verify local/model repo
 contains '"ok":false' "verify --json"
 expect 3 "verify a missing directory" "$hfmm" verify local/model "$work/nowhere"
+
+# Lock files: verified with no catalog; audits against a policy.
+expect 1 "lock refuses a model not pinned to a commit" "$hfmm" lock local/model -o local.lock
+grep -qF "local/model has no repository structure pinned to a commit" err.txt || { echo "FAIL: lock does not name the unpinned model"; cat err.txt; failures=$((failures + 1)); }
+[ ! -e local.lock ] || { echo "FAIL: a refused lock wrote a file"; failures=$((failures + 1)); }
+sed 's/"branch": "main",/"branch": "main", "commit_sha": "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",/' verify-catalog.json > pinned-catalog.json
+expect 0 "import a pinned copy" "$hfmm" --store pinned.json import pinned-catalog.json
+expect 0 "lock one model" "$hfmm" --store pinned.json lock local/model -o local.lock
+contains "locked 1 models in local.lock" "lock says what it wrote"
+printf 'abc' > repo/sub/weights.bin
+expect 0 "verify against a lock, no catalog" "$hfmm" --store "$work/no-catalog.json" verify --lock local.lock repo
+contains "intact: 2 files checked" "verify --lock reports intact"
+[ ! -e "$work/no-catalog.json" ] || { echo "FAIL: verify --lock opened a catalog"; failures=$((failures + 1)); }
+printf 'abd' > repo/sub/weights.bin
+expect 1 "verify a damaged copy against a lock" "$hfmm" verify --lock local.lock local/model repo
+contains "MISMATCH sub/weights.bin (sha256" "verify --lock names the mismatch"
+expect 1 "verify --lock --json" "$hfmm" --json verify --lock local.lock repo
+contains '"model_id":"local/model","ok":false' "verify --lock --json names the model"
+expect 1 "verify --lock of a model it does not hold" "$hfmm" verify --lock local.lock other/model repo
+expect 0 "lock to standard output" "$hfmm" lock wzshiming/gpt2
+contains '"model.safetensors": {"size": 548105171, "oid": "44b36d6e32d13c8fb28b0feab0ac8bfefa7efeda", "sha256": "248dfc3911869ec493c76e65bf2fcf7f615828b0254c12b473182f0f81d3a707"}' "the lock has a file per line"
+cp out.txt gpt2.lock
+echo '{"allowed_licenses": ["MIT"], "deny_pickle": true, "deny_gated": true, "require_pinned_head": true}' > policy.json
+expect 1 "audit names every violation" "$hfmm" --offline audit wzshiming/gpt2 --policy policy.json
+contains "VIOLATION wzshiming/gpt2 pickle: pytorch_model.bin" "audit names the pickle file"
+contains "NOT clean: 1 models, 1 violations" "audit counts"
+echo '{"allowed_licenses": ["mit"], "require_pinned_head": true}' > clean-policy.json
+expect 0 "audit clean, the branch still at the pinned commit" "$hfmm" --offline audit wzshiming/gpt2 --policy clean-policy.json
+sed 's/ae329b6937f31305a0d6c6779f6cd4072cc4097e/0000000000000000000000000000000000000000/' gpt2.lock > moved.lock
+expect 1 "audit a lock whose branch moved" "$hfmm" --offline --json audit --lock moved.lock --policy clean-policy.json
+contains '"rule":"moved"' "audit --lock --json names the moved branch"
+expect 3 "audit that must ask the Hub, offline" env HF_HUB_OFFLINE=1 "$hfmm" audit --lock gpt2.lock --policy clean-policy.json
+grep -qF "HF_HUB_OFFLINE" err.txt || { echo "FAIL: the offline audit does not say why it failed"; cat err.txt; failures=$((failures + 1)); }
+echo '{"deny_pikle": true}' > typo-policy.json
+expect 2 "a policy with a typo" "$hfmm" audit --policy typo-policy.json
+grep -qF 'unknown key "deny_pikle"' err.txt || { echo "FAIL: the policy typo is not named"; cat err.txt; failures=$((failures + 1)); }
 
 expect 2 "no command" "$hfmm"
 expect 2 "unknown option" "$hfmm" stats --bogus

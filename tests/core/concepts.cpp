@@ -46,6 +46,8 @@ static_assert(!hfmm::reloadable_storage<hfmm::memory_storage>);
 static_assert(hfmm::fetcher<archetype_fetcher>);
 static_assert(!hfmm::revision_resolving_fetcher<archetype_fetcher>);
 static_assert(hfmm::revision_resolving_fetcher<hfmm::mock_fetcher>);
+static_assert(!hfmm::model_info_fetcher<archetype_fetcher>);
+static_assert(hfmm::model_info_fetcher<hfmm::mock_fetcher>);
 static_assert(!hfmm::fetcher<blocking_fetcher>);
 static_assert(!hfmm::fetcher<immovable_fetcher>);
 static_assert(!hfmm::fetcher<hfmm::memory_storage>);

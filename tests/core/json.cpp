@@ -42,6 +42,16 @@ hfmm::model_metadata full_model() {
   prev->commit_sha = "fedcba9876543210fedcba9876543210fedcba98";
   prev->files.erase("config.json");
   s.previous = prev;
+  s.model_info = hfmm::hub_model_info{.pipeline_tag = "translation",
+                                      .library_name = "transformers",
+                                      .gated = "manual",
+                                      .is_private = true,
+                                      .disabled = false,
+                                      .last_modified = *hfmm::detail::parse_timestamp("2026-09-22T17:25:10.000Z"),
+                                      .created_at = *hfmm::detail::parse_timestamp("2025-01-01T00:00:00"),
+                                      .parameters = {{"BF16", 7000}, {"F32", 12}},
+                                      .total_parameters = 7012,
+                                      .base_models = {"org/base", "org/other-base"}};
   m.repository_structure = s;
   m.created_at = *hfmm::detail::parse_timestamp("2026-01-02T03:04:05");
   m.updated_at = *hfmm::detail::parse_timestamp("2026-11-27T10:00:00.000001Z");
@@ -70,6 +80,13 @@ TEST_CASE("model_metadata round-trips every field, the structure's extras and un
   CHECK(rs.at("files").at("config.json").at("lfs").as_object().empty());
   CHECK_FALSE(rs.at("files").at("config.json").as_object().contains("xet_hash"));
   CHECK(rs.at("previous").at("total_files") == 1);
+  const auto& info = rs.at("model_info").as_object();  // the Hub's model info, inside the structure
+  CHECK(info.at("pipeline_tag") == "translation");
+  CHECK(info.at("gated") == "manual");
+  CHECK(info.at("private") == true);
+  CHECK(info.at("last_modified") == "2026-09-22T17:25:10.000000");
+  CHECK(json::serialize(info.at("parameters")) == R"({"BF16":7000,"F32":12})");  // sorted by dtype
+  CHECK(info.at("base_models").as_array().size() == 2);
 
   auto text = json::serialize(jv);
   auto back = json::try_value_to<hfmm::model_metadata>(json::parse(text));
@@ -87,6 +104,7 @@ TEST_CASE("absent optional fields are null in the record and omitted in the stru
   const auto& rs = o.at("repository_structure").as_object();
   CHECK_FALSE(rs.contains("commit_sha"));
   CHECK_FALSE(rs.contains("previous"));
+  CHECK_FALSE(rs.contains("model_info"));
   hfmm::model_metadata bare{.model_id = "y"};
   CHECK(json::value_from(bare).at("repository_structure").is_null());
 }

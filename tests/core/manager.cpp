@@ -172,6 +172,33 @@ TEST_CASE("refresh: a failed refresh keeps the old structure; a new commit keeps
   CHECK(mm.previous_structure("org/m")->commit_sha == std::string(40, '1'));
 }
 
+TEST_CASE("refresh: a record from before model info gets the Hub's, what it says itself kept") {
+  hfmm::offline_model_manager mm(hfmm::memory_storage{}, hfmm_test::recorded_hub());
+  // As the Python Model Manager and older hfmm wrote it: nothing from the Hub but the id.
+  auto old = hfmm::create_model_from_huggingface("wzshiming/gpt2", {});
+  REQUIRE(old.architecture == "unknown");
+  REQUIRE(mm.add_model(old));
+  auto curated = model("other/gpt2", hfmm::model_type::encoder_only, "Custom", {"mine"});
+  curated.license = "apache-2.0";
+  curated.repository_structure = hfmm::repo_structure{.model_id = "wzshiming/gpt2"};  // the repo it tracks
+  REQUIRE(mm.add_model(curated));
+
+  auto report = mm.refresh_all();
+  CHECK(report.failed() == 0);
+  const auto* m = mm.get_model("wzshiming/gpt2");
+  CHECK(m->architecture == "GPT2LMHeadModel");
+  CHECK(m->license == "mit");
+  CHECK(m->tags.size() == 12);
+  REQUIRE(m->repository_structure->model_info);
+  CHECK(m->repository_structure->model_info->total_parameters == 137022720u);
+  const auto* c = mm.get_model("other/gpt2");
+  CHECK(c->architecture == "Custom");
+  CHECK(c->model_type == hfmm::model_type::encoder_only);
+  CHECK(c->license == "apache-2.0");
+  CHECK(c->tags == std::vector<std::string>{"mine"});
+  CHECK(c->repository_structure->model_info);  // the structure's Hub facts are always the latest
+}
+
 TEST_CASE("refresh_all: concurrent, unchanged repos cost one request, failures do not stop the rest") {
   hfmm::mock_fetcher hub;
   for (int i = 0; i < 30; ++i)

@@ -4,6 +4,11 @@
 #include <hfmm/fetch/mock_fetcher.hpp>
 #include <hfmm/huggingface.hpp>
 
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <functional>
+
 using hfmm::detail::run_blocking;
 
 TEST_CASE("replay: the two-page parakeet listing is read as one structure through Link") {
@@ -118,4 +123,129 @@ TEST_CASE("fetch_huggingface_repo_structure and create_model_from_huggingface") 
         hfmm::model_type::vision_model);
   CHECK(hfmm::create_model_from_huggingface("o/x", {}, {.inference_code_location = "/x.py"}).inference_code_location ==
         "/x.py");
+}
+
+TEST_CASE("model info: the recorded revision answer fills the record and the structure") {
+  auto hub = hfmm_test::recorded_hub();
+  auto fetched = hfmm::fetch_huggingface_model(hub, "wzshiming/gpt2");
+  REQUIRE(fetched);
+  CHECK(fetched->structure.total_files() == 26);
+  CHECK(fetched->config == boost::json::object{{"architectures", boost::json::array{"GPT2LMHeadModel"}},
+                                               {"model_type", "gpt2"},
+                                               {"tokenizer_config", boost::json::object{}}});
+  CHECK(fetched->license == "mit");  // cardData.license
+  CHECK(fetched->tags.size() == 12);
+  REQUIRE(fetched->structure.model_info);
+  const auto& info = *fetched->structure.model_info;
+  CHECK(info.pipeline_tag.empty());  // this repo names none
+  CHECK(info.gated.empty());
+  CHECK_FALSE(info.is_private);
+  CHECK_FALSE(info.disabled);
+  CHECK(hfmm::detail::format_timestamp(info.last_modified) == "2026-09-22T17:25:10.000000");
+  CHECK(hfmm::detail::format_timestamp(info.created_at) == "2026-09-22T17:25:10.000000");
+  CHECK(info.parameters == std::vector<std::pair<std::string, std::uint64_t>>{{"F32", 137022720}});
+  CHECK(info.total_parameters == 137022720u);
+
+  // A new record: what the caller leaves open comes from the Hub.
+  auto m = hfmm::create_model_from_hub(hub, "wzshiming/gpt2");
+  REQUIRE(m);
+  CHECK(m->architecture == "GPT2LMHeadModel");
+  CHECK(m->huggingface_config == fetched->config);
+  CHECK(m->tags == fetched->tags);
+  CHECK(m->license == "mit");
+  CHECK(m->model_type == hfmm::model_type::language_model);  // no pipeline tag: the architecture rule
+  CHECK(m->repository_structure->model_info == fetched->structure.model_info);
+  // The Python signature gives the same record.
+  CHECK(hfmm::create_model_from_huggingface(hub, "wzshiming/gpt2", {}).license == "mit");
+
+  // What the caller passes wins.
+  boost::json::object mine{{"architectures", boost::json::array{"MyArch"}}};
+  auto given = hfmm::create_model_from_hub(hub, "wzshiming/gpt2", mine, {.architecture = "Chosen"});
+  REQUIRE(given);
+  CHECK(given->architecture == "Chosen");
+  CHECK(given->huggingface_config == mine);
+
+  // Failures are the fetch's error; ids that could leave the URL path are refused.
+  CHECK(hfmm::create_model_from_hub(hub, "wzshiming/does-not-exist").error() == hfmm::errc::unauthorized);
+  CHECK(hfmm::create_model_from_hub(hub, "../etc/passwd").error() == hfmm::errc::invalid_argument);
+  CHECK(hfmm::create_model_from_hub(hub, "my org/my model").error() == hfmm::errc::invalid_argument);
+
+  // Datasets are not models: no io specs.
+  auto dataset = hfmm::create_model_from_hub(hub, "datasets/wzshiming/fixtures_image_utils");
+  REQUIRE(dataset);
+  CHECK(dataset->inputs.empty());
+  CHECK(dataset->outputs.empty());
+}
+
+namespace {
+/// The recorded Hub with the gpt2 revision answer edited by `edit`.
+std::filesystem::path edited_hub(const hfmm_test::scratch_dir& dir, const std::function<void(boost::json::object&)>& edit) {
+  auto to = dir / "hub";
+  std::filesystem::copy(hfmm_test::hub_dir(), to);
+  auto file = to / "wzshiming--gpt2.revision.main.json";
+  auto answer = boost::json::parse(hfmm_test::slurp(file)).as_object();
+  edit(answer);
+  std::ofstream(file, std::ios::binary | std::ios::trunc) << boost::json::serialize(answer);
+  return to;
+}
+}  // namespace
+
+TEST_CASE("model info: the pipeline tag decides the kind; odd shapes are left out, not fatal") {
+  hfmm_test::scratch_dir dir;
+  auto hub = hfmm::mock_fetcher::from_recordings(edited_hub(dir, [](boost::json::object& a) {
+               a["pipeline_tag"] = "automatic-speech-recognition";
+               a["library_name"] = "transformers";
+               a["gated"] = "auto";
+               a["private"] = true;
+               a["cardData"].as_object()["base_model"] = boost::json::array{"org/base", 7, "org/other"};
+               a["cardData"].as_object()["license"] = boost::json::array{"apache-2.0", "mit"};
+               a["tags"].as_array().emplace_back(42);           // not a string: skipped
+               a["safetensors"].as_object()["total"] = "many";  // not a count: left out
+               a["safetensors"].as_object()["parameters"] = boost::json::object{{"F32", 5}, {"BF16", 6}, {"I8", -1}};
+               a["disabled"] = "no";                            // not a bool: left out
+             })).value();
+  auto m = hfmm::create_model_from_hub(hub, "wzshiming/gpt2");
+  REQUIRE(m);
+  CHECK(m->model_type == hfmm::model_type::audio_model);
+  REQUIRE(m->inputs.size() == 1);
+  CHECK(m->inputs[0].name == "input_values");
+  CHECK(m->inputs[0].data_type == hfmm::data_type::audio);
+  CHECK(m->outputs.at(0).data_type == hfmm::data_type::logits);
+  CHECK(m->license == "apache-2.0");
+  CHECK(m->tags.size() == 12);
+  const auto& info = *m->repository_structure->model_info;
+  CHECK(info.pipeline_tag == "automatic-speech-recognition");
+  CHECK(info.library_name == "transformers");
+  CHECK(info.gated == "auto");
+  CHECK(info.is_private);
+  CHECK_FALSE(info.disabled);
+  CHECK(info.total_parameters == 0);
+  CHECK(info.parameters == std::vector<std::pair<std::string, std::uint64_t>>{{"BF16", 6}, {"F32", 5}});
+  CHECK(info.base_models == std::vector<std::string>{"org/base", "org/other"});
+
+  // The sha pins everything: without it the answer is refused.
+  hfmm_test::scratch_dir other;
+  auto no_sha = hfmm::mock_fetcher::from_recordings(edited_hub(other, [](boost::json::object& a) { a.erase("sha"); })).value();
+  CHECK(hfmm::create_model_from_hub(no_sha, "wzshiming/gpt2").error() == hfmm::errc::bad_response);
+}
+
+TEST_CASE("model info: apply_model_info fills only what a record does not say") {
+  auto hub = hfmm_test::recorded_hub();
+  auto fetched = hfmm::fetch_huggingface_model(hub, "wzshiming/gpt2").value();
+  hfmm::model_metadata bare{.model_id = "wzshiming/gpt2", .architecture = "unknown"};
+  hfmm::apply_model_info(bare, fetched);
+  CHECK(bare.architecture == "GPT2LMHeadModel");
+  CHECK(bare.license == "mit");
+  CHECK(bare.huggingface_config == fetched.config);
+  CHECK(bare.inputs.size() == 1);  // derived with the architecture
+  CHECK_FALSE(bare.repository_structure);  // the structure is the caller's to place
+
+  hfmm::model_metadata curated{.model_id = "wzshiming/gpt2", .model_type = hfmm::model_type::encoder_only,
+                               .architecture = "Custom"};
+  curated.tags = {"mine"};
+  curated.license = "apache-2.0";
+  curated.huggingface_config = boost::json::object{{"n", 1}};
+  auto before = curated;
+  hfmm::apply_model_info(curated, fetched);
+  CHECK(curated == before);
 }

@@ -68,6 +68,16 @@ TEST_CASE("hub_fetcher: gpt2 from the local HTTPS Hub, pinned to its commit") {
   CHECK(f.hub.connections() == 1);       // keep-alive
   CHECK(run_blocking(hub.async_resolve_revision("wzshiming/gpt2", "main")).value() ==
         "ae329b6937f31305a0d6c6779f6cd4072cc4097e");
+  // The same two requests also carry the model info of that commit.
+  auto m = run_blocking(hub.async_fetch_model("wzshiming/gpt2", "main"));
+  REQUIRE(m);
+  CHECK(hub.requests() == 5);
+  CHECK(m->structure.files == s->files);
+  CHECK(m->structure.model_info == s->model_info);
+  CHECK(m->license == "mit");
+  CHECK(m->config->at("model_type") == "gpt2");
+  REQUIRE(m->structure.model_info);
+  CHECK(m->structure.model_info->total_parameters == 137022720u);
 }
 
 TEST_CASE("hub_fetcher: parakeet over two pages through Link") {

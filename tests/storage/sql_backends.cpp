@@ -38,7 +38,7 @@ TEST_CASE("sqlite: a version-1 database is upgraded in place, its rows kept") {
   }
   hfmm::sqlite_storage s(path);
   REQUIRE(s.open());
-  CHECK(s.schema_version().value() == 2);
+  CHECK(s.schema_version().value() == 3);  // through version 2 (history, unknown keys) to 3 (model info)
   auto models = s.load();
   REQUIRE(models);
   REQUIRE(models->size() == 1);
@@ -47,10 +47,14 @@ TEST_CASE("sqlite: a version-1 database is upgraded in place, its rows kept") {
   CHECK(m.inputs.at(0).data_type == hfmm::data_type::tokens);
   CHECK(m.repository_structure->files.find("config.json")->download_url ==
         "https://huggingface.co/org/old/resolve/aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa/config.json");
+  CHECK_FALSE(m.repository_structure->model_info);
   auto updated = m;
   updated.extra["new_key"] = "now stored";
+  updated.repository_structure->model_info = hfmm::hub_model_info{.pipeline_tag = "text-generation", .gated = "auto"};
   REQUIRE(s.upsert(updated));
-  CHECK(s.load()->at(0).extra.at("new_key") == "now stored");
+  auto reloaded = s.load()->at(0);
+  CHECK(reloaded.extra.at("new_key") == "now stored");
+  CHECK(reloaded.repository_structure->model_info == updated.repository_structure->model_info);
 }
 #endif
 

@@ -22,32 +22,44 @@ struct listing_limits {
   std::size_t max_pages = 100'000;
 };
 
-/// Revision → commit sha. An `unrecorded` answer (replay only) gives an empty sha.
+/// The body of the revision answer; empty when the replay has none recorded.
 template <class Transport>
-boost::asio::awaitable<result<std::string>> resolve_revision(Transport& t, const repo_ref& ref, std::string_view revision) {
+boost::asio::awaitable<result<std::string>> revision_body(Transport& t, const repo_ref& ref, std::string_view revision) {
   auto r = co_await t.async_get(revision_target(ref, revision));
   if (!r) co_return r.error();
   if (r->unrecorded) co_return std::string();
   if (auto ec = classify_response(*r)) co_return ec;
-  co_return parse_revision_sha(r->body);
+  co_return std::move(r->body);
 }
 
+/// Revision → commit sha; empty when the replay has no revision answer recorded.
 template <class Transport>
-boost::asio::awaitable<result<repo_structure>> fetch_listing(Transport& t, std::string_view repo_id,
-                                                             std::string_view revision, listing_limits limits = {}) {
+boost::asio::awaitable<result<std::string>> resolve_revision(Transport& t, const repo_ref& ref, std::string_view revision) {
+  auto body = co_await revision_body(t, ref, revision);
+  if (!body || body->empty()) co_return body;
+  co_return parse_revision_sha(*body);
+}
+
+/// The structure at `revision` with the model info of its revision answer.
+template <class Transport>
+boost::asio::awaitable<result<fetched_model>> fetch_listing(Transport& t, std::string_view repo_id,
+                                                            std::string_view revision, listing_limits limits = {}) {
   auto ref = parse_repo_id(repo_id);
   if (!ref) co_return ref.error();
   if (!valid_revision(revision)) co_return errc::invalid_argument;
-  auto sha = co_await resolve_revision(t, *ref, revision);
-  if (!sha) co_return sha.error();
+  auto answer = co_await revision_body(t, *ref, revision);
+  if (!answer) co_return answer.error();
 
-  repo_structure out;
+  fetched_model fetched;
+  if (!answer->empty())
+    if (auto ok = parse_revision_answer(*answer, fetched); !ok) co_return ok.error();
+  repo_structure& out = fetched.structure;
   out.model_id = ref->id;
   out.repo_type = ref->type;
   out.branch = revision;
-  out.commit_sha = *sha;
+  const std::string& sha = out.commit_sha;
   // Listing at the sha keeps pages consistent and pins every download URL.
-  std::string_view listed_at = sha->empty() ? revision : std::string_view(*sha);
+  std::string_view listed_at = sha.empty() ? revision : std::string_view(sha);
   file_table_access::set_prefix_empty_table(out.files, standard_url_prefix(t.endpoint(), ref->type, ref->id, listed_at));
 
   std::string target = tree_target(*ref, listed_at);
@@ -60,7 +72,7 @@ boost::asio::awaitable<result<repo_structure>> fetch_listing(Transport& t, std::
     if (auto ec = classify_response(*page)) {
       // A branch we could not resolve (replay without a revision answer) that the tree does
       // not know either is an unknown revision.
-      if (sha->empty() && page->status == 404 && page->header("X-Error-Code").empty()) co_return errc::revision_not_found;
+      if (sha.empty() && page->status == 404 && page->header("X-Error-Code").empty()) co_return errc::revision_not_found;
       co_return ec;
     }
     auto entries_before = entries;
@@ -74,7 +86,7 @@ boost::asio::awaitable<result<repo_structure>> fetch_listing(Transport& t, std::
   }
   if (file_table_access::finish(out.files) != 0) co_return errc::bad_response;  // a path listed twice
   out.fetched_at = now();
-  co_return out;
+  co_return fetched;
 }
 
 }  // namespace hfmm::detail

@@ -6,7 +6,7 @@
 #include <hfmm/detail/ascii.hpp>
 #include <hfmm/detail/config.hpp>
 #include <hfmm/error.hpp>
-#include <hfmm/structure.hpp>
+#include <hfmm/model.hpp>
 
 #include <boost/json/value.hpp>
 
@@ -67,6 +67,12 @@ result<boost::json::value> parse_json_body(std::string_view body);
 
 /// The commit sha of a /revision/ answer: {"sha": "<40 hex>", ...}.
 result<std::string> parse_revision_sha(std::string_view body);
+
+/// A whole /revision/ answer: the sha into out.structure.commit_sha, the model info into
+/// out.structure.model_info, and config, tags and cardData.license. The sha is strict (it
+/// pins everything); the info is descriptive and the Hub adds to it, so a value of another
+/// shape than expected is left out rather than failing the fetch.
+result<void> parse_revision_answer(std::string_view body, fetched_model& out);
 
 std::optional<std::uint64_t> strict_unsigned(const boost::json::value* v);
 

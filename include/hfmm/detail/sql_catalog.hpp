@@ -13,10 +13,11 @@
 //   std::string& detail()                      the backend's last error message
 //
 // Models: one row each, the Python Model Manager's columns plus position (first-insert
-// order), the structure's scalar fields, `previous` (one level of history, JSON) and `extra`
-// (unknown record keys, JSON). Files: one row each; download_url NULL when it is the standard
-// URL (models.url_prefix + encoded path), '' when the entry had none. Versions: 1 (older
-// hfmm, without `previous` and `extra`) is upgraded in place; a newer one is refused
+// order), the structure's scalar fields, `previous` (one level of history, JSON), `extra`
+// (unknown record keys, JSON) and `model_info` (the Hub's model info, JSON). Files: one row
+// each; download_url NULL when it is the standard URL (models.url_prefix + encoded path), ''
+// when the entry had none. Versions: 1 (without `previous` and `extra`) and 2 (without
+// `model_info`) are upgraded in place, a column added at a time; a newer one is refused
 // (schema_newer). The Python Model Manager's own table `model_metadata`, when present, is
 // imported on open (rows that are new or newer than ours); it is never modified.
 
@@ -89,11 +90,16 @@ inline constexpr auto record_columns = [] {
 /// JSON) and `extra` (the record's unknown keys, as JSON).
 enum structure_column : std::size_t {
   has_structure, structure_model_id, structure_repo_type, structure_branch, structure_commit_sha,
-  structure_fetched_at, structure_url_prefix, structure_previous, record_extra, structure_column_count
+  structure_fetched_at, structure_url_prefix, structure_previous, record_extra, structure_model_info,
+  structure_column_count
 };
+/// In the order the migrations added them (an added column comes last in the table).
 inline constexpr std::string_view structure_columns[structure_column_count] = {
     "has_structure", "structure_model_id", "repo_type", "branch", "commit_sha", "fetched_at", "url_prefix", "previous",
-    "extra"};
+    "extra", "model_info"};
+inline constexpr bool is_json_column(structure_column c) noexcept {
+  return c == structure_previous || c == record_extra || c == structure_model_info;
+}
 
 /// A models row as load() reads it: model_id, the record columns, the structure columns.
 inline constexpr std::size_t column_of(structure_column c) noexcept { return 1 + record_columns.size() + c; }
@@ -170,7 +176,7 @@ result<void> run_each(Backend& db, std::string_view sql, const Rows& rows) {
   return {};
 }
 
-inline constexpr int sql_schema_version = 2;
+inline constexpr int sql_schema_version = 3;
 
 inline sql_value text_of(const boost::json::value& v) {
   if (v.is_null()) return std::nullopt;
@@ -322,10 +328,10 @@ private:
       // as the Python Model Manager's table declares them
       if (f.key == "model_name" || f.key == "model_type" || f.key == "architecture") text += " NOT NULL";
     }
-    for (auto c : structure_columns) {
-      text.append(", ").append(c);
-      if (c == structure_columns[has_structure]) text += " " + big + " NOT NULL";
-      else if (c == structure_columns[structure_previous] || c == structure_columns[record_extra]) text += " " + json;
+    for (std::size_t c = 0; c < structure_column_count; ++c) {
+      text.append(", ").append(structure_columns[c]);
+      if (c == has_structure) text += " " + big + " NOT NULL";
+      else if (is_json_column(structure_column(c))) text += " " + json;
       else text += " TEXT";
     }
     return text;
@@ -384,6 +390,13 @@ private:
         auto ok = transaction([&] {
           return db_.exec("ALTER TABLE models ADD COLUMN previous " + json + ";ALTER TABLE models ADD COLUMN extra " +
                           json + ";UPDATE hfmm_schema SET version = 2;");
+        });
+        if (!ok) return ok;
+      }
+      if (*v <= 2) {  // version 2 had no model info
+        auto ok = transaction([&] {
+          return db_.exec(std::string("ALTER TABLE models ADD COLUMN model_info ") + Backend::dialect.json_type +
+                          ";UPDATE hfmm_schema SET version = 3;");
         });
         if (!ok) return ok;
       }
@@ -469,6 +482,13 @@ private:
         if (!structure) return corrupt("models.previous of " + m->model_id);
         s.previous = std::make_shared<const repo_structure>(std::move(*structure));
       }
+      if (const auto& info_text = column(structure_model_info)) {
+        error_code ec;
+        auto info = boost::json::parse(*info_text, ec);
+        std::string why;
+        if (!ec) s.model_info = read_model_info(info, &why);
+        if (ec || !s.model_info) return corrupt("models.model_info of " + m->model_id + (why.empty() ? "" : ": " + why));
+      }
       m->repository_structure = std::move(s);
     }
     return m;
@@ -520,6 +540,7 @@ private:
       column(structure_fetched_at) = format_timestamp(s->fetched_at);
       column(structure_url_prefix) = s->files.url_prefix();
       if (s->previous) column(structure_previous) = boost::json::serialize(boost::json::value_from(*s->previous));
+      if (s->model_info) column(structure_model_info) = boost::json::serialize(write_model_info(*s->model_info));
     }
     boost::json::object extra;
     for (const auto& kv : m.extra)

@@ -177,6 +177,10 @@ public:
 
   boost::asio::awaitable<result<repo_structure>> async_fetch_structure(std::string_view repo_id,
                                                                        std::string_view revision) {
+    return fetch_structure(std::string(repo_id), std::string(revision));
+  }
+  /// The structure with the record-level model info of the commit (same requests).
+  boost::asio::awaitable<result<fetched_model>> async_fetch_model(std::string_view repo_id, std::string_view revision) {
     return fetch(std::string(repo_id), std::string(revision));
   }
   boost::asio::awaitable<result<std::string>> async_resolve_revision(std::string_view repo_id,
@@ -215,7 +219,8 @@ private:
     boost::asio::awaitable<result<detail::http_response>> async_get(std::string url) { return self->get(std::move(url)); }
   };
 
-  boost::asio::awaitable<result<repo_structure>> fetch(std::string repo_id, std::string revision);
+  boost::asio::awaitable<result<fetched_model>> fetch(std::string repo_id, std::string revision);
+  boost::asio::awaitable<result<repo_structure>> fetch_structure(std::string repo_id, std::string revision);
   boost::asio::awaitable<result<std::string>> resolve(std::string repo_id, std::string revision);
   boost::asio::awaitable<result<detail::http_response>> get(std::string url);
   boost::asio::awaitable<result<detail::http_response>> send_once(const detail::http_url& url, bool with_token);
@@ -250,5 +255,6 @@ result<repo_structure> fetch_huggingface_repo_structure(std::string_view repo_id
 #include <hfmm/impl/hub_fetcher.ipp>
 
 static_assert(hfmm::revision_resolving_fetcher<hfmm::hub_fetcher>);
+static_assert(hfmm::model_info_fetcher<hfmm::hub_fetcher>);
 static_assert(hfmm::fetcher_with_endpoint<hfmm::hub_fetcher>);
 static_assert(hfmm::counting_fetcher<hfmm::hub_fetcher>);

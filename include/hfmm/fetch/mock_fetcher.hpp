@@ -34,6 +34,11 @@ public:
 
   boost::asio::awaitable<result<repo_structure>> async_fetch_structure(std::string_view repo_id,
                                                                        std::string_view revision) {
+    return fetch_structure(std::string(repo_id), std::string(revision));
+  }
+  /// The structure with the record-level model info of the commit (from the revision answer
+  /// when replaying; none for added structures).
+  boost::asio::awaitable<result<fetched_model>> async_fetch_model(std::string_view repo_id, std::string_view revision) {
     return fetch(std::string(repo_id), std::string(revision));
   }
 
@@ -65,7 +70,8 @@ private:
   // Defined below the class, not inline, so that the `extern template` of the common
   // instantiation (detail/instantiations.hpp) keeps these coroutines out of other translation
   // units. Parameters by value: the coroutine outlives the caller's string_views.
-  boost::asio::awaitable<result<repo_structure>> fetch(std::string repo_id, std::string revision);
+  boost::asio::awaitable<result<fetched_model>> fetch(std::string repo_id, std::string revision);
+  boost::asio::awaitable<result<repo_structure>> fetch_structure(std::string repo_id, std::string revision);
   boost::asio::awaitable<result<std::string>> resolve(std::string repo_id, std::string revision);
 
   std::shared_ptr<state> state_ = std::make_shared<state>();
@@ -93,16 +99,17 @@ const repo_structure* basic_mock_fetcher<Recordings>::find_added(const detail::r
 }
 
 template <class Recordings>
-boost::asio::awaitable<result<repo_structure>> basic_mock_fetcher<Recordings>::fetch(std::string repo_id,
-                                                                                     std::string revision) {
+boost::asio::awaitable<result<fetched_model>> basic_mock_fetcher<Recordings>::fetch(std::string repo_id,
+                                                                                    std::string revision) {
   auto ref = detail::parse_repo_id(repo_id);
   if (!ref) co_return ref.error();
   if (const auto* s = find_added(*ref)) {
     ++state_->requests;
     if (revision != s->branch && (s->commit_sha.empty() || revision != s->commit_sha))
       co_return errc::revision_not_found;
-    repo_structure copy = *s;
-    copy.fetched_at = now();
+    fetched_model copy;
+    copy.structure = *s;
+    copy.structure.fetched_at = now();
     co_return copy;
   }
   if (!state_->recordings) {
@@ -111,6 +118,14 @@ boost::asio::awaitable<result<repo_structure>> basic_mock_fetcher<Recordings>::f
   }
   replay_transport t{state_.get()};
   co_return co_await detail::fetch_listing(t, repo_id, revision);
+}
+
+template <class Recordings>
+boost::asio::awaitable<result<repo_structure>> basic_mock_fetcher<Recordings>::fetch_structure(std::string repo_id,
+                                                                                              std::string revision) {
+  auto fetched = co_await fetch(std::move(repo_id), std::move(revision));
+  if (!fetched) co_return fetched.error();
+  co_return std::move(fetched->structure);
 }
 
 template <class Recordings>
@@ -137,4 +152,5 @@ using mock_fetcher = basic_mock_fetcher<>;
 
 #include <hfmm/concepts.hpp>
 static_assert(hfmm::revision_resolving_fetcher<hfmm::mock_fetcher>);
+static_assert(hfmm::model_info_fetcher<hfmm::mock_fetcher>);
 static_assert(hfmm::fetcher_with_endpoint<hfmm::mock_fetcher>);

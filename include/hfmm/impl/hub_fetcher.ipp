@@ -28,9 +28,17 @@ basic_hub_fetcher<U>::basic_hub_fetcher(hub_options options) : state_(std::make_
 }
 
 template <class U>
-boost::asio::awaitable<result<repo_structure>> basic_hub_fetcher<U>::fetch(std::string repo_id, std::string revision) {
+boost::asio::awaitable<result<fetched_model>> basic_hub_fetcher<U>::fetch(std::string repo_id, std::string revision) {
   transport t{this};
   co_return co_await detail::fetch_listing(t, repo_id, revision, {.max_entries = state_->options.max_entries});
+}
+
+template <class U>
+boost::asio::awaitable<result<repo_structure>> basic_hub_fetcher<U>::fetch_structure(std::string repo_id,
+                                                                                     std::string revision) {
+  auto fetched = co_await fetch(std::move(repo_id), std::move(revision));
+  if (!fetched) co_return fetched.error();
+  co_return std::move(fetched->structure);
 }
 
 template <class U>

@@ -2,6 +2,7 @@
 // Bodies of <hfmm/detail/hub_protocol.hpp>.
 
 #include <boost/json/parse.hpp>
+#include <boost/json/string.hpp>
 
 namespace hfmm::detail {
 
@@ -68,12 +69,72 @@ HFMM_DECL result<boost::json::value> parse_json_body(std::string_view body) {
   return jv;
 }
 
-HFMM_DECL result<std::string> parse_revision_sha(std::string_view body) {
-  auto jv = parse_json_body(body);
-  if (!jv || !jv->is_object()) return errc::bad_response;
-  auto* sha = jv->get_object().if_contains("sha");
+HFMM_DECL result<std::string> revision_sha(const boost::json::value& answer) {
+  const auto* sha = answer.is_object() ? answer.get_object().if_contains("sha") : nullptr;
   if (!sha || !sha->is_string() || !is_lower_hex(sha->get_string(), 40)) return errc::bad_response;
   return std::string(sha->get_string());
+}
+
+HFMM_DECL result<std::string> parse_revision_sha(std::string_view body) {
+  auto jv = parse_json_body(body);
+  if (!jv) return jv.error();
+  return revision_sha(*jv);
+}
+
+/// The string at `key`, or nullptr when absent or of another type.
+HFMM_DECL const boost::json::string* string_member(const boost::json::object& o, std::string_view key) {
+  const auto* v = o.if_contains(key);
+  return v && v->is_string() ? &v->get_string() : nullptr;
+}
+
+/// The strings of an array at `key` (other elements skipped), or of a lone string there.
+HFMM_DECL std::vector<std::string> strings_member(const boost::json::object& o, std::string_view key) {
+  std::vector<std::string> out;
+  const auto* v = o.if_contains(key);
+  if (v && v->is_string()) out.emplace_back(v->get_string());
+  if (v && v->is_array())
+    for (const auto& e : v->get_array())
+      if (e.is_string()) out.emplace_back(e.get_string());
+  return out;
+}
+
+HFMM_DECL result<void> parse_revision_answer(std::string_view body, fetched_model& out) {
+  auto jv = parse_json_body(body);
+  if (!jv) return jv.error();
+  auto sha = revision_sha(*jv);
+  if (!sha) return sha.error();
+  out.structure.commit_sha = std::move(*sha);
+  const auto& a = jv->get_object();
+  auto& info = out.structure.model_info.emplace();
+  if (const auto* s = string_member(a, "pipeline_tag")) info.pipeline_tag = *s;
+  if (const auto* s = string_member(a, "library_name")) info.library_name = *s;
+  if (const auto* s = string_member(a, "gated")) info.gated = *s;  // false, "auto" or "manual"
+  if (const auto* v = a.if_contains("private"); v && v->is_bool()) info.is_private = v->get_bool();
+  if (const auto* v = a.if_contains("disabled"); v && v->is_bool()) info.disabled = v->get_bool();
+  auto time = [&](std::string_view key, timestamp& to) {
+    if (const auto* s = string_member(a, key))
+      if (auto t = parse_timestamp(*s)) to = *t;
+  };
+  time("lastModified", info.last_modified);
+  time("createdAt", info.created_at);
+  if (const auto* st = a.if_contains("safetensors"); st && st->is_object()) {
+    if (const auto* p = st->get_object().if_contains("parameters"); p && p->is_object())
+      for (const auto& kv : p->get_object())
+        if (auto n = strict_unsigned(&kv.value())) info.parameters.emplace_back(std::string(kv.key()), *n);
+    std::sort(info.parameters.begin(), info.parameters.end());  // one order, whatever store keeps it
+    info.total_parameters = strict_unsigned(st->get_object().if_contains("total")).value_or(0);
+  }
+  if (const auto* c = a.if_contains("config"); c && c->is_object()) out.config = c->get_object();
+  out.tags = strings_member(a, "tags");
+  if (const auto* card = a.if_contains("cardData"); card && card->is_object()) {
+    const auto& cd = card->get_object();
+    if (auto licences = strings_member(cd, "license"); !licences.empty()) out.license = std::move(licences.front());
+    info.base_models = strings_member(cd, "base_model");
+  }
+  if (!out.license)  // repos without a card still carry their licence as a "license:<id>" tag
+    for (const auto& t : out.tags)
+      if (t.starts_with("license:")) out.license = t.substr(8);
+  return {};
 }
 
 HFMM_DECL std::optional<std::uint64_t> strict_unsigned(const boost::json::value* v) {

@@ -5,6 +5,7 @@
 #include <boost/json/object.hpp>
 #include <boost/json/string.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 
@@ -193,10 +194,66 @@ HFMM_DECL bool read_file_entry(const json::value& jv, file_entry& out, store_rea
   return true;
 }
 
+// ---- hub_model_info (inside repository_structure as "model_info"; absent values omitted)
+
+HFMM_DECL json::object write_model_info(const hub_model_info& i) {
+  json::object o;
+  if (!i.pipeline_tag.empty()) o["pipeline_tag"] = i.pipeline_tag;
+  if (!i.library_name.empty()) o["library_name"] = i.library_name;
+  o["gated"] = i.gated.empty() ? json::value(false) : json::value(json::string_view(i.gated));
+  o["private"] = i.is_private;
+  o["disabled"] = i.disabled;
+  if (i.last_modified != timestamp{}) o["last_modified"] = format_timestamp(i.last_modified);
+  if (i.created_at != timestamp{}) o["created_at"] = format_timestamp(i.created_at);
+  if (!i.parameters.empty()) {
+    json::object p;
+    for (const auto& [dtype, n] : i.parameters) p[dtype] = n;
+    o["parameters"] = std::move(p);
+  }
+  if (i.total_parameters != 0) o["total_parameters"] = i.total_parameters;
+  if (!i.base_models.empty()) o["base_models"] = string_array(i.base_models);
+  return o;
+}
+
+HFMM_DECL bool read_model_info_into(const json::value& jv, hub_model_info& out, store_reader& r) {
+  if (!jv.is_object()) return r.fail("model_info", "should be an object");
+  const auto& o = jv.get_object();
+  auto flag = [&](std::string_view key, bool& to) {
+    auto* v = store_reader::get(o, key);
+    if (v && !v->is_bool()) return r.fail(key, "should be true or false");
+    if (v) to = v->get_bool();
+    return true;
+  };
+  if (auto* v = store_reader::get(o, "gated"); v && v->is_string()) out.gated = v->get_string();
+  else if (v && !v->is_bool()) return r.fail("gated", "should be false, \"auto\" or \"manual\"");
+  if (!r.string(o, "pipeline_tag", out.pipeline_tag) || !r.string(o, "library_name", out.library_name) ||
+      !flag("private", out.is_private) || !flag("disabled", out.disabled) ||
+      !r.time(o, "last_modified", out.last_modified) || !r.time(o, "created_at", out.created_at) ||
+      !r.number(o, "total_parameters", out.total_parameters) || !r.strings(o, "base_models", out.base_models))
+    return false;
+  if (auto* v = store_reader::get(o, "parameters")) {
+    if (!v->is_object()) return r.fail("parameters", "should be an object of counts per dtype");
+    for (const auto& kv : v->get_object()) {
+      auto n = store_reader::to_unsigned(kv.value());
+      if (!n) return r.fail("parameters", "should be an object of counts per dtype");
+      out.parameters.emplace_back(std::string(kv.key()), *n);
+    }
+    std::sort(out.parameters.begin(), out.parameters.end());  // JSONB, for one, reorders keys
+  }
+  return true;
+}
+
+HFMM_DECL std::optional<hub_model_info> read_model_info(const json::value& jv, std::string* why) {
+  store_reader r(why, "model_info");
+  hub_model_info info;
+  if (!read_model_info_into(jv, info, r)) return std::nullopt;
+  return info;
+}
+
 // ---- repo_structure
 
 HFMM_DECL void write_structure(json::object& o, const repo_structure& s) {
-  o.reserve(10);
+  o.reserve(11);
   o["model_id"] = s.model_id;
   o["branch"] = s.branch;
   o["fetched_at"] = format_timestamp(s.fetched_at);
@@ -217,6 +274,7 @@ HFMM_DECL void write_structure(json::object& o, const repo_structure& s) {
     write_structure(prev, *s.previous);
     o["previous"] = std::move(prev);
   }
+  if (s.model_info) o["model_info"] = write_model_info(*s.model_info);
 }
 
 HFMM_DECL bool read_structure(const json::value& jv, repo_structure& out, store_reader& r, int depth = 0) {
@@ -254,6 +312,9 @@ HFMM_DECL bool read_structure(const json::value& jv, repo_structure& out, store_
       file_table_access::append(out.files, path, e);
     }
     file_table_access::finish(out.files);
+  }
+  if (auto* v = store_reader::get(o, "model_info")) {
+    if (!read_model_info_into(*v, out.model_info.emplace(), r)) return false;
   }
   if (auto* v = store_reader::get(o, "previous"); v && depth == 0) {
     auto prev = std::make_shared<repo_structure>();

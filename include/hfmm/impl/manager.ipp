@@ -376,8 +376,23 @@ std::string model_manager<S, F>::repo_id_of(const model_metadata& m) {
 }
 
 template <hfmm::storage S, hfmm::fetcher F>
-model_metadata model_manager<S, F>::with_structure(const model_metadata& m, repo_structure s, bool& changed) {
+boost::asio::awaitable<result<fetched_model>> model_manager<S, F>::fetch_model(std::string repo, std::string branch) {
+  if constexpr (model_info_fetcher<F>) {
+    co_return co_await fetcher_.async_fetch_model(repo, branch);
+  } else {
+    auto s = co_await fetcher_.async_fetch_structure(repo, branch);
+    if (!s) co_return s.error();
+    fetched_model fetched;
+    fetched.structure = std::move(*s);
+    co_return fetched;
+  }
+}
+
+template <hfmm::storage S, hfmm::fetcher F>
+model_metadata model_manager<S, F>::with_fetched(const model_metadata& m, fetched_model f, bool& changed) {
   model_metadata updated = m;
+  apply_model_info(updated, f);
+  repo_structure& s = f.structure;
   const auto& old = m.repository_structure;
   if (!old) {
     changed = true;
@@ -404,12 +419,12 @@ boost::asio::awaitable<result<void>> model_manager<S, F>::async_refresh_reposito
   std::string model_id(id), rev(branch);
   const auto* m = get_model(model_id);
   if (!m) co_return errc::model_not_found;
-  auto fetched = co_await fetcher_.async_fetch_structure(repo_id_of(*m), rev);
+  auto fetched = co_await fetch_model(repo_id_of(*m), rev);
   if (!fetched) co_return fetched.error();
   m = get_model(model_id);  // the catalog may have changed while we waited
   if (!m) co_return errc::model_not_found;
   bool changed = false;
-  auto updated = with_structure(*m, std::move(*fetched), changed);
+  auto updated = with_fetched(*m, std::move(*fetched), changed);
   if (auto ok = storage_.upsert(updated); !ok) co_return ok.error();
   put(std::move(updated));
   co_return result<void>{};
@@ -517,7 +532,7 @@ refresh_report model_manager<S, F>::refresh_all(const refresh_options& options) 
         if (*sha == known_sha) co_return;  // unchanged: no listing needed
       }
     }
-    auto fetched = co_await fetcher_.async_fetch_structure(repo, branch);
+    auto fetched = co_await fetch_model(repo, branch);
     if (!fetched) {
       it.outcome = fetched.error();
       co_return;
@@ -528,7 +543,7 @@ refresh_report model_manager<S, F>::refresh_all(const refresh_options& options) 
       co_return;
     }
     bool changed = false;
-    auto updated = with_structure(*m, std::move(*fetched), changed);
+    auto updated = with_fetched(*m, std::move(*fetched), changed);
     it.changed = changed;
     pending.push_back(item);
     pending_models.push_back(std::move(updated));

@@ -281,7 +281,8 @@ HFMM_DECL bool operator==(const file_table& a, const file_table& b) {
 
 HFMM_DECL bool operator==(const repo_structure& a, const repo_structure& b) {
   if (a.model_id != b.model_id || a.repo_type != b.repo_type || a.branch != b.branch ||
-      a.commit_sha != b.commit_sha || a.fetched_at != b.fetched_at || !(a.files == b.files))
+      a.commit_sha != b.commit_sha || a.fetched_at != b.fetched_at || a.model_info != b.model_info ||
+      !(a.files == b.files))
     return false;
   if (!a.previous || !b.previous) return !a.previous && !b.previous;
   return *a.previous == *b.previous;
