@@ -71,6 +71,21 @@ def main():
     write(out, "store_loader", "dom", b"\x00\x00" + text)
     write(out, "store_loader", "journal-framed", b"\x01\x01" + text + b"\x00" + journal.encode())
     write(out, "store_loader", "journal-raw", b"\x01\x00" + text + b"\x00" + journal.encode())
+    # lock: the catalog's models as a lock file (the layout of docs/lock.md), and a policy
+    models = {}
+    for key, record in sorted(model.items()):
+        rs = record.get("repository_structure") or {}
+        files = {}
+        for path, entry in sorted(rs.get("files", {}).items()):
+            line = {"size": entry["size"], "oid": entry["oid"]}
+            if entry.get("lfs"):
+                line["sha256"] = entry["lfs"]["oid"]
+            files[path] = line
+        models[key] = {"repo": rs.get("model_id", key), "repo_type": "model", "revision": rs.get("branch", "main"),
+                       "commit": rs.get("commit_sha", "0" * 40), "license": "mit", "gated": False, "private": False,
+                       "files": files}
+    write(out, "lock", "catalog", json.dumps({"hfmm_lock": 1, "models": models}, indent=2))
+    write(out, "lock", "policy", json.dumps({"allowed_licenses": ["mit"], "deny_pickle": True, "require_pinned_head": True}))
 
 
 if __name__ == "__main__":

@@ -1,16 +1,24 @@
-// Fuzz target: one /tree page body (and a /revision answer) from an untrusted server.
+// Fuzz target: one /tree page body (and a /revision answer with its model info) from an untrusted server.
 // Accepted pages must yield a table whose every entry satisfies what the parser promises.
 
 #include "fuzz_support.hpp"
 
 #include <hfmm/detail/hub_protocol.hpp>
 #include <hfmm/detail/hex.hpp>
+#include <hfmm/json.hpp>
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace hfmm;
   auto body = fuzz::as_text(data, size);
 
   if (auto sha = detail::parse_revision_sha(body)) HFMM_FUZZ_CHECK(detail::is_lower_hex(*sha, 40));
+  fetched_model answer;
+  if (detail::parse_revision_answer(body, answer)) {  // the model info: kept as stored, read back the same
+    HFMM_FUZZ_CHECK(detail::is_lower_hex(answer.structure.commit_sha, 40));
+    HFMM_FUZZ_CHECK(answer.structure.model_info.has_value());
+    auto back = detail::read_model_info(detail::write_model_info(*answer.structure.model_info));
+    HFMM_FUZZ_CHECK(back && *back == *answer.structure.model_info);
+  }
 
   file_table files;
   detail::file_table_access::set_prefix_empty_table(
