@@ -11,6 +11,7 @@
 #include <hfmm/manager.hpp>
 
 #include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 
 #include <algorithm>
 #include <cstdio>
@@ -38,14 +39,22 @@ int main(int argc, char** argv) {
     if (!std::strcmp(argv[i], "--latency-ms")) latency_ms = std::atoi(argv[i + 1]);
     if (!std::strcmp(argv[i], "--runs")) runs = std::atoi(argv[i + 1]);
   }
-  auto tree = [] {
-    std::ifstream in(std::string(HFMM_SOURCE_DIR) + "/tests/data/hub/wzshiming--gpt2.tree.main.recursive-expand.json");
+  auto recorded = [](const char* name) {
+    std::ifstream in(std::string(HFMM_SOURCE_DIR) + "/tests/data/hub/" + name);
     return std::string(std::istreambuf_iterator<char>(in), {});
-  }();
+  };
+  const auto tree = recorded("wzshiming--gpt2.tree.main.recursive-expand.json");
   const std::string sha(40, 'a');
+  // As the Hub answers: with ?blobs=true the revision lists every file (one request per new
+  // repo); without it (an unchanged-commit check) the commit and no sizes.
+  auto answer = boost::json::parse(recorded("wzshiming--gpt2.revision.main.json")).as_object();
+  answer["sha"] = sha;
+  const auto plain_answer = boost::json::serialize(answer);
+  const auto blobs_answer = hfmm_test::revision_answer_with_blobs(plain_answer, tree);
   hfmm_test::local_hub hub({.latency = std::chrono::milliseconds(latency_ms)});
   hub.script([&](const hfmm_test::seen_request& r, std::size_t) -> std::optional<hfmm_test::scripted_reply> {
-    if (r.target.find("/revision/") != std::string::npos) return hfmm_test::scripted_reply{.body = "{\"sha\":\"" + sha + "\"}"};
+    if (r.target.find("/revision/") != std::string::npos)
+      return hfmm_test::scripted_reply{.body = r.target.ends_with("?blobs=true") ? blobs_answer : plain_answer};
     return hfmm_test::scripted_reply{.body = tree};  // every repo lists like gpt2
   });
   auto ca = std::filesystem::temp_directory_path() / "hfmm-bench-hub.pem";

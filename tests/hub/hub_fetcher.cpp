@@ -62,7 +62,7 @@ TEST_CASE("hub_fetcher: gpt2 from the local HTTPS Hub, pinned to its commit") {
   CHECK(hub.requests() == 2);
   auto seen = f.hub.seen();
   REQUIRE(seen.size() == 2);
-  CHECK(seen[0].target == "/api/models/wzshiming/gpt2/revision/main");
+  CHECK(seen[0].target == "/api/models/wzshiming/gpt2/revision/main?blobs=true");  // its siblings lack sizes: then the tree
   CHECK(seen[1].target == "/api/models/wzshiming/gpt2/tree/ae329b6937f31305a0d6c6779f6cd4072cc4097e?recursive=true");
   CHECK(seen[0].authorization.empty());  // anonymous without a token
   CHECK(f.hub.connections() == 1);       // keep-alive
@@ -78,6 +78,59 @@ TEST_CASE("hub_fetcher: gpt2 from the local HTTPS Hub, pinned to its commit") {
   CHECK(m->config->at("model_type") == "gpt2");
   REQUIRE(m->structure.model_info);
   CHECK(m->structure.model_info->total_parameters == 137022720u);
+}
+
+namespace {
+/// gpt2's revision answer as ?blobs=true gives it, from its recorded tree.
+std::string revision_with_blobs(std::size_t extra_siblings = 0, bool drop_a_size = false) {
+  return hfmm_test::revision_answer_with_blobs(tree_of("wzshiming--gpt2.revision.main.json"),
+                                               tree_of("wzshiming--gpt2.tree.main.recursive-expand.json"), extra_siblings,
+                                               drop_a_size);
+}
+}  // namespace
+
+TEST_CASE("hub_fetcher: a first fetch is one request when the revision answer lists every file") {
+  hub_fixture f;
+  std::string answer = revision_with_blobs();
+  f.hub.script([&](const hfmm_test::seen_request& r, std::size_t) -> std::optional<scripted_reply> {
+    if (r.target == "/api/models/wzshiming/gpt2/revision/main?blobs=true") return scripted_reply{.body = answer};
+    return std::nullopt;
+  });
+  auto hub = f.fetcher();
+  auto one = run_blocking(hub.async_fetch_model("wzshiming/gpt2", "main"));
+  REQUIRE(one);
+  CHECK(hub.requests() == 1);
+  CHECK(one->license == "mit");
+  // The same files as the tree lists, less the xetHash the answer does not carry.
+  auto tree_options = f.options();
+  tree_options.tree_listing = true;
+  hfmm::hub_fetcher tree_hub(tree_options);
+  auto listed = run_blocking(tree_hub.async_fetch_structure("wzshiming/gpt2", "main"));
+  REQUIRE(listed);
+  CHECK(tree_hub.requests() == 2);
+  REQUIRE(one->structure.files.size() == listed->files.size());
+  bool some_xet = false;
+  for (auto f2 : listed->files) {
+    auto e = one->structure.files.find(f2.path());
+    REQUIRE(e);
+    auto expected = f2.to_entry();
+    some_xet = some_xet || expected.xet_hash.has_value();
+    expected.xet_hash.reset();
+    CHECK(*e == expected);
+  }
+  CHECK(some_xet);
+
+  // Not complete, or too long to trust: the tree decides.
+  for (const auto& [body, why] : {std::pair{revision_with_blobs(0, true), "a sibling without a size"},
+                                  std::pair{revision_with_blobs(hfmm::detail::max_trusted_siblings), "a list the Hub may cut"}}) {
+    CAPTURE(why);
+    answer = body;
+    hfmm::hub_fetcher again(f.options());
+    auto s = run_blocking(again.async_fetch_structure("wzshiming/gpt2", "main"));
+    REQUIRE(s);
+    CHECK(again.requests() == 2);
+    CHECK(s->files == listed->files);
+  }
 }
 
 TEST_CASE("hub_fetcher: parakeet over two pages through Link") {
@@ -153,9 +206,9 @@ TEST_CASE("hub_fetcher: redirect loops, revision encoding, datasets and spaces")
   f.hub.script([&](const hfmm_test::seen_request& r, std::size_t) -> std::optional<scripted_reply> {
     if (r.target.starts_with("/api/models/org/loop/"))
       return scripted_reply{.status = 307, .headers = {{"Location", "/api/models/org/loop/revision/main"}}};
-    if (r.target == "/api/models/org/pr/revision/refs%2Fpr%2F1" ||
-        r.target == "/api/datasets/wzshiming/fixtures_image_utils/revision/main" ||
-        r.target == "/api/spaces/wzshiming/hello_world/revision/main")
+    if (r.target == "/api/models/org/pr/revision/refs%2Fpr%2F1?blobs=true" ||
+        r.target == "/api/datasets/wzshiming/fixtures_image_utils/revision/main?blobs=true" ||
+        r.target == "/api/spaces/wzshiming/hello_world/revision/main?blobs=true")
       return scripted_reply{.body = "{\"sha\":\"" + sha + "\"}"};
     if (r.target == "/api/models/org/pr/tree/" + sha + "?recursive=true")
       return scripted_reply{.body = tree_of("google-bert--bert-base-uncased.tree.dd4bc8b2.json")};

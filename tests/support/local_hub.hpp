@@ -20,6 +20,8 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/serialize.hpp>
 
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -376,5 +378,28 @@ private:
   mutable std::mutex mutex_;
   std::vector<std::string> tunnels_;
 };
+
+/// A revision answer as the Hub gives it for ?blobs=true: `revision_json` (a recorded answer)
+/// with every file of `tree_json` (a recorded recursive tree) as a sibling — rfilename, blobId,
+/// size, lfs{sha256, size, pointerSize}. `extra` siblings are appended; `drop_size` removes the
+/// size of the fourth (blobs not served for it).
+inline std::string revision_answer_with_blobs(const std::string& revision_json, const std::string& tree_json,
+                                              std::size_t extra = 0, bool drop_size = false) {
+  auto answer = boost::json::parse(revision_json).as_object();
+  boost::json::array siblings;
+  const auto tree = boost::json::parse(tree_json);
+  for (const auto& e : tree.as_array()) {
+    if (e.at("type") != "file") continue;
+    boost::json::object s{{"rfilename", e.at("path")}, {"blobId", e.at("oid")}, {"size", e.at("size")}};
+    if (const auto* lfs = e.as_object().if_contains("lfs"))
+      s["lfs"] = {{"sha256", lfs->at("oid")}, {"size", lfs->at("size")}, {"pointerSize", lfs->at("pointerSize")}};
+    siblings.push_back(std::move(s));
+  }
+  if (drop_size && siblings.size() > 3) siblings[3].as_object().erase("size");
+  for (std::size_t i = 0; i < extra; ++i)
+    siblings.push_back({{"rfilename", "extra/" + std::to_string(i)}, {"blobId", std::string(40, 'e')}, {"size", 1}});
+  answer["siblings"] = std::move(siblings);
+  return boost::json::serialize(answer);
+}
 
 }  // namespace hfmm_test

@@ -20,12 +20,14 @@ namespace hfmm::detail {
 struct listing_limits {
   std::size_t max_entries = 1'000'000;
   std::size_t max_pages = 100'000;
+  /// Take a complete sibling list of the revision answer as the listing (no xetHash then).
+  bool trust_siblings = true;
 };
 
-/// The body of the revision answer; empty when the replay has none recorded.
+/// The body of the revision answer at `target`; empty when the replay has none recorded.
 template <class Transport>
-boost::asio::awaitable<result<std::string>> revision_body(Transport& t, const repo_ref& ref, std::string_view revision) {
-  auto r = co_await t.async_get(revision_target(ref, revision));
+boost::asio::awaitable<result<std::string>> revision_body(Transport& t, std::string target) {
+  auto r = co_await t.async_get(std::move(target));
   if (!r) co_return r.error();
   if (r->unrecorded) co_return std::string();
   if (auto ec = classify_response(*r)) co_return ec;
@@ -35,19 +37,21 @@ boost::asio::awaitable<result<std::string>> revision_body(Transport& t, const re
 /// Revision → commit sha; empty when the replay has no revision answer recorded.
 template <class Transport>
 boost::asio::awaitable<result<std::string>> resolve_revision(Transport& t, const repo_ref& ref, std::string_view revision) {
-  auto body = co_await revision_body(t, ref, revision);
+  auto body = co_await revision_body(t, revision_target(ref, revision));
   if (!body || body->empty()) co_return body;
   co_return parse_revision_sha(*body);
 }
 
-/// The structure at `revision` with the model info of its revision answer.
+/// The structure at `revision` with the model info of its revision answer. One request when
+/// the answer's siblings carry every file's blob id and size (?blobs=true); otherwise the tree
+/// at the answer's sha, page by page (which also gives xetHash).
 template <class Transport>
 boost::asio::awaitable<result<fetched_model>> fetch_listing(Transport& t, std::string_view repo_id,
                                                             std::string_view revision, listing_limits limits = {}) {
   auto ref = parse_repo_id(repo_id);
   if (!ref) co_return ref.error();
   if (!valid_revision(revision)) co_return errc::invalid_argument;
-  auto answer = co_await revision_body(t, *ref, revision);
+  auto answer = co_await revision_body(t, revision_with_blobs_target(*ref, revision));
   if (!answer) co_return answer.error();
 
   fetched_model fetched;
@@ -61,6 +65,11 @@ boost::asio::awaitable<result<fetched_model>> fetch_listing(Transport& t, std::s
   // Listing at the sha keeps pages consistent and pins every download URL.
   std::string_view listed_at = sha.empty() ? revision : std::string_view(sha);
   file_table_access::set_prefix_empty_table(out.files, standard_url_prefix(t.endpoint(), ref->type, ref->id, listed_at));
+  if (!sha.empty() && limits.trust_siblings && parse_revision_siblings(*answer, out.files, max_trusted_siblings)) {
+    if (out.files.size() > limits.max_entries) co_return errc::bad_response;
+    out.fetched_at = now();
+    co_return fetched;
+  }
 
   std::string target = tree_target(*ref, listed_at);
   std::set<std::string> visited;

@@ -39,6 +39,8 @@ std::string api_prefix(const repo_ref& ref);
 inline bool valid_revision(std::string_view rev) { return !rev.empty() && rev.size() <= 256; }
 
 std::string revision_target(const repo_ref& ref, std::string_view revision);
+/// The revision answer with every file's size, blob id and LFS digests (one request instead of two).
+std::string revision_with_blobs_target(const repo_ref& ref, std::string_view revision);
 
 std::string tree_target(const repo_ref& ref, std::string_view revision);
 
@@ -73,6 +75,17 @@ result<std::string> parse_revision_sha(std::string_view body);
 /// pins everything); the info is descriptive and the Hub adds to it, so a value of another
 /// shape than expected is left out rather than failing the fetch.
 result<void> parse_revision_answer(std::string_view body, fetched_model& out);
+
+/// The answer's siblings as every file of the repository (the revision answer asked with
+/// ?blobs=true: rfilename, blobId, size, lfs{sha256, size, pointerSize}; no xetHash).
+/// `files` must be empty with its URL prefix set. True when they were complete and are now in
+/// `files`; false (files left empty) when any sibling lacks a blob id or size, a value is not
+/// what the tree would give, or the listing is as long as `max_trusted` — the Hub may cut long
+/// lists short, and the paginated tree is then the authority.
+bool parse_revision_siblings(std::string_view body, file_table& files, std::size_t max_trusted);
+
+/// Revision answers listing this many siblings or more are checked against the tree.
+inline constexpr std::size_t max_trusted_siblings = 1000;
 
 std::optional<std::uint64_t> strict_unsigned(const boost::json::value* v);
 

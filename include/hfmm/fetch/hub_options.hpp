@@ -53,6 +53,9 @@ struct hub_options {
   // Appended members (members are only ever appended: designated initializers keep working)
   std::chrono::milliseconds retry_base_delay{250};    ///< first backoff; doubles, jittered, capped at 30 s
   std::chrono::seconds max_rate_limit_wait{300};      ///< a 429 asking for longer fails at once
+  /// Always list the tree, even when the revision answer lists every file (one request more
+  /// per repository, and every file's xetHash, which that answer lacks).
+  bool tree_listing = false;
 };
 
 namespace detail {

@@ -30,7 +30,10 @@ basic_hub_fetcher<U>::basic_hub_fetcher(hub_options options) : state_(std::make_
 template <class U>
 boost::asio::awaitable<result<fetched_model>> basic_hub_fetcher<U>::fetch(std::string repo_id, std::string revision) {
   transport t{this};
-  co_return co_await detail::fetch_listing(t, repo_id, revision, {.max_entries = state_->options.max_entries});
+  detail::listing_limits limits;
+  limits.max_entries = state_->options.max_entries;
+  limits.trust_siblings = !state_->options.tree_listing;
+  co_return co_await detail::fetch_listing(t, repo_id, revision, limits);
 }
 
 template <class U>

@@ -43,6 +43,10 @@ HFMM_DECL std::string revision_target(const repo_ref& ref, std::string_view revi
   return t;
 }
 
+HFMM_DECL std::string revision_with_blobs_target(const repo_ref& ref, std::string_view revision) {
+  return revision_target(ref, revision) + "?blobs=true";
+}
+
 HFMM_DECL std::string tree_target(const repo_ref& ref, std::string_view revision) {
   auto t = api_prefix(ref) + "/tree/";
   append_encoded_segment(t, revision);
@@ -184,6 +188,44 @@ HFMM_DECL result<void> parse_tree_page(std::string_view body, file_table& files,
     file_table_access::append(files, p, e);
   }
   return {};
+}
+
+HFMM_DECL bool parse_revision_siblings(std::string_view body, file_table& files, std::size_t max_trusted) {
+  auto jv = parse_json_body(body);
+  const auto* siblings = jv && jv->is_object() ? jv->get_object().if_contains("siblings") : nullptr;
+  if (!siblings || !siblings->is_array() || siblings->get_array().size() >= max_trusted) return false;
+  auto give_up = [&] {
+    files.clear();
+    return false;
+  };
+  for (const auto& item : siblings->get_array()) {
+    const auto* o = item.if_object();
+    if (!o) return give_up();
+    const auto* name = o->if_contains("rfilename");
+    const auto* blob = o->if_contains("blobId");
+    auto size = strict_unsigned(o->if_contains("size"));
+    if (!name || !name->is_string() || name->get_string().empty() || !blob || !blob->is_string() ||
+        !is_lower_hex(blob->get_string(), 40) || !size || *size > max_plausible_file_size)
+      return give_up();
+    file_entry e;
+    e.size = *size;
+    e.oid = blob->get_string();
+    if (const auto* lfs = o->if_contains("lfs"); lfs && !lfs->is_null()) {
+      const auto* l = lfs->if_object();
+      const auto* sha = l ? l->if_contains("sha256") : nullptr;
+      auto lsize = l ? strict_unsigned(l->if_contains("size")) : std::nullopt;
+      auto psize = l ? strict_unsigned(l->if_contains("pointerSize")) : std::nullopt;
+      if (!sha || !sha->is_string() || !is_lower_hex(sha->get_string(), 64) || !lsize || !psize || *psize > 1024)
+        return give_up();
+      e.lfs = lfs_info{std::string(sha->get_string()), *lsize, static_cast<std::uint32_t>(*psize)};
+    }
+    std::string_view p(name->get_string().data(), name->get_string().size());
+    e.download_url = files.url_prefix();
+    append_encoded_path(e.download_url, p);
+    file_table_access::append(files, p, e);
+  }
+  if (file_table_access::finish(files) != 0) return give_up();  // a name listed twice
+  return true;
 }
 
 HFMM_DECL std::optional<std::string> parse_link_next(std::string_view header) {
