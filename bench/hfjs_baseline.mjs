@@ -1,8 +1,8 @@
 // Baseline: huggingface.js (@huggingface/hub, pinned in bench/package.json) listing the same
 // repositories from the same local Hub as refresh_bench — listFiles({recursive: true}) per repo,
-// in sequence or with Promise.all in batches. Started by refresh_bench with
+// in sequence or by `concurrency` workers at once. Started by refresh_bench with
 // NODE_EXTRA_CA_CERTS pointing at the local Hub's certificate.
-//   node hfjs_baseline.mjs <endpoint> <repos> <sequential|batched> [concurrency]
+//   node hfjs_baseline.mjs <endpoint> <repos> <sequential|concurrent> [concurrency]
 import { listFiles } from "@huggingface/hub";
 
 const [endpoint, repos, mode, concurrency = "64"] = process.argv.slice(2);
@@ -21,10 +21,14 @@ let files = 0;
 if (mode === "sequential") {
   for (const id of ids) files += await list(id);
 } else {
-  const batch = Number(concurrency);
-  for (let i = 0; i < ids.length; i += batch) {
-    const counts = await Promise.all(ids.slice(i, i + batch).map(list));
-    files += counts.reduce((a, b) => a + b, 0);
-  }
+  // `concurrency` workers, each taking the next repo when it is done (as refresh_all's workers do)
+  let next = 0;
+  const worker = async () => {
+    while (next < ids.length) {
+      const n = await list(ids[next++]);  // (files += await … would read files before the await)
+      files += n;
+    }
+  };
+  await Promise.all(Array.from({ length: Number(concurrency) }, worker));
 }
 console.log(JSON.stringify({ mode, seconds: (performance.now() - t0) / 1000, files }));

@@ -4,7 +4,8 @@
 //
 //   refresh_bench [--repos N] [--latency-ms L] [--runs K] [--hfjs DIR]
 // With --hfjs, huggingface.js (DIR/hfjs_baseline.mjs, its node_modules beside it) lists the
-// same repos from the same Hub, sequentially and with Promise.all in batches of 64.
+// same repos from the same Hub, sequentially and with 8, 32 and 64 workers (refresh_all's
+// concurrencies).
 #include "../tests/support/local_hub.hpp"
 
 #include <hfmm/fetch/hub_fetcher.hpp>
@@ -115,13 +116,14 @@ int main(int argc, char** argv) {
     line("unchanged", median(unchanged), unchanged_requests);
   }
   if (!hfjs.empty()) {
-    for (const char* mode : {"sequential", "batched"}) {
+    for (std::size_t concurrency : {1, 8, 32, 64}) {
       std::vector<double> times;
       std::size_t requests = 0;
       for (int run = 0; run < runs; ++run) {
         auto seen_before = hub.seen().size();
         auto command = "NODE_EXTRA_CA_CERTS='" + ca.string() + "' node '" + hfjs + "/hfjs_baseline.mjs' " +
-                       hub.endpoint() + " " + std::to_string(repos) + " " + mode + " 64";
+                       hub.endpoint() + " " + std::to_string(repos) + (concurrency == 1 ? " sequential 1" : " concurrent ") +
+                       (concurrency == 1 ? "" : std::to_string(concurrency));
         std::unique_ptr<FILE, int (*)(FILE*)> out(::popen(command.c_str(), "r"), ::pclose);
         char line[512] = {};
         if (!out || !std::fgets(line, sizeof line, out.get())) return 3;
@@ -130,11 +132,11 @@ int main(int argc, char** argv) {
         times.push_back(jv.at("seconds").to_number<double>());
         requests = hub.seen().size() - seen_before;
       }
-      bool batched = std::strcmp(mode, "batched") == 0;
-      double t = median(times), ideal = requests * latency_ms / 1000.0 / (batched ? 64.0 : 1.0);
-      std::printf("%-40s %10.2f %9zu %12.2f %9.2fx   %.1fx faster than sequential\n",
-                  batched ? "huggingface.js listFiles, batches of 64" : "huggingface.js listFiles, sequential", t,
-                  requests, ideal, t / ideal, baseline / t);
+      double t = median(times), ideal = requests * latency_ms / 1000.0 / static_cast<double>(concurrency);
+      char name[64];
+      std::snprintf(name, sizeof name, "huggingface.js listFiles c=%zu", concurrency);
+      std::printf("%-40s %10.2f %9zu %12.2f %9.2fx   %.1fx faster than sequential\n", name, t, requests, ideal, t / ideal,
+                  baseline / t);
     }
   }
   std::filesystem::remove(ca);
