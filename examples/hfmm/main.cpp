@@ -41,6 +41,9 @@ struct command_line {
   bool all = false, previous = false, hf_cache = false;
   std::string cache, lock, policy, output;
   std::size_t concurrency = 16, limit = 10;
+  hfmm::repo_listing_query listing;
+  std::string listing_type = "model";
+  bool searching = false;  ///< add: the ids come from a search too
 };
 
 /// --json's one document: the command's result, replaced by the first error.
@@ -302,6 +305,31 @@ int run_audit(command_line& cl, const std::vector<hfmm::audit_subject>& subjects
               << report->violations.size() << " violations\n";
   }
   return report->ok() ? exit_ok : exit_failed;
+}
+
+/// search, and add --author/...: the repositories the Hub lists. For search, the exit code;
+/// for add, nullopt once the ids found are appended to the command line.
+template <class Fetcher>
+std::optional<int> search_hub(command_line& cl, Fetcher& fetcher) {
+  if constexpr (!requires { fetcher.async_list_repos(cl.listing); }) {
+    return fail(cl, "searching the Hub: the bundled recordings (--offline) hold no listings; run it without --offline",
+                hfmm::errc::invalid_argument);
+  } else {
+    auto found = hfmm::detail::run_blocking(fetcher.async_list_repos(cl.listing));
+    if (!found) return fail(cl, "searching the Hub", found.error());
+    if (cl.command == "add") {
+      for (const auto& r : *found) cl.ids.push_back(r.id);
+      return std::nullopt;
+    }
+    if (cl.json) {
+      json::array items;
+      for (const auto& r : *found) items.push_back({{"id", r.id}, {"sha", r.sha}});
+      print_json({{"items", items}, {"count", found->size()}});
+    } else {
+      for (const auto& r : *found) std::cout << r.id << (r.sha.empty() ? "" : "  " + r.sha) << "\n";
+    }
+    return exit_ok;
+  }
 }
 
 /// verify --lock and audit --lock: no catalog is opened.
@@ -651,6 +679,9 @@ bool reads_only(const std::string& command) {
 template <class Fetcher>
 int with_fetcher(command_line& cl, Fetcher fetcher) {
   if (!cl.lock.empty()) return run_from_lock(cl, fetcher);
+  if (cl.command == "search" || cl.searching) {
+    if (auto code = search_hub(cl, fetcher)) return *code;  // search prints; add goes on with the ids found
+  }
   auto mode = reads_only(cl.command) ? hfmm::open_mode::read_only : hfmm::open_mode::read_write;
   return hfmm_cli::with_store(cl.store, mode, [&](auto storage) {
     using storage_type = decltype(storage);
@@ -704,9 +735,23 @@ int run_command_line(command_line& cl, int argc, char** argv) {
   app.add_flag("--json", cl.json, "print one JSON document on standard output");
   app.add_flag("--offline", cl.offline, "answer from the bundled recorded Hub responses ($HFMM_RECORDINGS)");
 
+  // A search of the Hub: `search` prints what it finds, `add --author/--search/--filter` adds it.
+  cl.listing.limit = 50;
+  auto listing_options = [&](CLI::App* c) {
+    c->add_option("--type", cl.listing_type, "model, dataset or space")->check(CLI::IsMember({"model", "dataset", "space"}));
+    c->add_option("--author", cl.listing.author, "only this user's or organization's repositories");
+    c->add_option("--search", cl.listing.search, "a substring of the repository id");
+    c->add_option("--filter", cl.listing.filter, "a tag the repositories carry (library, language, licence:…)");
+    c->add_option("--pipeline-tag", cl.listing.pipeline_tag, "a task, e.g. text-generation");
+    c->add_option("--sort", cl.listing.sort, "downloads, likes, lastModified, createdAt (descending)");
+    c->add_option("--limit", cl.listing.limit, "at most this many repositories")->check(CLI::Range(1, 100000));
+  };
+  auto* search = app.add_subcommand("search", "find repositories on the Hub (with their current commit)");
+  listing_options(search);
   auto* add = app.add_subcommand("add", "fetch repositories and store them in the catalog");
-  add->add_option("ID", cl.ids, "repo ids: org/name, datasets/org/name, spaces/org/name")->required();
+  add->add_option("ID", cl.ids, "repo ids: org/name, datasets/org/name, spaces/org/name");
   add->add_option("--branch", cl.branch, "branch, tag or commit");
+  listing_options(add);
   auto* refresh = app.add_subcommand("refresh", "fetch stored repositories again (all when no ID is given)");
   refresh->add_option("ID", cl.ids, "model ids of the catalog (org/name); none: every model");
   refresh->add_flag("--all", cl.all, "every model in the catalog");
@@ -762,6 +807,14 @@ int run_command_line(command_line& cl, int argc, char** argv) {
   }
   cl.command = app.get_subcommands().front()->get_name();
   cl.hf_cache = verify->count("--hf-cache") > 0;
+  cl.listing.repo_type = hfmm::parse_repo_type(cl.listing_type).value_or(hfmm::repo_type::model);
+  bool searching = !cl.listing.author.empty() || !cl.listing.search.empty() || !cl.listing.filter.empty() ||
+                   !cl.listing.pipeline_tag.empty();
+  if (cl.command == "add" && cl.ids.empty() && !searching)
+    return usage_failure(cl, "add needs repo ids, or --author/--search/--filter/--pipeline-tag to find them");
+  if (cl.command == "add" && !searching && (add->count("--limit") || add->count("--sort") || add->count("--type")))
+    return usage_failure(cl, "--limit, --sort and --type go with --author/--search/--filter/--pipeline-tag");
+  cl.searching = searching;
   if (cl.command == "verify" && cl.id.empty() && cl.lock.empty())
     return usage_failure(cl, "verify needs a model ID (or --lock FILE); see hfmm verify --help");
   if (cl.store.empty()) cl.store = hfmm::json_file_storage::default_path().string();

@@ -3,6 +3,7 @@
 #   cli_test.sh /path/to/hfmm
 set -u
 hfmm="$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"  # absolute: the script changes directory
+recorded="$(cd "$(dirname "$0")/../data/hub" && pwd)"
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 cd "$work"
@@ -287,6 +288,72 @@ assert list(a) == list(b), (list(a), list(b))
 for k in a:
     assert a[k] == b[k], k
 PY
+fi
+
+# search and add --author against a local Hub over plain HTTP (a mirror's endpoint): two pages
+# of listing, and each repo's revision answer listing every file (one request per repo).
+if ! command -v python3 > /dev/null; then
+  skip "search against a local Hub: python3 is missing"
+else
+  cat > local_hub.py <<'PY'
+import http.server, json, os, sys, threading
+data = sys.argv[1]
+revision = json.load(open(os.path.join(data, "wzshiming--gpt2.revision.main.json")))
+tree = json.load(open(os.path.join(data, "wzshiming--gpt2.tree.main.recursive-expand.json")))
+siblings = []
+for e in tree:
+    if e["type"] != "file":
+        continue
+    s = {"rfilename": e["path"], "blobId": e["oid"], "size": e["size"]}
+    if "lfs" in e:
+        s["lfs"] = {"sha256": e["lfs"]["oid"], "size": e["lfs"]["size"], "pointerSize": e["lfs"]["pointerSize"]}
+    siblings.append(s)
+revision["siblings"] = siblings
+pages = {None: (["mirror/a", "mirror/b"], "/api/models?author=mirror&cursor=2"), "2": (["mirror/c"], None)}
+class Hub(http.server.BaseHTTPRequestHandler):
+    def log_message(self, *args):
+        pass
+    def do_GET(self):
+        path, _, query = self.path.partition("?")
+        params = dict(p.split("=", 1) for p in query.split("&") if "=" in p)
+        if path == "/api/models" and params.get("author") == "mirror":
+            ids, next_page = pages[params.get("cursor")]
+            body = json.dumps([{"id": i, "sha": revision["sha"]} for i in ids]).encode()
+            headers = {"Link": '<%s>; rel="next"' % next_page} if next_page else {}
+        elif path.startswith("/api/models/mirror/") and "/revision/" in path and params.get("blobs") == "true":
+            body, headers = json.dumps(dict(revision, id=path.split("/")[4])).encode(), {}
+        else:
+            self.send_response(404); self.send_header("X-Error-Code", "RepoNotFound"); self.send_header("Content-Length", "0"); self.end_headers()
+            return
+        self.send_response(200)
+        for k, v in headers.items():
+            self.send_header(k, v)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Hub)
+print(server.server_address[1], flush=True)
+server.serve_forever()
+PY
+  python3 local_hub.py "$recorded" > hub-port.txt 2> hub-log.txt &
+  hub_pid=$!
+  for _ in $(seq 100); do [ -s hub-port.txt ] && break; sleep 0.05; done
+  port=$(cat hub-port.txt)
+  [ -n "$port" ] || { echo "FAIL: the local Hub did not start:"; cat hub-log.txt; failures=$((failures + 1)); port=1; }
+  export HF_ENDPOINT="http://127.0.0.1:$port" NO_PROXY="127.0.0.1" no_proxy="127.0.0.1"
+  expect 0 "search a local Hub" "$hfmm" search --author mirror
+  contains "mirror/c  ae329b6937f31305a0d6c6779f6cd4072cc4097e" "search follows the listing's pages"
+  expect 0 "search --limit" "$hfmm" --json search --author mirror --limit 2
+  contains '"count":2' "search stops at its limit"
+  expect 0 "add --author" "$hfmm" --store "$work/mirror.json" add --author mirror
+  contains "mirror/c: 26 files, 5.6 GB, commit ae329b6937f31305a0d6c6779f6cd4072cc4097e" "add --author adds what the search finds"
+  expect 0 "the mirrored models" "$hfmm" --store "$work/mirror.json" --json stats
+  contains '"total_models":3' "three models added"
+  expect 1 "search for nobody" "$hfmm" search --author nobody
+  expect 2 "search offline" "$hfmm" --offline search --author mirror
+  kill "$hub_pid" 2> /dev/null
+  unset HF_ENDPOINT
 fi
 
 if [ "$failures" -ne 0 ]; then echo "$failures failure(s)"; exit 1; fi

@@ -133,6 +133,54 @@ TEST_CASE("hub_fetcher: a first fetch is one request when the revision answer li
   }
 }
 
+TEST_CASE("hub_fetcher: a search of the Hub, page after page, up to the limit") {
+  hub_fixture f;
+  std::vector<std::string> targets;
+  auto listing = [](int from, int to) {
+    boost::json::array page;
+    for (int i = from; i < to; ++i)
+      page.push_back({{"_id", "x"}, {"id", "org/model-" + std::to_string(i)}, {"sha", std::string(40, 'a' + i % 6)}});
+    return boost::json::serialize(page);
+  };
+  f.hub.script([&](const hfmm_test::seen_request& r, std::size_t) -> std::optional<scripted_reply> {
+    if (!r.target.starts_with("/api/models?")) return std::nullopt;
+    targets.push_back(r.target);
+    if (r.target.find("cursor=2") != std::string::npos) return scripted_reply{.body = listing(6, 9)};
+    if (r.target.find("cursor=1") != std::string::npos)
+      return scripted_reply{.headers = {{"Link", "</api/models?author=org&cursor=2>; rel=\"next\""}}, .body = listing(3, 6)};
+    if (r.target.find("author=bad") != std::string::npos) return scripted_reply{.body = R"([{"id": "../etc"}])"};
+    return scripted_reply{.headers = {{"Link", "</api/models?author=org&cursor=1>; rel=\"next\""}}, .body = listing(0, 3)};
+  });
+  auto hub = f.fetcher();
+  hfmm::repo_listing_query q;
+  q.author = "org";
+  q.search = "model 1";
+  q.sort = "downloads";
+  q.limit = 100;
+  auto all = run_blocking(hub.async_list_repos(q));
+  REQUIRE(all);
+  REQUIRE(all->size() == 9);
+  CHECK(all->front() == hfmm::listed_repo{"org/model-0", std::string(40, 'a')});
+  CHECK(all->back().id == "org/model-8");
+  REQUIRE(targets.size() == 3);
+  CHECK(targets[0] == "/api/models?author=org&search=model%201&sort=downloads&direction=-1&expand%5B%5D=sha&limit=100");
+  CHECK(targets[1] == "/api/models?author=org&cursor=1");
+
+  q.limit = 4;  // stops as soon as it has enough
+  targets.clear();
+  auto four = run_blocking(hub.async_list_repos(q));
+  REQUIRE(four);
+  CHECK(four->size() == 4);
+  CHECK(targets.size() == 2);
+  CHECK(targets[0].ends_with("&limit=4"));
+
+  q.author = "bad";  // an id that could leave a URL path is refused
+  CHECK(run_blocking(hub.async_list_repos(q)).error() == hfmm::errc::bad_response);
+  q.author.clear();
+  q.repo_type = hfmm::repo_type::dataset;  // another collection: the recorded Hub has none, as for an unknown repo
+  CHECK_FALSE(run_blocking(hub.async_list_repos(q)));
+}
+
 TEST_CASE("hub_fetcher: parakeet over two pages through Link") {
   hub_fixture f;
   auto hub = f.fetcher();

@@ -13,6 +13,7 @@
 
 #include <boost/asio/awaitable.hpp>
 
+#include <algorithm>
 #include <set>
 
 namespace hfmm::detail {
@@ -96,6 +97,31 @@ boost::asio::awaitable<result<fetched_model>> fetch_listing(Transport& t, std::s
   if (file_table_access::finish(out.files) != 0) co_return errc::bad_response;  // a path listed twice
   out.fetched_at = now();
   co_return fetched;
+}
+
+/// Repositories matching `q`, page after page (Link rel="next"), up to q.limit.
+template <class Transport>
+boost::asio::awaitable<result<std::vector<listed_repo>>> list_repositories(Transport& t, repo_listing_query q,
+                                                                           listing_limits limits = {}) {
+  std::vector<listed_repo> out;
+  if (q.limit == 0) co_return out;
+  std::string target = listing_target(q, std::min<std::size_t>(q.limit, 1000));
+  std::set<std::string> visited;
+  for (;;) {
+    if (!visited.insert(target).second || visited.size() > limits.max_pages) co_return errc::bad_response;  // Link loop
+    auto page = co_await t.async_get(target);
+    if (!page) co_return page.error();
+    if (auto ec = classify_response(*page)) co_return ec;
+    auto before = out.size();
+    if (auto ok = parse_listing_page(page->body, q.repo_type, out); !ok) co_return ok.error();
+    if (out.size() >= q.limit) break;
+    auto next = parse_link_next(page->header("Link"));
+    if (!next) break;
+    if (out.size() == before) co_return errc::bad_response;  // endless empty pages
+    target = resolve_reference(target, *next);
+  }
+  if (out.size() > q.limit) out.resize(q.limit);
+  co_return out;
 }
 
 }  // namespace hfmm::detail

@@ -98,6 +98,37 @@ inline constexpr std::uint64_t max_plausible_file_size = 1ull << 50;
 result<void> parse_tree_page(std::string_view body, file_table& files, std::size_t& entries,
                              std::size_t max_entries);
 
+}  // namespace hfmm::detail
+
+namespace hfmm {
+
+/// A search of the Hub's repositories (GET /api/{models|datasets|spaces}); empty fields are
+/// not sent. Results come newest-first by `sort` (the Hub's order when empty).
+struct repo_listing_query {
+  hfmm::repo_type repo_type = repo_type::model;
+  std::string author, search, filter, pipeline_tag, sort;
+  std::size_t limit = 100;  ///< repositories wanted, over all pages
+};
+
+/// One repository of a listing, with its current commit.
+struct listed_repo {
+  std::string id;   ///< as the catalog spells it ("org/name", "datasets/org/name")
+  std::string sha;  ///< empty when the listing did not say
+  bool operator==(const listed_repo&) const = default;
+};
+
+}  // namespace hfmm
+
+namespace hfmm::detail {
+
+/// The first page of a listing: the query's parameters, the current commit of each repository
+/// (expand[]=sha), at most `page_size` a page.
+std::string listing_target(const repo_listing_query& q, std::size_t page_size);
+
+/// Appends the repositories of one listing page (a JSON array of {id, sha, ...}). Strict on
+/// what it keeps: an entry without a valid id, or with a sha that is not 40 hex, is bad_response.
+result<void> parse_listing_page(std::string_view body, repo_type type, std::vector<listed_repo>& out);
+
 /// The target of `Link: <url>; rel="next"`, when there is one.
 std::optional<std::string> parse_link_next(std::string_view header);
 

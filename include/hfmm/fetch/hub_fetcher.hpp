@@ -187,6 +187,10 @@ public:
                                                                      std::string_view revision) {
     return resolve(std::string(repo_id), std::string(revision));
   }
+  /// The repositories a search of the Hub finds, with their current commits.
+  boost::asio::awaitable<result<std::vector<listed_repo>>> async_list_repos(repo_listing_query query) {
+    return list(std::move(query));
+  }
   /// GET one URL (absolute, or a "/api/..." target on the endpoint) with retries, redirects and
   /// rate-limit handling. Non-2xx answers are returned, not turned into errors.
   boost::asio::awaitable<result<detail::http_response>> async_get(std::string url) { return get(std::move(url)); }
@@ -222,6 +226,7 @@ private:
   boost::asio::awaitable<result<fetched_model>> fetch(std::string repo_id, std::string revision);
   boost::asio::awaitable<result<repo_structure>> fetch_structure(std::string repo_id, std::string revision);
   boost::asio::awaitable<result<std::string>> resolve(std::string repo_id, std::string revision);
+  boost::asio::awaitable<result<std::vector<listed_repo>>> list(repo_listing_query query);
   boost::asio::awaitable<result<detail::http_response>> get(std::string url);
   boost::asio::awaitable<result<detail::http_response>> send_once(const detail::http_url& url, bool with_token);
   boost::asio::awaitable<result<std::unique_ptr<detail::hub_connection>>> connect(const detail::http_origin& origin);

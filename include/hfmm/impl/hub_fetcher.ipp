@@ -45,6 +45,12 @@ boost::asio::awaitable<result<repo_structure>> basic_hub_fetcher<U>::fetch_struc
 }
 
 template <class U>
+boost::asio::awaitable<result<std::vector<listed_repo>>> basic_hub_fetcher<U>::list(repo_listing_query query) {
+  transport t{this};
+  co_return co_await detail::list_repositories(t, std::move(query));
+}
+
+template <class U>
 boost::asio::awaitable<result<std::string>> basic_hub_fetcher<U>::resolve(std::string repo_id, std::string revision) {
   auto ref = detail::parse_repo_id(repo_id);
   if (!ref) co_return ref.error();

@@ -228,6 +228,41 @@ HFMM_DECL bool parse_revision_siblings(std::string_view body, file_table& files,
   return true;
 }
 
+HFMM_DECL std::string listing_target(const repo_listing_query& q, std::size_t page_size) {
+  std::string t = "/api/";
+  t.append(repo_collection(q.repo_type)).append("?");
+  for (const auto& [key, value] : {std::pair<std::string_view, const std::string&>{"author", q.author},
+                                   {"search", q.search}, {"filter", q.filter}, {"pipeline_tag", q.pipeline_tag},
+                                   {"sort", q.sort}}) {
+    if (value.empty()) continue;
+    t.append(key).append("=");
+    append_encoded_segment(t, value);
+    t += "&";
+  }
+  if (!q.sort.empty()) t += "direction=-1&";
+  t += "expand%5B%5D=sha&limit=" + std::to_string(page_size);
+  return t;
+}
+
+HFMM_DECL result<void> parse_listing_page(std::string_view body, repo_type type, std::vector<listed_repo>& out) {
+  auto jv = parse_json_body(body);
+  if (!jv || !jv->is_array()) return errc::bad_response;
+  for (const auto& item : jv->get_array()) {
+    const auto* o = item.if_object();
+    const auto* id = o ? string_member(*o, "id") : nullptr;
+    if (!id) return errc::bad_response;
+    auto ref = parse_repo_id(std::string(repo_url_prefix(type)) + std::string(*id));
+    if (!ref || ref->type != type) return errc::bad_response;
+    listed_repo r{display_id(*ref), {}};
+    if (const auto* sha = o->if_contains("sha"); sha && !sha->is_null()) {
+      if (!sha->is_string() || !is_lower_hex(sha->get_string(), 40)) return errc::bad_response;
+      r.sha = sha->get_string();
+    }
+    out.push_back(std::move(r));
+  }
+  return {};
+}
+
 HFMM_DECL std::optional<std::string> parse_link_next(std::string_view header) {
   while (!header.empty()) {
     auto open = header.find('<');
