@@ -20,6 +20,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     HFMM_FUZZ_CHECK(back && *back == *answer.structure.model_info);
   }
 
+  std::vector<listed_repo> listed;  // a page of a repository search
+  if (detail::parse_listing_page(body, repo_type::dataset, listed))
+    for (const auto& r : listed) {
+      auto ref = detail::parse_repo_id(r.id);
+      HFMM_FUZZ_CHECK(ref && ref->type == repo_type::dataset && detail::display_id(*ref) == r.id);
+      HFMM_FUZZ_CHECK(r.sha.empty() || detail::is_lower_hex(r.sha, 40));
+    }
+
   file_table files;
   detail::file_table_access::set_prefix_empty_table(
       files, standard_url_prefix("https://huggingface.co", repo_type::model, "org/name", "main"));
