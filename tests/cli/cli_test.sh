@@ -194,6 +194,15 @@ contains "MISMATCH sub/weights.bin (sha256" "verify --lock names the mismatch"
 expect 1 "verify --lock --json" "$hfmm" --json verify --lock local.lock repo
 contains '"model_id":"local/model","ok":false' "verify --lock --json names the model"
 expect 1 "verify --lock of a model it does not hold" "$hfmm" verify --lock local.lock other/model repo
+printf 'abc' > repo/sub/weights.bin
+mv repo/hello.txt hello.away
+printf 'x' > repo/stray.txt
+expect 1 "verify against a lock: a missing and an extra file" "$hfmm" verify --lock local.lock repo
+contains "MISSING  hello.txt" "verify --lock names the missing file"
+contains "EXTRA    stray.txt" "verify --lock names the extra file"
+mv hello.away repo/hello.txt
+rm repo/stray.txt
+printf 'abd' > repo/sub/weights.bin
 expect 0 "lock to standard output" "$hfmm" lock wzshiming/gpt2
 contains '"model.safetensors": {"size": 548105171, "oid": "44b36d6e32d13c8fb28b0feab0ac8bfefa7efeda", "sha256": "248dfc3911869ec493c76e65bf2fcf7f615828b0254c12b473182f0f81d3a707"}' "the lock has a file per line"
 cp out.txt gpt2.lock
@@ -344,7 +353,11 @@ PY
   export HF_ENDPOINT="http://127.0.0.1:$port" NO_PROXY="127.0.0.1" no_proxy="127.0.0.1"
   expect 0 "search a local Hub" "$hfmm" search --author mirror
   contains "mirror/c  ae329b6937f31305a0d6c6779f6cd4072cc4097e" "search follows the listing's pages"
-  expect 0 "search --limit" "$hfmm" --json search --author mirror --limit 2
+  if declare -F one_document > /dev/null; then
+    one_document 0 "search --limit" "$hfmm" --json search --author mirror --limit 2
+  else
+    expect 0 "search --limit" "$hfmm" --json search --author mirror --limit 2
+  fi
   contains '"count":2' "search stops at its limit"
   expect 0 "add --author" "$hfmm" --store "$work/mirror.json" add --author mirror
   contains "mirror/c: 26 files, 5.6 GB, commit ae329b6937f31305a0d6c6779f6cd4072cc4097e" "add --author adds what the search finds"
