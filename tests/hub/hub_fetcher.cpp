@@ -121,10 +121,11 @@ TEST_CASE("hub_fetcher: a first fetch is one request when the revision answer li
   CHECK(some_xet);
 
   // Not complete, or too long to trust: the tree decides.
-  for (const auto& [body, why] : {std::pair{revision_with_blobs(0, true), "a sibling without a size"},
-                                  std::pair{revision_with_blobs(hfmm::detail::max_trusted_siblings), "a list the Hub may cut"}}) {
+  for (const auto& fallback : {std::pair{revision_with_blobs(0, true), "a sibling without a size"},
+                                std::pair{revision_with_blobs(hfmm::detail::max_trusted_siblings), "a list the Hub may cut"}}) {
+    const char* why = fallback.second;  // (clang 14 cannot capture a structured binding in CAPTURE's lambda)
     CAPTURE(why);
-    answer = body;
+    answer = fallback.first;
     hfmm::hub_fetcher again(f.options());
     auto s = run_blocking(again.async_fetch_structure("wzshiming/gpt2", "main"));
     REQUIRE(s);
