@@ -2,6 +2,8 @@
 // -Wall -Wextra -Wpedantic -Werror, by g++ (an object library of the test build) and by clang
 // (the clang_warnings test). A warning in a header body fails the build.
 #include <hfmm/hfmm.hpp>
+#include <hfmm/audit.hpp>
+#include <hfmm/lock.hpp>
 #include <hfmm/fetch/hub_fetcher.hpp>
 #include <hfmm/storage/gzip_codec.hpp>
 #include <hfmm/storage/postgres.hpp>

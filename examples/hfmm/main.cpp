@@ -6,6 +6,8 @@
 // With --json, standard output carries exactly one JSON document, printed when the command is
 // over: its result, or {"error": {"code", "message", "what", "detail"}}.
 #include <hfmm/hfmm.hpp>
+#include <hfmm/audit.hpp>
+#include <hfmm/lock.hpp>
 #include <hfmm/fetch/hub_fetcher.hpp>
 #include "stores.hpp"
 

@@ -17,8 +17,6 @@
 #include <hfmm/manager.hpp>
 #include <hfmm/verify.hpp>
 #include <hfmm/diff.hpp>
-#include <hfmm/lock.hpp>
-#include <hfmm/audit.hpp>
 
 #if defined(HFMM_SEPARATE_COMPILATION)
 #include <hfmm/detail/instantiations.hpp>

@@ -16,3 +16,5 @@
 
 #define HFMM_SOURCE 1
 #include <hfmm/hfmm.hpp>
+#include <hfmm/audit.hpp>  // (not in the umbrella: most programs lock and audit nothing)
+#include <hfmm/lock.hpp>

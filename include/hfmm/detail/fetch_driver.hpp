@@ -99,6 +99,14 @@ boost::asio::awaitable<result<fetched_model>> fetch_listing(Transport& t, std::s
   co_return fetched;
 }
 
+/// The structure of a fetch that also gave model info (a fetcher's async_fetch_structure).
+template <class FetchModel>
+boost::asio::awaitable<result<repo_structure>> structure_of(FetchModel fetch) {
+  auto fetched = co_await std::move(fetch);
+  if (!fetched) co_return fetched.error();
+  co_return std::move(fetched->structure);
+}
+
 /// Repositories matching `q`, page after page (Link rel="next"), up to q.limit.
 template <class Transport>
 boost::asio::awaitable<result<std::vector<listed_repo>>> list_repositories(Transport& t, repo_listing_query q,

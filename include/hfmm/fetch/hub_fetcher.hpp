@@ -177,7 +177,7 @@ public:
 
   boost::asio::awaitable<result<repo_structure>> async_fetch_structure(std::string_view repo_id,
                                                                        std::string_view revision) {
-    return fetch_structure(std::string(repo_id), std::string(revision));
+    return detail::structure_of(fetch(std::string(repo_id), std::string(revision)));
   }
   /// The structure with the record-level model info of the commit (same requests).
   boost::asio::awaitable<result<fetched_model>> async_fetch_model(std::string_view repo_id, std::string_view revision) {
@@ -224,7 +224,6 @@ private:
   };
 
   boost::asio::awaitable<result<fetched_model>> fetch(std::string repo_id, std::string revision);
-  boost::asio::awaitable<result<repo_structure>> fetch_structure(std::string repo_id, std::string revision);
   boost::asio::awaitable<result<std::string>> resolve(std::string repo_id, std::string revision);
   boost::asio::awaitable<result<std::vector<listed_repo>>> list(repo_listing_query query);
   boost::asio::awaitable<result<detail::http_response>> get(std::string url);

@@ -34,7 +34,7 @@ public:
 
   boost::asio::awaitable<result<repo_structure>> async_fetch_structure(std::string_view repo_id,
                                                                        std::string_view revision) {
-    return fetch_structure(std::string(repo_id), std::string(revision));
+    return detail::structure_of(fetch(std::string(repo_id), std::string(revision)));
   }
   /// The structure with the record-level model info of the commit (from the revision answer
   /// when replaying; none for added structures).
@@ -71,7 +71,6 @@ private:
   // instantiation (detail/instantiations.hpp) keeps these coroutines out of other translation
   // units. Parameters by value: the coroutine outlives the caller's string_views.
   boost::asio::awaitable<result<fetched_model>> fetch(std::string repo_id, std::string revision);
-  boost::asio::awaitable<result<repo_structure>> fetch_structure(std::string repo_id, std::string revision);
   boost::asio::awaitable<result<std::string>> resolve(std::string repo_id, std::string revision);
 
   std::shared_ptr<state> state_ = std::make_shared<state>();
@@ -118,14 +117,6 @@ boost::asio::awaitable<result<fetched_model>> basic_mock_fetcher<Recordings>::fe
   }
   replay_transport t{state_.get()};
   co_return co_await detail::fetch_listing(t, repo_id, revision);
-}
-
-template <class Recordings>
-boost::asio::awaitable<result<repo_structure>> basic_mock_fetcher<Recordings>::fetch_structure(std::string repo_id,
-                                                                                              std::string revision) {
-  auto fetched = co_await fetch(std::move(repo_id), std::move(revision));
-  if (!fetched) co_return fetched.error();
-  co_return std::move(fetched->structure);
 }
 
 template <class Recordings>

@@ -37,14 +37,6 @@ boost::asio::awaitable<result<fetched_model>> basic_hub_fetcher<U>::fetch(std::s
 }
 
 template <class U>
-boost::asio::awaitable<result<repo_structure>> basic_hub_fetcher<U>::fetch_structure(std::string repo_id,
-                                                                                     std::string revision) {
-  auto fetched = co_await fetch(std::move(repo_id), std::move(revision));
-  if (!fetched) co_return fetched.error();
-  co_return std::move(fetched->structure);
-}
-
-template <class U>
 boost::asio::awaitable<result<std::vector<listed_repo>>> basic_hub_fetcher<U>::list(repo_listing_query query) {
   transport t{this};
   co_return co_await detail::list_repositories(t, std::move(query));
