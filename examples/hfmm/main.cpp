@@ -687,7 +687,7 @@ int with_fetcher(command_line& cl, Fetcher fetcher) {
   auto mode = reads_only(cl.command) ? hfmm::open_mode::read_only : hfmm::open_mode::read_write;
   return hfmm_cli::with_store(cl.store, mode, [&](auto storage) {
     using storage_type = decltype(storage);
-    if constexpr (requires { storage.find_model(cl.id); }) {
+    if constexpr (!hfmm::queryable_storage<storage_type> && requires { storage.find_models_with_file(cl.pattern); }) {
       if (auto code = answer_from_file(storage, cl)) return *code;
       if (auto code = refresh_from_file(storage, fetcher, cl)) return *code;
     }

@@ -7,6 +7,9 @@
 #include <boost/asio/awaitable.hpp>
 
 #include <concepts>
+#include <cstdint>
+#include <map>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -46,6 +49,50 @@ struct storage_traits {
   static constexpr bool persistent = true;
   static constexpr bool single_writer = true;
   static constexpr bool can_be_corrupt = true;
+};
+
+/// get_stats(); its JSON uses the Python Model Manager's keys.
+struct manager_stats {
+  std::size_t total_models = 0;
+  std::map<std::string, std::size_t> models_by_type, models_by_architecture, common_input_types, common_output_types;
+  std::size_t models_with_hf_config = 0, models_with_inference_code = 0, models_with_repo_structure = 0;
+  std::uint64_t total_tracked_files = 0;
+  std::uint64_t total_tracked_bytes = 0;
+  bool operator==(const manager_stats&) const = default;
+};
+
+/// What a refresh needs of a stored model, without its files: which repository and branch it
+/// tracks and the commit it is pinned to.
+struct model_pin {
+  std::string model_id;
+  bool has_structure = false;
+  repo_type type = repo_type::model;
+  std::string repo_id;     ///< the structure's repo id; empty: the model id
+  std::string branch;      ///< empty without a structure ("main" is fetched)
+  std::string commit_sha;  ///< empty without a structure
+  bool operator==(const model_pin&) const = default;
+};
+
+/// One file of one stored model.
+struct stored_path {
+  std::string model_id, path;
+  bool operator==(const stored_path&) const = default;
+};
+
+/// A store that answers the manager's queries itself (the SQL stores): model_manager then
+/// does not load the catalog on open, materializes only the models a result names, and
+/// writes straight through. Every answer is in catalog (first-insert) order, as the
+/// resident manager gives it; valid expressions and semantics: docs/policies.md.
+template <class S>
+concept queryable_storage = storage<S> && requires(S s, std::string_view text, std::span<const std::string> ids) {
+  { s.model_count() } -> std::same_as<result<std::size_t>>;
+  { s.contains(text) } -> std::same_as<result<bool>>;
+  { s.find_model(text) } -> std::same_as<result<std::optional<model_metadata>>>;
+  { s.find_models(ids) } -> std::same_as<result<std::vector<model_metadata>>>;
+  { s.model_pins() } -> std::same_as<result<std::vector<model_pin>>>;
+  { s.models_with_path(text) } -> std::same_as<result<std::vector<std::string>>>;
+  { s.files_with_content(text) } -> std::same_as<result<std::vector<stored_path>>>;
+  { s.stats() } -> std::same_as<result<manager_stats>>;
 };
 
 /// Where repository structures come from.

@@ -8,6 +8,11 @@
 // Thread safety: writers (add/remove/refresh/import/reload/close) need exclusive access;
 // concurrent const calls are safe while no writer runs. Pointers returned by queries are
 // valid until the next mutation. Query results are in first-insert order.
+//
+// Two modes, chosen by the storage: a resident store (memory, JSON file) is loaded on open
+// and queried through in-memory indexes; a queryable store (SQLite, DuckDB, PostgreSQL;
+// queryable_storage) is asked each question, so a one-shot command costs the question, not
+// the catalog. The answers are the same in both modes.
 
 #include <hfmm/concepts.hpp>
 #include <hfmm/detail/blocking.hpp>
@@ -32,6 +37,7 @@
 #include <stop_token>
 #include <string>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace hfmm {
@@ -94,18 +100,39 @@ struct duplicate_report {
   bool operator==(const duplicate_report&) const = default;
 };
 
-/// get_stats(); its JSON uses the Python Model Manager's keys.
-struct manager_stats {
-  std::size_t total_models = 0;
-  std::map<std::string, std::size_t> models_by_type, models_by_architecture, common_input_types, common_output_types;
-  std::size_t models_with_hf_config = 0, models_with_inference_code = 0, models_with_repo_structure = 0;
-  std::uint64_t total_tracked_files = 0;
-  std::uint64_t total_tracked_bytes = 0;
-  bool operator==(const manager_stats&) const = default;
-};
-
+/// manager_stats (concepts.hpp) as JSON, with the Python Model Manager's keys.
 void tag_invoke(boost::json::value_from_tag, boost::json::value& jv, const manager_stats& s);
 result<manager_stats> tag_invoke(boost::json::try_value_to_tag<manager_stats>, const boost::json::value& jv);
+
+namespace detail {
+/// A queried manager's models: those its results named, by id, until the next mutation
+/// (pointers stay valid as long), the whole catalog once a query needed it, the model count.
+struct materialized_models {
+  std::unique_ptr<std::mutex> mutex = std::make_unique<std::mutex>();  ///< the store serves one query at a time
+  std::map<std::string, std::unique_ptr<model_metadata>, std::less<>> by_id;
+  std::optional<std::vector<const model_metadata*>> all;
+  std::optional<std::size_t> count;
+  error_code error;
+  materialized_models() = default;
+  materialized_models(materialized_models&& o) noexcept
+      : mutex(std::exchange(o.mutex, std::make_unique<std::mutex>())), by_id(std::move(o.by_id)), all(std::move(o.all)),
+        count(std::exchange(o.count, std::nullopt)), error(o.error) {}
+  materialized_models& operator=(materialized_models&& o) noexcept {
+    std::swap(mutex, o.mutex);
+    by_id = std::move(o.by_id);
+    all = std::move(o.all);
+    count = std::exchange(o.count, std::nullopt);
+    error = o.error;
+    return *this;
+  }
+  /// After a write: every materialized model may be stale.
+  void forget() {
+    by_id.clear();
+    all.reset();
+    count.reset();
+  }
+};
+}  // namespace detail
 
 template <hfmm::storage Storage = json_file_storage, hfmm::fetcher Fetcher = mock_fetcher>
 class model_manager {
@@ -129,7 +156,9 @@ public:
 
   /// Persists and releases the store; idempotent.
   result<void> close();
-  /// Reloads everything from the store (what other writers stored, for shared stores).
+  /// Reloads everything from the store (what other writers stored, for shared stores). In
+  /// queried mode every question already goes to the store; reload() forgets the models and
+  /// the count materialized so far, so that they too show what others stored since.
   result<void> reload();
 
   // ---- the Python Model Manager's methods
@@ -170,9 +199,18 @@ public:
   /// Other models ranked by the mean of their path and content Jaccard indexes.
   std::vector<similar_model> get_similar_models(std::string_view id, std::size_t limit = 10) const;
 
-  std::size_t size() const noexcept { return live_; }
+  std::size_t size() const noexcept;
+
+  /// A query the store answered (queried mode) that failed — get_model, get_stats and the
+  /// list queries have no error channel, so they answer "nothing" and the cause stays here
+  /// until the next query fails or clear_query_error(). Resident mode never sets it.
+  error_code query_error() const noexcept { return materialized_.error; }
+  void clear_query_error() noexcept { materialized_.error = {}; }
 
 private:
+  /// Whether the store answers the queries itself (queryable_storage): nothing is loaded on
+  /// open, results are materialized on demand, writes go straight to the store.
+  static constexpr bool queried = queryable_storage<Storage>;
   struct no_init_t {};
   model_manager(no_init_t, Storage s, Fetcher f) : storage_(std::move(s)), fetcher_(std::move(f)) {}
   result<void> init(diagnostics* why = nullptr);
@@ -184,14 +222,30 @@ private:
   std::size_t position(std::string_view id) const;
   /// The model with a fresh structure; keeps the old one as `previous` when the commit changed,
   /// and fills what the record does not say from the model info (apply_model_info).
-  static model_metadata with_fetched(const model_metadata& m, fetched_model f, bool& changed);
+  static model_metadata with_fetched(model_metadata m, fetched_model f, bool& changed);
   /// The structure with the model info, when the fetcher gives it.
   boost::asio::awaitable<result<fetched_model>> fetch_model(std::string repo, std::string branch);
-  static std::string repo_id_of(const model_metadata& m);
+  static model_pin pin_of(const model_metadata& m);
+  /// The Hub repository a pinned model is fetched from.
+  static std::string repo_of(const model_pin& pin);
+  result<std::vector<model_pin>> pins() const;
+  /// A copy of the stored model, materializing nothing (refresh_all's workers).
+  result<std::optional<model_metadata>> stored_copy(std::string_view id) const;
   template <class Pred>
   std::vector<const model_metadata*> select(Pred pred) const;
+  /// Calls f(const model_metadata&) for every model in catalog order (queried mode: all of
+  /// them materialized first). Errors: the store's.
+  template <class F>
+  result<void> for_each_model(F f) const;
 
-  Storage storage_;
+  // Queried mode: models materialized from the store by the queries that named them.
+  const model_metadata* keep(model_metadata m) const;  ///< with the mutex held
+  std::vector<const model_metadata*> materialize(const std::vector<std::string>& ids) const;  ///< the same
+  result<const std::vector<const model_metadata*>*> everything() const;
+  template <class T>
+  T noted(result<T> r, T otherwise) const;  ///< the value, or `otherwise` with the error noted
+
+  mutable Storage storage_;  // mutable: a queried store answers const queries
   Fetcher fetcher_;
   bool open_ = false;
   std::vector<std::unique_ptr<model_metadata>> models_;  ///< by slot, first-insert order; null = removed
@@ -214,6 +268,7 @@ private:
   mutable detail::path_index paths_;
   mutable detail::content_index contents_;
   mutable std::atomic<std::size_t> index_queries_{0};  ///< path and content queries so far
+  mutable detail::materialized_models materialized_;   ///< queried mode only
 };
 
 using offline_model_manager = model_manager<memory_storage, mock_fetcher>;

@@ -21,6 +21,9 @@
 // (schema_newer). The Python Model Manager's own table `model_metadata`, when present, is
 // imported on open (rows that are new or newer than ours); it is never modified.
 
+#include <hfmm/concepts.hpp>
+#include <hfmm/detail/ascii.hpp>
+#include <hfmm/detail/hex.hpp>
 #include <hfmm/detail/time.hpp>
 #include <hfmm/json.hpp>
 
@@ -32,6 +35,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <tuple>
 #include <unordered_map>
 #include <vector>
 
@@ -45,7 +49,7 @@ struct sql_dialect {
   const char* json_type;    ///< JSON column type
   const char* bigint_type;  ///< 64-bit integers
   const char* table_exists; ///< a query with $1 = table name, returning a row when it exists
-  const char* delete_files_of;  ///< $1 = a JSON array of model ids
+  const char* ids_in;       ///< a subquery of the model ids in $1, a JSON array of strings
   const char* column_exists;///< $1 = table, $2 = column
   const char* migrate_lock = nullptr;    ///< serializes schema changes between processes (shared stores)
   const char* migrate_unlock = nullptr;
@@ -219,13 +223,208 @@ public:
 
   result<std::vector<model_metadata>> load() {
     if (!open_) return errc::invalid_argument;
-    auto models = db_.rows("SELECT " + models_column_list(false) + " FROM models ORDER BY position, model_id", {});
+    return read_models("", {});
+  }
+
+  // ---- queryable_storage: answers from the database's indexes, nothing loaded whole
+
+  result<std::size_t> model_count() {
+    auto n = single_number("SELECT COUNT(*) FROM models", {});
+    if (!n) return n.error();
+    return static_cast<std::size_t>(*n);
+  }
+
+  result<bool> contains(std::string_view id) {
+    if (!open_) return errc::invalid_argument;
+    sql_value key{std::string(id)};
+    auto r = db_.rows("SELECT 1 FROM models WHERE model_id = $1", {&key, 1});
+    if (!r) return {boost::system::in_place_error, r.error()};
+    return !r->empty();
+  }
+
+  result<std::optional<model_metadata>> find_model(std::string_view id) {
+    if (!open_) return errc::invalid_argument;
+    sql_value key{std::string(id)};
+    auto found = read_models(" WHERE model_id = $1", {&key, 1});
+    if (!found) return found.error();
+    if (found->empty()) return std::optional<model_metadata>();
+    return std::optional<model_metadata>(std::move(found->front()));
+  }
+
+  /// The stored models among `ids`, in catalog order; ids not stored are left out.
+  result<std::vector<model_metadata>> find_models(std::span<const std::string> ids) {
+    if (!open_) return errc::invalid_argument;
+    if (ids.empty()) return std::vector<model_metadata>();
+    if (ids.size() == 1) {
+      auto one = find_model(ids[0]);
+      if (!one) return one.error();
+      std::vector<model_metadata> out;
+      if (*one) out.push_back(std::move(**one));
+      return out;
+    }
+    sql_value list = id_list(ids);
+    return read_models(std::string(" WHERE model_id IN ") + Backend::dialect.ids_in, {&list, 1});
+  }
+
+  /// Every model's repository, branch and commit, in catalog order: what refresh_all reads.
+  result<std::vector<model_pin>> model_pins() {
+    if (!open_) return errc::invalid_argument;
+    auto rows = db_.rows("SELECT model_id, has_structure, structure_model_id, repo_type, branch, commit_sha FROM models "
+                         "ORDER BY position, model_id", {});
+    if (!rows) return rows.error();
+    std::vector<model_pin> out;
+    out.reserve(rows->size());
+    for (auto& r : *rows) {
+      auto& pin = out.emplace_back();
+      pin.model_id = r[0].value_or("");
+      pin.has_structure = parse_u64(r[1]).value_or(0) != 0;
+      if (!pin.has_structure) continue;
+      pin.repo_id = r[2].value_or("");
+      pin.type = parse_repo_type(r[3].value_or("model")).value_or(repo_type::model);
+      pin.branch = r[4].value_or("main");
+      pin.commit_sha = r[5].value_or("");
+    }
+    return out;
+  }
+
+  /// The models with a file path containing `pattern` (ASCII case-insensitive), each once, in
+  /// catalog order. The database's lower() narrows (it folds at least ASCII, alike on both
+  /// sides), the exact test decides.
+  result<std::vector<std::string>> models_with_path(std::string_view pattern) {
+    if (!open_) return errc::invalid_argument;
+    sql_value like = "%" + like_escaped(pattern) + "%";
+    auto rows = db_.rows("SELECT f.model_id, m.position, f.path FROM files f JOIN models m ON m.model_id = f.model_id "
+                         "WHERE lower(f.path) LIKE lower(CAST($1 AS TEXT)) ESCAPE '\\'", {&like, 1});
+    if (!rows) return rows.error();
+    auto needle = to_lower_ascii(pattern);
+    std::vector<std::pair<std::uint64_t, std::string>> hits;
+    for (auto& r : *rows)
+      if (r[0] && r[2] && icontains(*r[2], needle)) hits.emplace_back(parse_u64(r[1]).value_or(0), std::move(*r[0]));
+    std::sort(hits.begin(), hits.end());
+    hits.erase(std::unique(hits.begin(), hits.end()), hits.end());
+    std::vector<std::string> out;
+    out.reserve(hits.size());
+    for (auto& h : hits) out.push_back(std::move(h.second));
+    return out;
+  }
+
+  /// Files whose LFS SHA-256 (64 lower-case hex) or git oid (40) is `digest`, in catalog order
+  /// and, within a model, path order.
+  result<std::vector<stored_path>> files_with_content(std::string_view digest) {
+    if (!open_) return errc::invalid_argument;
+    std::vector<stored_path> out;
+    bool sha256 = is_lower_hex(digest, 64);
+    if (!sha256 && !is_lower_hex(digest, 40)) return out;
+    sql_value key{std::string(digest)};
+    auto rows = db_.rows(std::string("SELECT f.model_id, m.position, f.path FROM files f JOIN models m ON m.model_id = "
+                                     "f.model_id WHERE f.") + (sha256 ? "lfs_sha256" : "oid") + " = $1",
+                         {&key, 1});
+    if (!rows) return rows.error();
+    std::vector<std::tuple<std::uint64_t, std::string, std::string>> hits;
+    for (auto& r : *rows)
+      if (r[0] && r[2]) hits.emplace_back(parse_u64(r[1]).value_or(0), std::move(*r[0]), std::move(*r[2]));
+    std::sort(hits.begin(), hits.end());
+    out.reserve(hits.size());
+    for (auto& [position, id, path] : hits) out.push_back({std::move(id), std::move(path)});
+    return out;
+  }
+
+  /// get_stats() by aggregates: one row per distinct type, architecture and io list.
+  result<manager_stats> stats() {
+    if (!open_) return errc::invalid_argument;
+    manager_stats s;
+    auto totals = db_.rows("SELECT COUNT(*), COUNT(huggingface_config), COUNT(inference_code_location), "
+                           "COALESCE(SUM(has_structure), 0) FROM models", {});
+    if (!totals) return totals.error();
+    if (totals->empty()) return corrupt("models totals");
+    const auto& t = totals->front();
+    s.total_models = parse_u64(t[0]).value_or(0);
+    s.models_with_hf_config = parse_u64(t[1]).value_or(0);
+    s.models_with_inference_code = parse_u64(t[2]).value_or(0);
+    s.models_with_repo_structure = parse_u64(t[3]).value_or(0);
+    auto files = db_.rows("SELECT COUNT(*), COALESCE(SUM(size), 0) FROM files", {});
+    if (!files) return files.error();
+    if (!files->empty()) {
+      s.total_tracked_files = parse_u64(files->front()[0]).value_or(0);
+      s.total_tracked_bytes = parse_u64(files->front()[1]).value_or(0);
+    }
+    auto grouped = [&](std::string_view column, auto add) -> result<void> {
+      auto rows = db_.rows("SELECT " + std::string(column) + ", COUNT(*) FROM models GROUP BY " + std::string(column), {});
+      if (!rows) return rows.error();
+      for (auto& r : *rows)
+        if (auto ok = add(r[0], parse_u64(r[1]).value_or(0)); !ok) return ok;
+      return {};
+    };
+    // Each distinct value read as a record's would be, so both modes count alike.
+    auto read_as_field = [&](std::string_view key, const sql_value& v) -> result<model_metadata> {
+      boost::json::object record{{"model_id", "stats"}, {"model_name", "stats"}};
+      for (auto f : model_fields)
+        if (f.key == key)
+          if (auto ok = put_field(record, f, v, "models", std::string(key)); !ok) return ok.error();
+      std::string why;
+      auto m = read_model(record, &why);
+      if (!m) return corrupt("models." + std::string(key) + ": " + why);
+      return m;
+    };
+    auto ok = grouped("model_type", [&](const sql_value& v, std::size_t n) -> result<void> {
+      auto m = read_as_field("model_type", v);
+      if (!m) return m.error();
+      s.models_by_type[std::string(to_string(m->model_type))] += n;
+      return {};
+    });
+    if (ok) ok = grouped("architecture", [&](const sql_value& v, std::size_t n) -> result<void> {
+      s.models_by_architecture[v.value_or("")] += n;
+      return {};
+    });
+    for (auto [column, counts] : {std::pair{"inputs", &s.common_input_types}, std::pair{"outputs", &s.common_output_types}})
+      if (ok) ok = grouped(column, [&, column = column, counts = counts](const sql_value& v, std::size_t n) -> result<void> {
+        auto m = read_as_field(column, v);
+        if (!m) return m.error();
+        for (const auto& spec : std::string_view(column) == "inputs" ? m->inputs : m->outputs)
+          (*counts)[std::string(to_string(spec.data_type))] += n;
+        return {};
+      });
+    if (!ok) return ok.error();
+    return s;
+  }
+
+  result<void> upsert(const model_metadata& m) { return upsert_many({&m, 1}); }
+
+  result<void> upsert_many(std::span<const model_metadata> models) {
+    if (!open_) return errc::invalid_argument;
+    if (models.empty()) return {};
+    for (const auto& m : models)
+      if (auto ok = check_writable(m, &db_.detail()); !ok) return ok;
+    return transaction([&] { return write_models(models); });
+  }
+
+  result<void> erase(std::string_view id) {
+    if (!open_) return errc::invalid_argument;
+    return transaction([&]() -> result<void> {
+      sql_value key{std::string(id)};
+      if (auto ok = db_.run("DELETE FROM files WHERE model_id = $1", {&key, 1}); !ok) return ok;
+      return db_.run("DELETE FROM models WHERE model_id = $1", {&key, 1});
+    });
+  }
+
+  /// The schema version stored in the database (for tests and tools).
+  result<int> schema_version() {
+    auto v = db_.rows("SELECT MAX(version) FROM hfmm_schema", {});
+    if (!v) return v.error();
+    if (v->empty() || !(*v)[0][0]) return 0;
+    return static_cast<int>(parse_u64((*v)[0][0]).value_or(0));
+  }
+
+private:
+  /// The models a WHERE clause (over model_id) selects, with their files, in catalog order.
+  result<std::vector<model_metadata>> read_models(const std::string& where, std::span<const sql_value> params) {
+    auto models = db_.rows("SELECT " + models_column_list(false) + " FROM models" + where + " ORDER BY position, model_id", params);
     if (!models) return models.error();
-    auto files = db_.rows(
-        "SELECT " + files_column_list() + " FROM files", {});
+    std::vector<model_metadata> out;
+    if (models->empty()) return out;
+    auto files = db_.rows("SELECT " + files_column_list() + " FROM files" + where, params);
     if (!files) return files.error();
 
-    std::vector<model_metadata> out;
     out.reserve(models->size());
     std::unordered_map<std::string, std::size_t> index;
     for (auto& row : *models) {
@@ -264,34 +463,32 @@ public:
     return out;
   }
 
-  result<void> upsert(const model_metadata& m) { return upsert_many({&m, 1}); }
-
-  result<void> upsert_many(std::span<const model_metadata> models) {
+  result<std::uint64_t> single_number(const std::string& sql, std::span<const sql_value> params) {
     if (!open_) return errc::invalid_argument;
-    if (models.empty()) return {};
-    for (const auto& m : models)
-      if (auto ok = check_writable(m, &db_.detail()); !ok) return ok;
-    return transaction([&] { return write_models(models); });
+    auto r = db_.rows(sql, params);
+    if (!r) return r.error();
+    if (r->empty() || r->front().empty()) return corrupt("the answer to " + sql);
+    return parse_u64(r->front()[0]).value_or(0);
   }
 
-  result<void> erase(std::string_view id) {
-    if (!open_) return errc::invalid_argument;
-    return transaction([&]() -> result<void> {
-      sql_value key{std::string(id)};
-      if (auto ok = db_.run("DELETE FROM files WHERE model_id = $1", {&key, 1}); !ok) return ok;
-      return db_.run("DELETE FROM models WHERE model_id = $1", {&key, 1});
-    });
+  static sql_value id_list(std::span<const std::string> ids) {
+    boost::json::array list;
+    list.reserve(ids.size());
+    for (const auto& id : ids) list.emplace_back(id);
+    return boost::json::serialize(list);
   }
 
-  /// The schema version stored in the database (for tests and tools).
-  result<int> schema_version() {
-    auto v = db_.rows("SELECT MAX(version) FROM hfmm_schema", {});
-    if (!v) return v.error();
-    if (v->empty() || !(*v)[0][0]) return 0;
-    return static_cast<int>(parse_u64((*v)[0][0]).value_or(0));
+  /// `text` as a LIKE pattern that matches it literally (the escape character is a backslash).
+  static std::string like_escaped(std::string_view text) {
+    std::string out;
+    out.reserve(text.size());
+    for (char c : text) {
+      if (c == '%' || c == '_' || c == '\\') out += '\\';
+      out += c;
+    }
+    return out;
   }
 
-private:
   template <class F>
   result<void> transaction(F body) {
     if (auto ok = db_.exec("BEGIN"); !ok) return ok;
@@ -500,16 +697,21 @@ private:
     auto last = db_.rows("SELECT COALESCE(MAX(position), 0) FROM models", {});
     if (!last) return last.error();
     auto position = parse_u64(last->empty() ? sql_value() : (*last)[0][0]).value_or(0);
-    std::unordered_map<std::string_view, std::size_t> latest;  // a batch may name a model twice
+    // A batch may name a model twice: the last version is stored, at the place of the first
+    // (as a sequence of upserts would leave it).
+    std::unordered_map<std::string_view, std::size_t> latest;
     for (std::size_t i = 0; i < models.size(); ++i) latest[models[i].model_id] = i;
     boost::json::array ids;
     std::vector<model_row> rows;
     std::vector<file_row> files;
     for (std::size_t i = 0; i < models.size(); ++i) {
-      if (latest[models[i].model_id] != i) continue;
-      rows.push_back(make_model_row(models[i], ++position));
-      ids.emplace_back(models[i].model_id);
-      append_file_rows(models[i], files);
+      auto it = latest.find(models[i].model_id);
+      if (it == latest.end()) continue;  // stored at its first occurrence
+      const auto& m = models[it->second];
+      latest.erase(it);
+      rows.push_back(make_model_row(m, ++position));
+      ids.emplace_back(m.model_id);
+      append_file_rows(m, files);
     }
     if (auto ok = db_.upsert_models(rows); !ok) return ok;
     if (ids.size() == 1) {  // the common add_model: a point delete the index answers
@@ -517,7 +719,8 @@ private:
       if (auto ok = db_.run("DELETE FROM files WHERE model_id = $1", {&id, 1}); !ok) return ok;
     } else {
       sql_value id_list = boost::json::serialize(ids);
-      if (auto ok = db_.run(Backend::dialect.delete_files_of, {&id_list, 1}); !ok) return ok;
+      if (auto ok = db_.run(std::string("DELETE FROM files WHERE model_id IN ") + Backend::dialect.ids_in, {&id_list, 1}); !ok)
+        return ok;
     }
     if (files.empty()) return {};
     return db_.insert_files(files);

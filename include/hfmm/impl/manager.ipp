@@ -105,7 +105,7 @@ model_manager<S, F>::model_manager(model_manager&& o) noexcept
       models_(std::move(o.models_)), live_(std::exchange(o.live_, 0)), index_(std::move(o.index_)),
       indexes_once_(std::exchange(o.indexes_once_, std::make_unique<std::once_flag>())),
       indexed_(std::exchange(o.indexed_, false)), paths_(std::move(o.paths_)), contents_(std::move(o.contents_)),
-      index_queries_(o.index_queries_.exchange(0)) {}
+      index_queries_(o.index_queries_.exchange(0)), materialized_(std::move(o.materialized_)) {}
 
 template <hfmm::storage S, hfmm::fetcher F>
 model_manager<S, F>& model_manager<S, F>::operator=(model_manager&& o) noexcept {
@@ -122,6 +122,7 @@ model_manager<S, F>& model_manager<S, F>::operator=(model_manager&& o) noexcept 
     paths_ = std::move(o.paths_);
     contents_ = std::move(o.contents_);
     index_queries_ = o.index_queries_.exchange(0);
+    materialized_ = std::move(o.materialized_);
   }
   return *this;
 }
@@ -133,6 +134,10 @@ result<void> model_manager<S, F>::init(diagnostics* why) {
       if (why) why->assign(std::string(storage_.error_detail()));
   };
   if (auto ok = storage_.open(); !ok) return explain(), ok.error();
+  if constexpr (queried) {  // nothing to load: the store answers each question
+    open_ = true;
+    return {};
+  }
   auto loaded = storage_.load();
   if (!loaded) {
     explain();
@@ -153,6 +158,10 @@ result<void> model_manager<S, F>::close() {
 
 template <hfmm::storage S, hfmm::fetcher F>
 result<void> model_manager<S, F>::reload() {
+  if constexpr (queried) {  // the next questions see what the store holds now
+    materialized_.forget();
+    return {};
+  }
   result<std::vector<model_metadata>> loaded;
   if constexpr (reloadable_storage<S>) loaded = storage_.reload();
   else loaded = storage_.load();
@@ -208,6 +217,11 @@ void model_manager<S, F>::unindex_slot(std::uint32_t slot) {
 
 template <hfmm::storage S, hfmm::fetcher F>
 void model_manager<S, F>::put(model_metadata m) {
+  if constexpr (queried) {  // the store has it already; what was materialized may be stale
+    (void)m;
+    materialized_.forget();
+    return;
+  }
   auto slot = index_.find(m.model_id, id_of());
   if (slot == detail::id_index::none) {
     index_.reserve(1, id_of());
@@ -267,12 +281,26 @@ result<void> model_manager<S, F>::add_models(std::span<const model_metadata> ms)
 
 template <hfmm::storage S, hfmm::fetcher F>
 const model_metadata* model_manager<S, F>::get_model(std::string_view id) const {
+  if constexpr (queried) {
+    std::lock_guard lock(*materialized_.mutex);
+    if (auto it = materialized_.by_id.find(id); it != materialized_.by_id.end()) return it->second.get();
+    auto found = noted(storage_.find_model(id), std::optional<model_metadata>());
+    return found ? keep(std::move(*found)) : nullptr;
+  }
   auto pos = position(id);
   return pos < models_.size() ? models_[pos].get() : nullptr;
 }
 
 template <hfmm::storage S, hfmm::fetcher F>
 result<void> model_manager<S, F>::remove_model(std::string_view id) {
+  if constexpr (queried) {
+    auto stored = storage_.contains(id);
+    if (!stored) return stored.error();
+    if (!*stored) return errc::model_not_found;
+    if (auto ok = storage_.erase(id); !ok) return ok.error();
+    materialized_.forget();
+    return {};
+  }
   auto pos = position(id);
   if (pos >= models_.size()) return errc::model_not_found;
   if (auto ok = storage_.erase(id); !ok) return ok.error();
@@ -288,9 +316,94 @@ template <hfmm::storage S, hfmm::fetcher F>
 template <class Pred>
 std::vector<const model_metadata*> model_manager<S, F>::select(Pred pred) const {
   std::vector<const model_metadata*> out;
-  for (const auto& m : models_)
-    if (m && pred(*m)) out.push_back(m.get());
+  auto ok = for_each_model([&](const model_metadata& m) {
+    if (pred(m)) out.push_back(&m);
+  });
+  if (!ok) materialized_.error = ok.error();
   return out;
+}
+
+template <hfmm::storage S, hfmm::fetcher F>
+template <class Fn>
+result<void> model_manager<S, F>::for_each_model(Fn f) const {
+  if constexpr (queried) {
+    auto all = everything();
+    if (!all) return all.error();
+    for (const auto* m : **all) f(*m);
+  } else {
+    for (const auto& m : models_)
+      if (m) f(*m);
+  }
+  return {};
+}
+
+template <hfmm::storage S, hfmm::fetcher F>
+const model_metadata* model_manager<S, F>::keep(model_metadata m) const {
+  auto [it, inserted] = materialized_.by_id.try_emplace(m.model_id);
+  if (inserted) it->second = std::make_unique<model_metadata>(std::move(m));
+  return it->second.get();
+}
+
+template <hfmm::storage S, hfmm::fetcher F>
+std::vector<const model_metadata*> model_manager<S, F>::materialize(const std::vector<std::string>& ids) const {
+  std::vector<std::string> missing;
+  for (const auto& id : ids)
+    if (!materialized_.by_id.contains(id)) missing.push_back(id);
+  constexpr std::size_t batch = 512;  // bounds one statement's parameter
+  if constexpr (queried)
+    for (std::size_t i = 0; i < missing.size(); i += batch) {
+      auto n = std::min(batch, missing.size() - i);
+      auto found = noted(storage_.find_models(std::span<const std::string>(missing).subspan(i, n)), std::vector<model_metadata>());
+      for (auto& m : found) keep(std::move(m));
+    }
+  std::vector<const model_metadata*> out;
+  out.reserve(ids.size());
+  for (const auto& id : ids)
+    if (auto it = materialized_.by_id.find(id); it != materialized_.by_id.end()) out.push_back(it->second.get());
+  return out;
+}
+
+template <hfmm::storage S, hfmm::fetcher F>
+result<const std::vector<const model_metadata*>*> model_manager<S, F>::everything() const {
+  std::lock_guard lock(*materialized_.mutex);
+  if (!materialized_.all) {
+    auto loaded = storage_.load();
+    if (!loaded) return loaded.error();
+    std::vector<const model_metadata*> all;
+    all.reserve(loaded->size());
+    for (auto& m : *loaded) all.push_back(keep(std::move(m)));
+    materialized_.all = std::move(all);
+  }
+  return &*materialized_.all;
+}
+
+template <hfmm::storage S, hfmm::fetcher F>
+template <class T>
+T model_manager<S, F>::noted(result<T> r, T otherwise) const {
+  if (r) return std::move(*r);
+  materialized_.error = r.error();
+  return otherwise;
+}
+
+template <hfmm::storage S, hfmm::fetcher F>
+std::size_t model_manager<S, F>::size() const noexcept {
+  if constexpr (queried) {
+    try {
+      std::lock_guard lock(*materialized_.mutex);
+      if (!materialized_.count) {
+        auto n = storage_.model_count();
+        if (!n) {
+          materialized_.error = n.error();
+          return 0;
+        }
+        materialized_.count = *n;
+      }
+      return *materialized_.count;
+    } catch (...) {  // size() cannot report it: 0, as for a failed count
+      return 0;
+    }
+  }
+  return live_;
 }
 
 template <hfmm::storage S, hfmm::fetcher F>
@@ -344,6 +457,10 @@ std::optional<std::string> model_manager<S, F>::get_model_file_hash(std::string_
 
 template <hfmm::storage S, hfmm::fetcher F>
 std::vector<const model_metadata*> model_manager<S, F>::get_models_with_file(std::string_view pattern) const {
+  if constexpr (queried) {
+    std::lock_guard lock(*materialized_.mutex);
+    return materialize(noted(storage_.models_with_path(pattern), std::vector<std::string>()));
+  }
   auto q = detail::to_lower_ascii(pattern);
   std::vector<const model_metadata*> out;
   if (first_indexed_query()) {
@@ -369,10 +486,48 @@ std::vector<const model_metadata*> model_manager<S, F>::get_models_with_file(std
 }
 
 template <hfmm::storage S, hfmm::fetcher F>
-std::string model_manager<S, F>::repo_id_of(const model_metadata& m) {
-  if (m.repository_structure && !m.repository_structure->model_id.empty())
-    return detail::display_id({m.repository_structure->repo_type, m.repository_structure->model_id});
-  return m.model_id;
+model_pin model_manager<S, F>::pin_of(const model_metadata& m) {
+  model_pin pin;
+  pin.model_id = m.model_id;
+  if (const auto& s = m.repository_structure) {
+    pin.has_structure = true;
+    pin.type = s->repo_type;
+    pin.repo_id = s->model_id;
+    pin.branch = s->branch;
+    pin.commit_sha = s->commit_sha;
+  }
+  return pin;
+}
+
+template <hfmm::storage S, hfmm::fetcher F>
+std::string model_manager<S, F>::repo_of(const model_pin& pin) {
+  if (pin.has_structure && !pin.repo_id.empty()) return detail::display_id({pin.type, pin.repo_id});
+  return pin.model_id;
+}
+
+template <hfmm::storage S, hfmm::fetcher F>
+result<std::vector<model_pin>> model_manager<S, F>::pins() const {
+  if constexpr (queried) {
+    std::lock_guard lock(*materialized_.mutex);
+    return storage_.model_pins();
+  } else {
+    std::vector<model_pin> out;
+    out.reserve(live_);
+    for (const auto& m : models_)
+      if (m) out.push_back(pin_of(*m));
+    return out;
+  }
+}
+
+template <hfmm::storage S, hfmm::fetcher F>
+result<std::optional<model_metadata>> model_manager<S, F>::stored_copy(std::string_view id) const {
+  if constexpr (queried) {
+    std::lock_guard lock(*materialized_.mutex);
+    return storage_.find_model(id);
+  } else {
+    const auto* m = get_model(id);
+    return m ? std::optional<model_metadata>(*m) : std::nullopt;
+  }
 }
 
 template <hfmm::storage S, hfmm::fetcher F>
@@ -389,11 +544,11 @@ boost::asio::awaitable<result<fetched_model>> model_manager<S, F>::fetch_model(s
 }
 
 template <hfmm::storage S, hfmm::fetcher F>
-model_metadata model_manager<S, F>::with_fetched(const model_metadata& m, fetched_model f, bool& changed) {
-  model_metadata updated = m;
+model_metadata model_manager<S, F>::with_fetched(model_metadata m, fetched_model f, bool& changed) {
+  model_metadata updated = std::move(m);
   apply_model_info(updated, f);
   repo_structure& s = f.structure;
-  const auto& old = m.repository_structure;
+  const auto& old = updated.repository_structure;
   if (!old) {
     changed = true;
   } else {
@@ -419,7 +574,7 @@ boost::asio::awaitable<result<void>> model_manager<S, F>::async_refresh_reposito
   std::string model_id(id), rev(branch);
   const auto* m = get_model(model_id);
   if (!m) co_return errc::model_not_found;
-  auto fetched = co_await fetch_model(repo_id_of(*m), rev);
+  auto fetched = co_await fetch_model(repo_of(pin_of(*m)), rev);
   if (!fetched) co_return fetched.error();
   m = get_model(model_id);  // the catalog may have changed while we waited
   if (!m) co_return errc::model_not_found;
@@ -437,22 +592,25 @@ result<void> model_manager<S, F>::refresh_repository_structure(std::string_view 
 
 template <hfmm::storage S, hfmm::fetcher F>
 manager_stats model_manager<S, F>::get_stats() const {
+  if constexpr (queried) {
+    std::lock_guard lock(*materialized_.mutex);
+    return noted(storage_.stats(), manager_stats());
+  }
   manager_stats s;
   s.total_models = live_;
-  for (const auto& m : models_) {
-    if (!m) continue;
-    ++s.models_by_type[std::string(to_string(m->model_type))];
-    ++s.models_by_architecture[m->architecture];
-    for (const auto& i : m->inputs) ++s.common_input_types[std::string(to_string(i.data_type))];
-    for (const auto& o : m->outputs) ++s.common_output_types[std::string(to_string(o.data_type))];
-    s.models_with_hf_config += m->huggingface_config.has_value();
-    s.models_with_inference_code += m->inference_code_location.has_value();
-    if (m->repository_structure) {
+  (void)for_each_model([&](const model_metadata& m) {
+    ++s.models_by_type[std::string(to_string(m.model_type))];
+    ++s.models_by_architecture[m.architecture];
+    for (const auto& i : m.inputs) ++s.common_input_types[std::string(to_string(i.data_type))];
+    for (const auto& o : m.outputs) ++s.common_output_types[std::string(to_string(o.data_type))];
+    s.models_with_hf_config += m.huggingface_config.has_value();
+    s.models_with_inference_code += m.inference_code_location.has_value();
+    if (m.repository_structure) {
       ++s.models_with_repo_structure;
-      s.total_tracked_files += m->repository_structure->total_files();
-      s.total_tracked_bytes += m->repository_structure->total_size();
+      s.total_tracked_files += m.repository_structure->total_files();
+      s.total_tracked_bytes += m.repository_structure->total_size();
     }
-  }
+  });
   return s;
 }
 
@@ -461,11 +619,13 @@ result<void> model_manager<S, F>::export_metadata(const std::filesystem::path& p
   if (format != "json") return errc::invalid_argument;
   std::vector<const model_metadata*> all;
   all.reserve(live_);
-  for (const auto& m : models_)
-    if (m) {
-      if (auto ok = detail::check_writable(*m); !ok) return ok;
-      all.push_back(m.get());
-    }
+  result<void> writable;
+  auto read = for_each_model([&](const model_metadata& m) {
+    if (writable && !(writable = detail::check_writable(m))) return;
+    all.push_back(&m);
+  });
+  if (!read) return read;
+  if (!writable) return writable;
   return detail::atomic_replace(p, boost::json::serialize(detail::write_catalog(all)));
 }
 
@@ -485,12 +645,14 @@ template <hfmm::storage S, hfmm::fetcher F>
 refresh_report model_manager<S, F>::refresh_all(const refresh_options& options) {
   namespace asio = boost::asio;
   refresh_report report{{}, 0};
-  std::vector<std::string> ids;
-  ids.reserve(models_.size());
-  for (const auto& m : models_)
-    if (m) ids.push_back(m->model_id);
+  auto pinned = pins();  // ids, repositories and commits: no files read
+  if (!pinned) {
+    materialized_.error = pinned.error();
+    return report;
+  }
+  const auto& ids = *pinned;
   report.items.reserve(ids.size());
-  for (const auto& id : ids) report.items.push_back({id, result<void>{}, false});
+  for (const auto& pin : ids) report.items.push_back({pin.model_id, result<void>{}, false});
 
   std::size_t requests_before = 0;
   if constexpr (counting_fetcher<F>) requests_before = fetcher_.requests();
@@ -514,14 +676,10 @@ refresh_report model_manager<S, F>::refresh_all(const refresh_options& options) 
 
   auto one = [&](std::size_t item) -> asio::awaitable<void> {
     auto& it = report.items[item];
-    const auto* m = get_model(it.model_id);
-    if (!m) {
-      it.outcome = errc::model_not_found;
-      co_return;
-    }
-    std::string repo = repo_id_of(*m);
-    std::string branch = m->repository_structure ? m->repository_structure->branch : "main";
-    std::string known_sha = m->repository_structure ? m->repository_structure->commit_sha : "";
+    const auto& pin = ids[item];
+    std::string repo = repo_of(pin);
+    std::string branch = pin.has_structure ? pin.branch : "main";
+    const std::string& known_sha = pin.commit_sha;
     if constexpr (revision_resolving_fetcher<F>) {
       if (options.only_changed && !known_sha.empty()) {
         auto sha = co_await fetcher_.async_resolve_revision(repo, branch);
@@ -537,13 +695,13 @@ refresh_report model_manager<S, F>::refresh_all(const refresh_options& options) 
       it.outcome = fetched.error();
       co_return;
     }
-    m = get_model(it.model_id);
-    if (!m) {
-      it.outcome = errc::model_not_found;
+    auto current = stored_copy(it.model_id);  // as stored now: the catalog may have changed while we waited
+    if (!current || !*current) {
+      it.outcome = current ? error_code(errc::model_not_found) : current.error();
       co_return;
     }
     bool changed = false;
-    auto updated = with_fetched(*m, std::move(*fetched), changed);
+    auto updated = with_fetched(std::move(**current), std::move(*fetched), changed);
     it.changed = changed;
     pending.push_back(item);
     pending_models.push_back(std::move(updated));
@@ -585,6 +743,18 @@ std::vector<content_match> model_manager<S, F>::find_models_with_content(std::st
   std::vector<content_match> out;
   bool sha256 = detail::is_lower_hex(hash, 64);
   if (!sha256 && !detail::is_lower_hex(hash, 40)) return out;
+  if constexpr (queried) {
+    std::lock_guard lock(*materialized_.mutex);
+    auto files = noted(storage_.files_with_content(hash), std::vector<stored_path>());
+    std::vector<std::string> ids;
+    for (const auto& f : files)
+      if (ids.empty() || ids.back() != f.model_id) ids.push_back(f.model_id);
+    std::unordered_map<std::string_view, const model_metadata*> by_id;
+    for (const auto* m : materialize(ids)) by_id.emplace(m->model_id, m);
+    for (auto& f : files)
+      if (auto it = by_id.find(f.model_id); it != by_id.end()) out.push_back({it->second, std::move(f.path)});
+    return out;
+  }
   auto key = *detail::hex_prefix32(hash);
   auto collect = [&](std::uint32_t slot) {
     const auto* s = structure_in(slot);
@@ -611,15 +781,16 @@ std::vector<content_match> model_manager<S, F>::find_models_with_content(std::st
 template <hfmm::storage S, hfmm::fetcher F>
 duplicate_report model_manager<S, F>::get_duplicate_report() const {
   std::unordered_map<std::string, duplicate_report::group> groups;
-  for (const auto& m : models_) {
-    if (!m || !m->repository_structure) continue;
-    for (auto f : m->repository_structure->files) {
+  auto read = for_each_model([&](const model_metadata& m) {
+    if (!m.repository_structure) return;
+    for (auto f : m.repository_structure->files) {
       if (f.size() == 0) continue;  // empty files share nothing worth reporting
       auto& g = groups[detail::content_key(f)];
       g.size = f.size();
-      g.files.push_back({m.get(), std::string(f.path())});
+      g.files.push_back({&m, std::string(f.path())});
     }
-  }
+  });
+  if (!read) materialized_.error = read.error();
   duplicate_report r;
   for (auto& [key, g] : groups) {
     if (g.files.size() < 2) continue;
@@ -663,14 +834,15 @@ std::vector<similar_model> model_manager<S, F>::get_similar_models(std::string_v
   const auto& ts = *target->repository_structure;
   auto target_content = content_set(ts);
   auto path_less = [](const file_ref& x, const file_ref& y) { return x.path() < y.path(); };
-  for (const auto& m : models_) {
-    if (!m || m.get() == target || !m->repository_structure) continue;
-    const auto& s = *m->repository_structure;
+  auto read = for_each_model([&](const model_metadata& m) {
+    if (&m == target || m.model_id == target->model_id || !m.repository_structure) return;
+    const auto& s = *m.repository_structure;
     double pj = jaccard(ts.files.begin(), ts.files.end(), s.files.begin(), s.files.end(), path_less);
     auto other = content_set(s);
     double cj = jaccard(target_content.begin(), target_content.end(), other.begin(), other.end(), std::less<>{});
-    if (pj > 0 || cj > 0) out.push_back({m.get(), pj, cj});
-  }
+    if (pj > 0 || cj > 0) out.push_back({&m, pj, cj});
+  });
+  if (!read) materialized_.error = read.error();
   std::stable_sort(out.begin(), out.end(), [](const similar_model& a, const similar_model& b) {
     return a.path_jaccard + a.content_jaccard > b.path_jaccard + b.content_jaccard;
   });

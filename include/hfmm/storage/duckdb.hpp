@@ -33,7 +33,7 @@ public:
       .json_type = "JSON",
       .bigint_type = "BIGINT",
       .table_exists = "SELECT table_name FROM information_schema.tables WHERE table_name = $1",
-      .delete_files_of = "DELETE FROM files WHERE model_id IN (SELECT unnest(from_json($1, '[\"VARCHAR\"]')))",
+      .ids_in = "(SELECT unnest(from_json($1, '[\"VARCHAR\"]')))",
       .column_exists = "SELECT column_name FROM information_schema.columns WHERE table_name = $1 AND column_name = $2"};
 
   explicit duckdb_backend(target_type path) : path_(std::move(path)) {}

@@ -28,8 +28,7 @@ public:
       .bigint_type = "BIGINT",
       .table_exists = "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND "
                       "table_name = $1",
-      .delete_files_of =
-          "DELETE FROM files WHERE model_id = ANY (ARRAY(SELECT jsonb_array_elements_text($1::jsonb)))",
+      .ids_in = "(SELECT jsonb_array_elements_text($1::jsonb))",
       .column_exists = "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() "
                        "AND table_name = $1 AND column_name = $2",
       .migrate_lock = "SELECT pg_advisory_lock(7236833650)",

@@ -27,7 +27,7 @@ public:
       .json_type = "TEXT",
       .bigint_type = "INTEGER",
       .table_exists = "SELECT name FROM sqlite_master WHERE type = 'table' AND name = $1",
-      .delete_files_of = "DELETE FROM files WHERE model_id IN (SELECT value FROM json_each($1))",
+      .ids_in = "(SELECT value FROM json_each($1))",
       .column_exists = "SELECT name FROM pragma_table_info($1) WHERE name = $2"};
 
   explicit sqlite_backend(target_type path) : path_(std::move(path)) {}

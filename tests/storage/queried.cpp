@@ -1,0 +1,194 @@
+// Queried mode: a manager over a queryable store (SQLite, DuckDB, PostgreSQL) asks the store
+// each question instead of loading the catalog. Every query must give what the resident
+// manager gives for the same history of writes — checked on a randomized history with the
+// Hub's kind of duplication (one .gitattributes everywhere, shared tokenizers, case variants).
+#include "storage_support.hpp"
+
+#include <random>
+#include <set>
+
+namespace {
+
+/// What a model is, without the times each manager stamps on its own writes.
+hfmm::model_metadata timeless(hfmm::model_metadata m) {
+  m.created_at = m.updated_at = {};
+  return m;
+}
+
+std::vector<std::string> ids_of(const std::vector<const hfmm::model_metadata*>& models) {
+  std::vector<std::string> out;
+  for (const auto* m : models) out.push_back(m->model_id);
+  return out;
+}
+
+std::vector<std::string> matches_of(const std::vector<hfmm::content_match>& matches) {
+  std::vector<std::string> out;
+  for (const auto& m : matches) out.push_back(m.model->model_id + ":" + m.path);
+  return out;
+}
+
+struct random_catalog {
+  std::mt19937 rng{7};
+  const std::vector<std::string> paths = {".gitattributes", "config.json", "README.md", "onnx/model.onnx",
+                                          "Model.SafeTensors", "model.safetensors", "tokenizer.json", "sub1/config.json",
+                                          "weights/100%_done.bin", "a_b/c.txt", "ünïcode/Ä.bin", "Tokenizer.JSON"};
+  const std::string attributes = std::string(40, 'a');
+
+  hfmm::model_metadata model(int id) {
+    hfmm::model_metadata m{.model_id = "org" + std::to_string(id % 5) + "/m" + std::to_string(id)};
+    m.model_name = "m" + std::to_string(id);
+    m.model_type = rng() % 2 ? hfmm::model_type::language_model : hfmm::model_type::vision_model;
+    m.architecture = rng() % 3 ? "GPT2LMHeadModel" : "ViTModel";
+    m.inputs = {{.name = "in", .data_type = rng() % 2 ? hfmm::data_type::tokens : hfmm::data_type::image}};
+    if (rng() % 3 == 0) m.inputs.push_back({.name = "mask", .data_type = hfmm::data_type::tokens});
+    m.outputs = {{.name = "out", .data_type = rng() % 2 ? hfmm::data_type::logits : hfmm::data_type::embeddings}};
+    m.tags = {rng() % 2 ? "text" : "vision", "t" + std::to_string(rng() % 4)};
+    m.description = rng() % 2 ? "A model" : "Ein Modell — ünïcode";
+    if (rng() % 2) m.huggingface_config = boost::json::object{{"n", static_cast<int>(rng() % 10)}};
+    if (rng() % 4 == 0) m.inference_code_location = "/srv/code.py";
+    if (rng() % 6 == 0) return m;  // no structure at all
+    hfmm::repo_structure s{.model_id = m.model_id, .branch = "main",
+                           .commit_sha = hfmm::detail::sha256_hex(m.model_id + std::to_string(rng())).substr(0, 40),
+                           .fetched_at = hfmm::timestamp(std::chrono::seconds(1767225600 + id))};
+    for (const auto& p : paths) {
+      if (rng() % 2) continue;
+      if (p == ".gitattributes") {
+        s.files.insert(p, {.size = 1519, .oid = attributes});
+      } else if (p.ends_with(".bin") || p.ends_with("safetensors") || p.ends_with(".onnx")) {
+        auto sha = std::string(63, "0123456789abcdef"[rng() % 3]) + "a";  // few digests: shared content
+        s.files.insert(p, {.size = 10, .oid = hfmm::lfs_pointer_oid(sha, 10), .lfs = hfmm::lfs_info{sha, 10, 127}});
+      } else {
+        s.files.insert(p, {.size = rng() % 3, .oid = std::string(39, 'b') + "0123"[rng() % 4]});
+      }
+    }
+    if (rng() % 4 == 0) {
+      auto previous = s;
+      previous.commit_sha = std::string(40, '9');
+      s.previous = std::make_shared<const hfmm::repo_structure>(std::move(previous));
+    }
+    m.repository_structure = std::move(s);
+    return m;
+  }
+};
+
+template <class Queried>
+void check_agreement(const hfmm::offline_model_manager& resident, const Queried& queried) {
+  REQUIRE(queried.size() == resident.size());
+  auto all = resident.list_models();
+  CHECK(ids_of(queried.list_models()) == ids_of(all));
+  for (const auto* m : all) {
+    const auto* q = queried.get_model(m->model_id);
+    REQUIRE(q != nullptr);
+    CHECK(timeless(*q) == timeless(*m));
+    CHECK(queried.get_model(m->model_id) == q);  // the same materialized model until a mutation
+    for (const char* path : {"config.json", "Model.SafeTensors", "model.safetensors", "ünïcode/Ä.bin", "absent"})
+      CHECK(queried.get_model_file_hash(m->model_id, path) == resident.get_model_file_hash(m->model_id, path));
+    const auto* qp = queried.previous_structure(m->model_id);
+    const auto* rp = resident.previous_structure(m->model_id);
+    REQUIRE((qp == nullptr) == (rp == nullptr));
+    if (qp) CHECK(*qp == *rp);
+  }
+  CHECK(queried.get_model("org0/never-added") == nullptr);
+  for (std::string pattern : {"config.json", "CONFIG", "safetensors", "model.safetensors", "tokenizer.json", "onnx/",
+                              "a", "", "100%", "a_b", "_", "%", "\\", "Ä", "ä", "ünï", "nothing-like-this"})
+    CHECK_MESSAGE(ids_of(queried.get_models_with_file(pattern)) == ids_of(resident.get_models_with_file(pattern)), pattern);
+  std::set<std::string> digests = {std::string(40, 'a'), std::string(63, '0') + "a", std::string(63, '1') + "a",
+                                   std::string(40, 'f'), "not-a-digest", std::string(64, 'A')};
+  for (std::size_t i = 0; i < all.size(); i += 7)
+    if (all[i]->repository_structure)
+      for (auto f : all[i]->repository_structure->files) digests.insert(f.oid());
+  for (const auto& d : digests)
+    CHECK_MESSAGE(matches_of(queried.find_models_with_content(d)) == matches_of(resident.find_models_with_content(d)), d);
+  CHECK(queried.get_stats() == resident.get_stats());
+  hfmm::model_filter vision_t1{.model_type = hfmm::model_type::vision_model, .tags = {"t1"}};
+  CHECK(ids_of(queried.list_models(vision_t1)) == ids_of(resident.list_models(vision_t1)));
+  CHECK(ids_of(queried.search_models("ünïcode")) == ids_of(resident.search_models("ünïcode")));
+  CHECK(ids_of(queried.get_compatible_models(hfmm::data_type::image, hfmm::data_type::logits)) ==
+        ids_of(resident.get_compatible_models(hfmm::data_type::image, hfmm::data_type::logits)));
+  auto qd = queried.get_duplicate_report(), rd = resident.get_duplicate_report();
+  CHECK(qd.reclaimable_bytes == rd.reclaimable_bytes);
+  REQUIRE(qd.groups.size() == rd.groups.size());
+  for (std::size_t g = 0; g < qd.groups.size(); ++g) CHECK(matches_of(qd.groups[g].files) == matches_of(rd.groups[g].files));
+  if (!all.empty()) {
+    auto qs = queried.get_similar_models(all.front()->model_id, 5), rs = resident.get_similar_models(all.front()->model_id, 5);
+    REQUIRE(qs.size() == rs.size());
+    for (std::size_t i = 0; i < qs.size(); ++i) {
+      CHECK(qs[i].model->model_id == rs[i].model->model_id);
+      CHECK(qs[i].path_jaccard == rs[i].path_jaccard);
+    }
+  }
+  CHECK(!queried.query_error());
+}
+
+}  // namespace
+
+#define HFMM_QUERYABLE_STORAGES_ALL HFMM_TEST_STORAGE_SQLITE HFMM_TEST_STORAGE_DUCKDB HFMM_TEST_STORAGE_POSTGRES
+
+#if defined(HFMM_HAVE_SQLITE) || defined(HFMM_HAVE_DUCKDB) || defined(HFMM_HAVE_POSTGRES)
+// The list starts with a comma (the storage macros are written to follow another).
+#define HFMM_QUERYABLE_REST(first, ...) __VA_ARGS__
+#define HFMM_QUERYABLE_DROP_FIRST(...) HFMM_QUERYABLE_REST(__VA_ARGS__)
+#define HFMM_QUERYABLE_STORAGES HFMM_QUERYABLE_DROP_FIRST(unused HFMM_QUERYABLE_STORAGES_ALL)
+
+TEST_CASE_TEMPLATE("queried mode answers every query as the resident manager does", S, HFMM_QUERYABLE_STORAGES) {
+  static_assert(hfmm::queryable_storage<S>);
+  hfmm_test::store_place<S> place;
+  if (!place.available()) return;  // store_place reported the skip
+  hfmm::offline_model_manager resident(hfmm::memory_storage{});
+  random_catalog gen;
+  {
+    hfmm::model_manager<S, hfmm::mock_fetcher> queried(place.make());
+    for (int step = 0; step < 240; ++step) {
+      int id = static_cast<int>(gen.rng() % 90);
+      auto choice = gen.rng() % 10;
+      if (choice < 2) {
+        auto name = "org" + std::to_string(id % 5) + "/m" + std::to_string(id);
+        CHECK(queried.remove_model(name).has_value() == resident.remove_model(name).has_value());
+      } else if (choice < 3) {
+        std::vector<hfmm::model_metadata> batch;
+        for (int i = 0; i < 4; ++i) batch.push_back(gen.model(static_cast<int>(gen.rng() % 90)));
+        REQUIRE(queried.add_models(batch));
+        REQUIRE(resident.add_models(batch));
+      } else {
+        auto m = gen.model(id);
+        REQUIRE(queried.add_model(m));
+        REQUIRE(resident.add_model(m));
+      }
+      if (step % 60 == 59) check_agreement(resident, queried);
+    }
+    check_agreement(resident, queried);
+  }
+  // Reopened: the store alone holds the catalog.
+  hfmm::model_manager<S, hfmm::mock_fetcher> reopened(place.make());
+  check_agreement(resident, reopened);
+}
+
+TEST_CASE_TEMPLATE("queried mode: refresh_all reads pins, refreshes in place, stores only what changed", S,
+                   HFMM_QUERYABLE_STORAGES) {
+  hfmm_test::store_place<S> place;
+  if (!place.available()) return;
+  auto hub = hfmm_test::recorded_hub();
+  hfmm::model_manager<S, hfmm::mock_fetcher> mm(place.make(), hub);
+  auto gpt2 = hfmm::create_model_from_hub(hub, "wzshiming/gpt2");
+  REQUIRE(gpt2);
+  REQUIRE(mm.add_model(*gpt2));
+  hfmm::model_metadata stale{.model_id = "google-bert/bert-base-uncased", .model_name = "bert"};
+  REQUIRE(mm.add_model(stale));
+  const auto* before = mm.get_model("wzshiming/gpt2");
+  REQUIRE(before);
+  auto report = mm.refresh_all();
+  REQUIRE(report.items.size() == 2);
+  CHECK(report.failed() == 0);
+  CHECK_FALSE(report.items[0].changed);  // same commit
+  CHECK(report.items[1].changed);        // had no structure
+  const auto* bert = mm.get_model("google-bert/bert-base-uncased");
+  REQUIRE(bert);
+  REQUIRE(bert->repository_structure);
+  CHECK(bert->repository_structure->files.find("config.json"));
+  CHECK(bert->model_name == "bert");  // the record's own value kept
+  CHECK(mm.list_models().size() == 2);
+  CHECK(mm.remove_model("google-bert/bert-base-uncased"));
+  CHECK(mm.remove_model("google-bert/bert-base-uncased").error() == hfmm::errc::model_not_found);
+  CHECK(mm.size() == 1);
+}
+#endif
