@@ -383,9 +383,16 @@ int run_from_lock(command_line& cl, Fetcher& fetcher) {
 template <class Manager>
 int run(Manager& mm, command_line& cl) {
   const auto& c = cl.command;
+  // A store that answers queries (SQL) can fail one; "not found" would hide why.
+  auto query_failed = [&]() -> std::optional<int> {
+    auto e = mm.query_error();
+    if (!e) return std::nullopt;
+    mm.clear_query_error();
+    return fail(cl, "reading the store " + cl.store, e, exit_error, store_detail(mm.storage()));
+  };
   auto need_model = [&](const std::string& id) -> const hfmm::model_metadata* {
     const auto* m = mm.get_model(id);
-    if (!m) fail(cl, id, hfmm::errc::model_not_found);
+    if (!m && !query_failed()) fail(cl, id, hfmm::errc::model_not_found);
     return m;
   };
 
@@ -465,10 +472,19 @@ int run(Manager& mm, command_line& cl) {
     if (cl.json) print_json(batch_json(std::move(items)));
     return code;
   }
-  if (c == "show" || c == "files" || c == "hash") return print_model_query(cl, mm.get_model(cl.id));
-  if (c == "with-file") return print_with_file(cl, mm.get_models_with_file(cl.pattern));
+  if (c == "show" || c == "files" || c == "hash") {
+    const auto* m = mm.get_model(cl.id);
+    if (auto failed = query_failed()) return *failed;
+    return print_model_query(cl, m);
+  }
+  if (c == "with-file") {
+    auto models = mm.get_models_with_file(cl.pattern);
+    if (auto failed = query_failed()) return *failed;
+    return print_with_file(cl, models);
+  }
   if (c == "stats") {
     auto stats = mm.get_stats();
+    if (auto failed = query_failed()) return *failed;
     if (cl.json) {
       print_json(json::value_from(stats));
     } else {

@@ -17,6 +17,66 @@ struct archetype_fetcher {
     co_return hfmm::errc::offline;
   }
 };
+/// The smallest queryable store: it answers from a vector and counts full loads, which queried
+/// mode must never need for the questions the store answers.
+struct archetype_queryable_storage : archetype_storage {
+  std::vector<hfmm::model_metadata> models;
+  int* loads = nullptr;
+  hfmm::result<std::vector<hfmm::model_metadata>> load() {
+    ++*loads;
+    return models;
+  }
+  hfmm::result<void> upsert(const hfmm::model_metadata& m) {
+    for (auto& old : models)
+      if (old.model_id == m.model_id) return old = m, hfmm::result<void>{};
+    models.push_back(m);
+    return {};
+  }
+  hfmm::result<void> erase(std::string_view id) {
+    std::erase_if(models, [&](const auto& m) { return m.model_id == id; });
+    return {};
+  }
+  hfmm::result<std::size_t> model_count() { return models.size(); }
+  hfmm::result<bool> contains(std::string_view id) { return find(id) != nullptr; }
+  hfmm::result<std::optional<hfmm::model_metadata>> find_model(std::string_view id) {
+    const auto* m = find(id);
+    return m ? std::optional(*m) : std::nullopt;
+  }
+  hfmm::result<std::vector<hfmm::model_metadata>> find_models(std::span<const std::string> ids) {
+    std::vector<hfmm::model_metadata> out;
+    for (const auto& m : models)
+      if (std::find(ids.begin(), ids.end(), m.model_id) != ids.end()) out.push_back(m);
+    return out;
+  }
+  hfmm::result<std::vector<hfmm::model_pin>> model_pins() {
+    std::vector<hfmm::model_pin> out;
+    for (const auto& m : models) out.push_back({.model_id = m.model_id});
+    return out;
+  }
+  hfmm::result<std::vector<std::string>> models_with_path(std::string_view pattern) {
+    std::vector<std::string> out;
+    for (const auto& m : models)
+      if (m.repository_structure)
+        for (auto f : m.repository_structure->files)
+          if (f.path().find(pattern) != std::string_view::npos) {
+            out.push_back(m.model_id);
+            break;
+          }
+    return out;
+  }
+  hfmm::result<std::vector<hfmm::stored_path>> files_with_content(std::string_view) { return std::vector<hfmm::stored_path>{}; }
+  hfmm::result<hfmm::manager_stats> stats() { return hfmm::manager_stats{.total_models = models.size()}; }
+
+private:
+  const hfmm::model_metadata* find(std::string_view id) const {
+    for (const auto& m : models)
+      if (m.model_id == id) return &m;
+    return nullptr;
+  }
+};
+struct queryable_without_stats : archetype_queryable_storage {
+  void stats() = delete;
+};
 struct storage_without_erase {
   hfmm::result<void> open();
   hfmm::result<std::vector<hfmm::model_metadata>> load();
@@ -43,6 +103,11 @@ static_assert(!hfmm::storage<int>);
 static_assert(!hfmm::storage<storage_without_erase>);
 static_assert(!hfmm::storage<storage_with_bool_results>);
 static_assert(!hfmm::reloadable_storage<hfmm::memory_storage>);
+static_assert(hfmm::queryable_storage<archetype_queryable_storage>);
+static_assert(!hfmm::queryable_storage<queryable_without_stats>);
+static_assert(!hfmm::queryable_storage<archetype_storage>);
+static_assert(!hfmm::queryable_storage<hfmm::memory_storage>);     // resident: loaded, indexed in memory
+static_assert(!hfmm::queryable_storage<hfmm::json_file_storage>);  // the same (its find_model serves the CLI)
 static_assert(hfmm::fetcher<archetype_fetcher>);
 static_assert(!hfmm::revision_resolving_fetcher<archetype_fetcher>);
 static_assert(hfmm::revision_resolving_fetcher<hfmm::mock_fetcher>);
@@ -61,4 +126,34 @@ TEST_CASE("a manager instantiates over the archetypes") {
   CHECK(report.requests == 0);  // the archetype does not count requests
   CHECK(mm.close());
   CHECK(mm.close());  // idempotent
+}
+
+TEST_CASE("a manager over a queryable store asks it and never loads the catalog for what it answers") {
+  int loads = 0;
+  archetype_queryable_storage store;
+  store.loads = &loads;
+  hfmm::model_manager<archetype_queryable_storage, archetype_fetcher> mm(std::move(store));
+  hfmm::model_metadata m{.model_id = "org/a"};
+  m.repository_structure = hfmm::repo_structure{.model_id = "org/a"};
+  m.repository_structure->files.insert("config.json", {.size = 1, .oid = std::string(40, 'a')});
+  REQUIRE(mm.add_model(m));
+  REQUIRE(mm.add_model({.model_id = "org/b"}));
+  const auto* a = mm.get_model("org/a");
+  REQUIRE(a);
+  CHECK(mm.get_model("org/a") == a);  // materialized once, until the next mutation
+  CHECK(mm.get_model("org/none") == nullptr);
+  CHECK(mm.get_model_file_hash("org/a", "config.json") == std::string(40, 'a'));
+  auto with = mm.get_models_with_file("config");
+  REQUIRE(with.size() == 1);
+  CHECK(with[0] == a);
+  CHECK(mm.size() == 2);
+  CHECK(mm.get_stats().total_models == 2);
+  CHECK(mm.remove_model("org/b"));
+  CHECK(mm.remove_model("org/b").error() == hfmm::errc::model_not_found);
+  CHECK(mm.size() == 1);
+  CHECK(loads == 0);
+  CHECK(mm.list_models().size() == 1);  // not answered by the store: one load, then materialized
+  CHECK(mm.get_duplicate_report().groups.empty());
+  CHECK(loads == 1);
+  CHECK(!mm.query_error());
 }
