@@ -242,6 +242,11 @@ private:
   const model_metadata* keep(model_metadata m) const;  ///< with the mutex held
   std::vector<const model_metadata*> materialize(const std::vector<std::string>& ids) const;  ///< the same
   result<const std::vector<const model_metadata*>*> everything() const;
+  result<const std::vector<const model_metadata*>*> load_everything() const;  ///< with the mutex held
+  error_code noted_error(error_code e) const {
+    materialized_.error = e;
+    return e;
+  }
   template <class T>
   T noted(result<T> r, T otherwise) const;  ///< the value, or `otherwise` with the error noted
 

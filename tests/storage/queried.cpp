@@ -192,3 +192,37 @@ TEST_CASE_TEMPLATE("queried mode: refresh_all reads pins, refreshes in place, st
   CHECK(mm.size() == 1);
 }
 #endif
+
+#if defined(HFMM_HAVE_SQLITE) || defined(HFMM_HAVE_DUCKDB) || defined(HFMM_HAVE_POSTGRES)
+TEST_CASE_TEMPLATE("queried mode: a result naming most of a large catalog reads it once, answers alike", S,
+                   HFMM_QUERYABLE_STORAGES) {
+  hfmm_test::store_place<S> place;
+  if (!place.available()) return;
+  hfmm::model_manager<S, hfmm::mock_fetcher> mm(place.make());
+  constexpr int models = 2500;  // above the manager's batch of look-ups by id
+  std::vector<hfmm::model_metadata> batch;
+  for (int i = 0; i < models; ++i) {
+    hfmm::model_metadata m{.model_id = "org/m" + std::to_string(i)};
+    m.repository_structure = hfmm::repo_structure{.model_id = m.model_id, .commit_sha = std::string(40, 'c')};
+    m.repository_structure->files.insert(".gitattributes", {.size = 1519, .oid = std::string(40, 'a')});
+    if (i % 3 == 0) m.repository_structure->files.insert("rare" + std::to_string(i) + ".bin", {.size = 1, .oid = std::string(40, 'b')});
+    batch.push_back(std::move(m));
+  }
+  REQUIRE(mm.add_models(batch));
+  const auto* early = mm.get_model("org/m5");  // materialized before: the same pointer after
+  REQUIRE(early);
+  auto all = mm.get_models_with_file(".GITATTRIBUTES");
+  REQUIRE(all.size() == models);
+  for (int i = 0; i < models; ++i) CHECK(all[static_cast<std::size_t>(i)]->model_id == "org/m" + std::to_string(i));
+  CHECK(all[5] == early);
+  CHECK(mm.get_models_with_file("rare3.bin").size() == 1);
+  std::size_t starting_with_3 = 0;
+  for (int i = 0; i < models; i += 3) starting_with_3 += std::to_string(i)[0] == '3';
+  CHECK(mm.get_models_with_file("rare3").size() == starting_with_3);
+  auto shared = mm.find_models_with_content(std::string(40, 'a'));
+  REQUIRE(shared.size() == models);
+  CHECK(shared.back().model->model_id == "org/m" + std::to_string(models - 1));
+  CHECK(mm.find_models_with_content(std::string(40, 'b')).size() == (models + 2) / 3);
+  CHECK(!mm.query_error());
+}
+#endif

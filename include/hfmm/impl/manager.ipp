@@ -349,13 +349,24 @@ std::vector<const model_metadata*> model_manager<S, F>::materialize(const std::v
   std::vector<std::string> missing;
   for (const auto& id : ids)
     if (!materialized_.by_id.contains(id)) missing.push_back(id);
-  constexpr std::size_t batch = 512;  // bounds one statement's parameter
-  if constexpr (queried)
+  constexpr std::size_t batch = 2048;  // bounds one statement's parameter
+  if constexpr (queried) {
+    // A result naming a large part of the catalog: one sequential read costs less than
+    // index look-ups by the thousand (and the whole catalog is what the caller gets).
+    if (missing.size() > batch && !materialized_.all) {
+      if (!materialized_.count)
+        if (auto n = storage_.model_count()) materialized_.count = *n;
+      if (materialized_.count && missing.size() * 4 > *materialized_.count) {
+        (void)load_everything();
+        missing.clear();
+      }
+    }
     for (std::size_t i = 0; i < missing.size(); i += batch) {
       auto n = std::min(batch, missing.size() - i);
       auto found = noted(storage_.find_models(std::span<const std::string>(missing).subspan(i, n)), std::vector<model_metadata>());
       for (auto& m : found) keep(std::move(m));
     }
+  }
   std::vector<const model_metadata*> out;
   out.reserve(ids.size());
   for (const auto& id : ids)
@@ -366,9 +377,14 @@ std::vector<const model_metadata*> model_manager<S, F>::materialize(const std::v
 template <hfmm::storage S, hfmm::fetcher F>
 result<const std::vector<const model_metadata*>*> model_manager<S, F>::everything() const {
   std::lock_guard lock(*materialized_.mutex);
+  return load_everything();
+}
+
+template <hfmm::storage S, hfmm::fetcher F>
+result<const std::vector<const model_metadata*>*> model_manager<S, F>::load_everything() const {
   if (!materialized_.all) {
     auto loaded = storage_.load();
-    if (!loaded) return loaded.error();
+    if (!loaded) return noted_error(loaded.error());
     std::vector<const model_metadata*> all;
     all.reserve(loaded->size());
     for (auto& m : *loaded) all.push_back(keep(std::move(m)));
