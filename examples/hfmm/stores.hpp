@@ -1,8 +1,8 @@
 #pragma once
 // Picks the storage policy from a --store spec at run time, for templates that need it at
 // compile time: with_store(spec, mode, f, usage_error) calls f(storage) with the right type.
-// `mode` opens the JSON stores read-only for queries (no writer lock: they work while a
-// writer holds the store, and in a read-only directory).
+// `mode` opens the JSON stores and SQLite read-only for queries (no writer lock: they work
+// while a writer holds the store, and in a read-only directory).
 //   PATH.json (or any path)  json_file_storage     PATH.json.gz   gzip_json_file_storage
 //   PATH.json.zst            zstd_json_file_storage
 //   sqlite:PATH  duckdb:PATH  postgres:CONNINFO
@@ -34,7 +34,7 @@ int with_store(const std::string& spec, hfmm::open_mode mode, F&& f, Usage&& usa
   [[maybe_unused]] auto missing = [&](const char* what) { return usage_error(std::string("this hfmm was built without ") + what + " support"); };
   if (spec.starts_with("sqlite:")) {
 #ifdef HFMM_HAVE_SQLITE
-    return f(hfmm::sqlite_storage(spec.substr(7)));
+    return f(hfmm::sqlite_storage(spec.substr(7), mode));
 #else
     return missing("SQLite");
 #endif

@@ -119,9 +119,8 @@ TEST_CASE("duckdb: the Python Model Manager's model_metadata table is imported o
 }
 #endif
 
-#ifdef HFMM_HAVE_POSTGRES
 namespace {
-hfmm::model_metadata named(const std::string& id, const std::string& description = "") {
+[[maybe_unused]] hfmm::model_metadata named(const std::string& id, const std::string& description = "") {
   hfmm::model_metadata m{.model_id = id, .model_name = id};
   m.description = description;
   hfmm::repo_structure s{.model_id = id, .commit_sha = std::string(40, 'e')};
@@ -131,6 +130,8 @@ hfmm::model_metadata named(const std::string& id, const std::string& description
   return m;
 }
 }  // namespace
+
+#ifdef HFMM_HAVE_POSTGRES
 
 TEST_CASE("postgres: writers on several machines share one catalog; reload sees the others") {
   hfmm_test::store_place<hfmm::postgres_storage> place;
@@ -215,5 +216,54 @@ TEST_CASE("compressed stores are standard .gz / .zst files; a truncated one is r
   };
   check(hfmm::gzip_json_file_storage(dir / "c.json.gz"), "\x1f\x8b");
   check(hfmm::zstd_json_file_storage(dir / "c.json.zst"), "\x28\xb5\x2f\xfd");
+}
+#endif
+
+#ifdef HFMM_HAVE_SQLITE
+TEST_CASE("sqlite: a read-only reader is not blocked by the writer, sees its commits, changes nothing") {
+  hfmm_test::scratch_dir dir;
+  auto path = dir / "c.sqlite";
+  using writer_manager = hfmm::model_manager<hfmm::sqlite_storage, hfmm::mock_fetcher>;
+  {
+    hfmm::sqlite_storage missing(path, hfmm::open_mode::read_only);
+    CHECK(missing.open().error() == hfmm::errc::file_not_found);  // nothing created
+    CHECK_FALSE(std::filesystem::exists(path));
+  }
+  writer_manager writer(hfmm::sqlite_storage{path});
+  REQUIRE(writer.add_model(named("org/a")));
+  hfmm::sqlite_storage second_writer(path);
+  CHECK(second_writer.open().error() == hfmm::errc::storage_locked);
+
+  auto reader = writer_manager::open(hfmm::sqlite_storage(path, hfmm::open_mode::read_only));
+  REQUIRE(reader);  // while the writer holds the store
+  REQUIRE(reader->get_model("org/a"));
+  REQUIRE(writer.add_model(named("org/b")));
+  CHECK(reader->get_model("org/b") != nullptr);  // the writer's later commit
+  auto bytes = hfmm_test::slurp(path);
+  CHECK(reader->add_model(named("org/c")).error() == hfmm::errc::storage_read_only);
+  CHECK(reader->remove_model("org/a").error() == hfmm::errc::storage_read_only);
+  CHECK(hfmm_test::slurp(path) == bytes);
+  CHECK(reader->size() == 2);
+}
+
+TEST_CASE("sqlite: a read-only open of an older schema asks for one read-write open, changes nothing") {
+  hfmm_test::scratch_dir dir;
+  auto path = dir / "old.sqlite";
+  {
+    hfmm::sqlite_storage s(path);
+    REQUIRE(s.open());
+    REQUIRE(s.backend().exec("UPDATE hfmm_schema SET version = 2; ALTER TABLE models DROP COLUMN model_info"));
+    REQUIRE(s.close());
+  }
+  auto bytes = hfmm_test::slurp(path);
+  hfmm::sqlite_storage reader(path, hfmm::open_mode::read_only);
+  CHECK(reader.open().error() == hfmm::errc::storage_read_only);
+  CHECK(reader.error_detail().find("read-write") != std::string::npos);
+  CHECK(hfmm_test::slurp(path) == bytes);
+  hfmm::sqlite_storage upgrade(path);
+  REQUIRE(upgrade.open());
+  CHECK(upgrade.schema_version().value() == 3);
+  REQUIRE(upgrade.close());
+  CHECK(reader.open());
 }
 #endif

@@ -199,15 +199,20 @@ inline std::optional<std::uint64_t> parse_u64(const sql_value& v) {
 template <class Backend>
 class sql_catalog {
 public:
-  explicit sql_catalog(typename Backend::target_type target) : db_(std::move(target)) {}
+  explicit sql_catalog(typename Backend::target_type target, open_mode mode = open_mode::read_write)
+      : db_(std::move(target)), mode_(mode) {}
 
   const std::string& error_detail() const noexcept { return db_.detail(); }
   Backend& backend() noexcept { return db_; }
 
   result<void> open() {
     if (open_) return {};
-    if (auto ok = db_.connect(); !ok) return ok;
-    if (auto ok = migrate(); !ok) {
+    if constexpr (requires { db_.connect(mode_); }) {
+      if (auto ok = db_.connect(mode_); !ok) return ok;
+    } else {
+      if (auto ok = db_.connect(); !ok) return ok;
+    }
+    if (auto ok = mode_ == open_mode::read_only ? check_schema() : migrate(); !ok) {
       db_.disconnect();
       return ok;
     }
@@ -392,6 +397,7 @@ public:
 
   result<void> upsert_many(std::span<const model_metadata> models) {
     if (!open_) return errc::invalid_argument;
+    if (mode_ == open_mode::read_only) return refuse_write();
     if (models.empty()) return {};
     for (const auto& m : models)
       if (auto ok = check_writable(m, &db_.detail()); !ok) return ok;
@@ -400,6 +406,7 @@ public:
 
   result<void> erase(std::string_view id) {
     if (!open_) return errc::invalid_argument;
+    if (mode_ == open_mode::read_only) return refuse_write();
     return transaction([&]() -> result<void> {
       sql_value key{std::string(id)};
       if (auto ok = db_.run("DELETE FROM files WHERE model_id = $1", {&key, 1}); !ok) return ok;
@@ -560,6 +567,37 @@ private:
     return db_.exec(sql);
   }
 
+  error_code newer_schema(int version) {
+    db_.detail() = "the database has hfmm schema version " + std::to_string(version) + "; this hfmm knows " +
+                   std::to_string(sql_schema_version);
+    return errc::schema_newer;
+  }
+
+  error_code refuse_write() {
+    db_.detail() = "the store was opened read-only";
+    return errc::storage_read_only;
+  }
+
+  /// A read-only open changes nothing: the schema must be this hfmm's already. (The Python
+  /// Model Manager's table is imported by a read-write open only.)
+  result<void> check_schema() {
+    auto has_schema = table_exists("hfmm_schema");
+    if (!has_schema) return has_schema.error();
+    if (!*has_schema) {
+      db_.detail() = "no hfmm catalog in it yet: a write (hfmm add, import) creates one";
+      return errc::storage_read_only;
+    }
+    auto v = schema_version();
+    if (!v) return v.error();
+    if (*v > sql_schema_version) return newer_schema(*v);
+    if (*v < sql_schema_version) {
+      db_.detail() = "it has hfmm schema version " + std::to_string(*v) + ", this hfmm reads " +
+                     std::to_string(sql_schema_version) + ": open it once read-write (any write command) to upgrade it";
+      return errc::storage_read_only;
+    }
+    return {};
+  }
+
   result<void> migrate() {
     if (Backend::dialect.migrate_lock) {
       if (auto ok = db_.exec(Backend::dialect.migrate_lock); !ok) return ok;
@@ -577,11 +615,7 @@ private:
     } else {
       auto v = schema_version();
       if (!v) return v.error();
-      if (*v > sql_schema_version) {
-        db_.detail() = "the database has hfmm schema version " + std::to_string(*v) + "; this hfmm knows " +
-                       std::to_string(sql_schema_version);
-        return errc::schema_newer;
-      }
+      if (*v > sql_schema_version) return newer_schema(*v);
       if (*v == 1) {  // version 1 had no history and no unknown-key column
         std::string json = Backend::dialect.json_type;
         auto ok = transaction([&] {
@@ -777,6 +811,7 @@ private:
   }
 
   Backend db_;
+  open_mode mode_;
   bool open_ = false;
 };
 

@@ -349,8 +349,8 @@ std::vector<const model_metadata*> model_manager<S, F>::materialize(const std::v
   std::vector<std::string> missing;
   for (const auto& id : ids)
     if (!materialized_.by_id.contains(id)) missing.push_back(id);
-  constexpr std::size_t batch = 2048;  // bounds one statement's parameter
   if constexpr (queried) {
+    constexpr std::size_t batch = 2048;  // bounds one statement's parameter
     // A result naming a large part of the catalog: one sequential read costs less than
     // index look-ups by the thousand (and the whole catalog is what the caller gets).
     if (missing.size() > batch && !materialized_.all) {

@@ -1,8 +1,9 @@
 #pragma once
-// sqlite_storage(path): the catalog in an embedded SQLite database, in the normalized layout
-// of detail/sql_catalog.hpp. WAL journal, synchronous=FULL: upserts are durable
+// sqlite_storage(path[, mode]): the catalog in an embedded SQLite database, in the normalized
+// layout of detail/sql_catalog.hpp. WAL journal, synchronous=FULL: upserts are durable
 // when they return; each upsert_many is one transaction. One writer at a time: open() takes
-// an flock on "<path>.lock" (storage_locked otherwise). A file that is not a database gives
+// an flock on "<path>.lock" (storage_locked otherwise); open_mode::read_only readers take
+// none and read the last commit while a writer works. A file that is not a database gives
 // storage_corrupt and is left untouched. Needs libsqlite3 (CMake target hfmm::sqlite).
 // Not thread-safe: one thread at a time.
 
@@ -35,13 +36,22 @@ public:
   std::string& detail() noexcept { return detail_; }
   const std::string& detail() const noexcept { return detail_; }
 
-  result<void> connect() {
+  /// read_only takes no lock and creates nothing: WAL lets it read the last commit while a
+  /// writer works.
+  result<void> connect(open_mode mode) {
     detail_.clear();
-    auto lock = lock_store(path_, detail_);
-    if (!lock) return lock.error();
-    lock_ = std::move(*lock);
+    bool writer = mode == open_mode::read_write;
+    if (writer) {
+      auto lock = lock_store(path_, detail_);
+      if (!lock) return lock.error();
+      lock_ = std::move(*lock);
+    } else if (!std::filesystem::exists(path_)) {
+      detail_ = path_.string() + ": no such database (a write, e.g. hfmm add, creates it)";
+      return errc::file_not_found;
+    }
     sqlite3* db = nullptr;
-    int rc = sqlite3_open_v2(path_.c_str(), &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
+    int flags = (writer ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE : SQLITE_OPEN_READONLY) | SQLITE_OPEN_NOMUTEX;
+    int rc = sqlite3_open_v2(path_.c_str(), &db, flags, nullptr);
     db_.reset(db);  // closed by db_ even when the open failed
     if (rc != SQLITE_OK) {
       auto e = fail();
@@ -54,7 +64,8 @@ public:
       disconnect();
       return ok;
     }
-    if (auto ok = exec("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON"); !ok) {
+    if (auto ok = exec(writer ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON" : "PRAGMA foreign_keys=ON");
+        !ok) {
       disconnect();
       return ok;
     }
@@ -172,7 +183,10 @@ private:
 /// The catalog in SQLite. Errors: storage_locked, storage_corrupt, storage_io, schema_newer.
 class sqlite_storage : public detail::sql_catalog<detail::sqlite_backend> {
 public:
-  explicit sqlite_storage(std::filesystem::path path) : sql_catalog(std::move(path)) {}
+  /// read_only: no writer lock, nothing created or migrated; never blocked by a writer and
+  /// sees its last commit; writes fail with storage_read_only.
+  explicit sqlite_storage(std::filesystem::path path, open_mode mode = open_mode::read_write)
+      : sql_catalog(std::move(path), mode) {}
 };
 
 static_assert(storage<sqlite_storage>);
