@@ -267,3 +267,29 @@ TEST_CASE("sqlite: a read-only open of an older schema asks for one read-write o
   CHECK(reader.open());
 }
 #endif
+
+#ifdef HFMM_HAVE_POSTGRES
+TEST_CASE("postgres: a batch with more file rows than one statement carries is stored whole") {
+  hfmm_test::store_place<hfmm::postgres_storage> place;
+  if (!place.available()) return;
+  std::vector<hfmm::model_metadata> batch;
+  constexpr int models = 1000, files_each = 45;  // 45 000 file rows: several statements
+  for (int i = 0; i < models; ++i) {
+    auto m = named("bulk/m" + std::to_string(i));
+    for (int f = 0; f < files_each - 2; ++f)
+      m.repository_structure->files.insert("shard-" + std::to_string(f) + ".bin", {.size = static_cast<std::uint64_t>(f), .oid = std::string(40, 'd')});
+    batch.push_back(std::move(m));
+  }
+  auto s = place.make();
+  REQUIRE(s.open());
+  REQUIRE(s.upsert_many(batch));
+  auto back = s.load();
+  REQUIRE(back);
+  REQUIRE(back->size() == models);
+  std::size_t files = 0;
+  for (const auto& m : *back) files += m.repository_structure->files.size();
+  CHECK(files == static_cast<std::size_t>(models * files_each));
+  CHECK((*back)[models - 1] == batch[models - 1]);
+  CHECK(s.close());
+}
+#endif

@@ -13,6 +13,7 @@
 
 #include <libpq-fe.h>
 
+#include <algorithm>
 #include <map>
 #include <memory>
 
@@ -104,20 +105,27 @@ public:
       for (auto c : file_columns) types.append(types.empty() ? "" : ", ").append(c.name).append(c.integer ? " bigint" : " text");
       return "INSERT INTO files SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(" + types + ")";
     }();
-    boost::json::array list;
-    list.reserve(rows.size());
-    for (const auto& r : rows) {
-      boost::json::object o;
-      for (std::size_t c = 0; c < r.size(); ++c) {
-        auto name = file_columns[c].name;
-        if (!r[c]) o[name] = nullptr;
-        else if (file_columns[c].integer) o[name] = parse_u64(r[c]).value_or(0);
-        else o[name] = *r[c];
+    // In chunks: the server refuses a jsonb value over 256 MB (a 100 000-model import as one
+    // parameter failed), and one chunk bounds the client's memory too.
+    constexpr std::size_t chunk = 20000;
+    for (std::size_t first = 0; first < rows.size(); first += chunk) {
+      boost::json::array list;
+      list.reserve(std::min(chunk, rows.size() - first));
+      for (std::size_t i = first; i < rows.size() && i < first + chunk; ++i) {
+        const auto& r = rows[i];
+        boost::json::object o;
+        for (std::size_t c = 0; c < r.size(); ++c) {
+          auto name = file_columns[c].name;
+          if (!r[c]) o[name] = nullptr;
+          else if (file_columns[c].integer) o[name] = parse_u64(r[c]).value_or(0);
+          else o[name] = *r[c];
+        }
+        list.push_back(std::move(o));
       }
-      list.push_back(std::move(o));
+      sql_value payload = boost::json::serialize(list);
+      if (auto ok = run(sql, {&payload, 1}); !ok) return ok;
     }
-    sql_value payload = boost::json::serialize(list);
-    return run(sql, {&payload, 1});
+    return {};
   }
 
 private:
