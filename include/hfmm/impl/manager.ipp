@@ -319,7 +319,7 @@ std::vector<const model_metadata*> model_manager<S, F>::select(Pred pred) const 
   auto ok = for_each_model([&](const model_metadata& m) {
     if (pred(m)) out.push_back(&m);
   });
-  if (!ok) materialized_.error = ok.error();
+  if (!ok) noted_error(ok.error());
   return out;
 }
 
@@ -397,7 +397,7 @@ template <hfmm::storage S, hfmm::fetcher F>
 template <class T>
 T model_manager<S, F>::noted(result<T> r, T otherwise) const {
   if (r) return std::move(*r);
-  materialized_.error = r.error();
+  noted_error(r.error());
   return otherwise;
 }
 
@@ -409,7 +409,7 @@ std::size_t model_manager<S, F>::size() const noexcept {
       if (!materialized_.count) {
         auto n = storage_.model_count();
         if (!n) {
-          materialized_.error = n.error();
+          noted_error(n.error());
           return 0;
         }
         materialized_.count = *n;
@@ -663,7 +663,7 @@ refresh_report model_manager<S, F>::refresh_all(const refresh_options& options) 
   refresh_report report{{}, 0};
   auto pinned = pins();  // ids, repositories and commits: no files read
   if (!pinned) {
-    materialized_.error = pinned.error();
+    noted_error(pinned.error());
     return report;
   }
   const auto& ids = *pinned;
@@ -806,7 +806,7 @@ duplicate_report model_manager<S, F>::get_duplicate_report() const {
       g.files.push_back({&m, std::string(f.path())});
     }
   });
-  if (!read) materialized_.error = read.error();
+  if (!read) noted_error(read.error());
   duplicate_report r;
   for (auto& [key, g] : groups) {
     if (g.files.size() < 2) continue;
@@ -851,14 +851,14 @@ std::vector<similar_model> model_manager<S, F>::get_similar_models(std::string_v
   auto target_content = content_set(ts);
   auto path_less = [](const file_ref& x, const file_ref& y) { return x.path() < y.path(); };
   auto read = for_each_model([&](const model_metadata& m) {
-    if (&m == target || m.model_id == target->model_id || !m.repository_structure) return;
+    if (&m == target || !m.repository_structure) return;  // materialized once: the same pointer
     const auto& s = *m.repository_structure;
     double pj = jaccard(ts.files.begin(), ts.files.end(), s.files.begin(), s.files.end(), path_less);
     auto other = content_set(s);
     double cj = jaccard(target_content.begin(), target_content.end(), other.begin(), other.end(), std::less<>{});
     if (pj > 0 || cj > 0) out.push_back({&m, pj, cj});
   });
-  if (!read) materialized_.error = read.error();
+  if (!read) noted_error(read.error());
   std::stable_sort(out.begin(), out.end(), [](const similar_model& a, const similar_model& b) {
     return a.path_jaccard + a.content_jaccard > b.path_jaccard + b.content_jaccard;
   });
