@@ -122,14 +122,7 @@ void check_agreement(const hfmm::offline_model_manager& resident, const Queried&
 
 }  // namespace
 
-#define HFMM_QUERYABLE_STORAGES_ALL HFMM_TEST_STORAGE_SQLITE HFMM_TEST_STORAGE_DUCKDB HFMM_TEST_STORAGE_POSTGRES
-
 #if defined(HFMM_HAVE_SQLITE) || defined(HFMM_HAVE_DUCKDB) || defined(HFMM_HAVE_POSTGRES)
-// The list starts with a comma (the storage macros are written to follow another).
-#define HFMM_QUERYABLE_REST(first, ...) __VA_ARGS__
-#define HFMM_QUERYABLE_DROP_FIRST(...) HFMM_QUERYABLE_REST(__VA_ARGS__)
-#define HFMM_QUERYABLE_STORAGES HFMM_QUERYABLE_DROP_FIRST(unused HFMM_QUERYABLE_STORAGES_ALL)
-
 TEST_CASE_TEMPLATE("queried mode answers every query as the resident manager does", S, HFMM_QUERYABLE_STORAGES) {
   static_assert(hfmm::queryable_storage<S>);
   hfmm_test::store_place<S> place;
@@ -161,6 +154,83 @@ TEST_CASE_TEMPLATE("queried mode answers every query as the resident manager doe
   // Reopened: the store alone holds the catalog.
   hfmm::model_manager<S, hfmm::mock_fetcher> reopened(place.make());
   check_agreement(resident, reopened);
+}
+
+TEST_CASE_TEMPLATE("a queryable store's answers follow its own writes (no plan kept from before them)", S,
+                   HFMM_QUERYABLE_STORAGES) {
+  hfmm_test::store_place<S> place;
+  if (!place.available()) return;
+  auto model = [](std::string id, std::string path, std::string description = "") {
+    hfmm::model_metadata m{.model_id = id, .model_name = id, .description = std::move(description)};
+    m.repository_structure = hfmm::repo_structure{.model_id = id, .commit_sha = std::string(40, 'c')};
+    m.repository_structure->files.insert(path, {.size = 1, .oid = std::string(40, 'a')});
+    return m;
+  };
+  auto store = place.make();
+  REQUIRE(store.open());
+  REQUIRE(store.upsert(model("org/a", "a.json")));
+  REQUIRE(store.upsert(model("org/a", "a.json", "updated")));  // the update by key has run once
+  CHECK(store.model_count().value() == 1);
+  CHECK_FALSE(store.contains("org/z").value());
+  CHECK(store.models_with_path("z.json").value().empty());
+  CHECK(store.find_model("org/z").value() == std::nullopt);
+  // Outside every value the first answers saw (DuckDB 1.4 kept them in cached plans).
+  REQUIRE(store.upsert(model("org/z", "z.json")));
+  CHECK(store.model_count().value() == 2);
+  CHECK(store.contains("org/z").value());
+  CHECK(store.models_with_path("z.json").value() == std::vector<std::string>{"org/z"});
+  REQUIRE(store.upsert(model("org/z", "z2.json", "changed")));
+  CHECK(store.model_count().value() == 2);
+  auto z = store.find_model("org/z").value();
+  REQUIRE(z);
+  CHECK(z->description == "changed");
+  CHECK(z->repository_structure->files.size() == 1);
+  CHECK(store.models_with_path("z.json").value().empty());
+  CHECK(store.models_with_path("z2.json").value() == std::vector<std::string>{"org/z"});
+  REQUIRE(store.erase("org/z"));
+  CHECK(store.model_count().value() == 1);
+  CHECK_FALSE(store.contains("org/z").value());
+}
+
+TEST_CASE_TEMPLATE("schema 3 (paths as text in files) is upgraded to the paths table, every answer kept", S,
+                   HFMM_QUERYABLE_STORAGES) {
+  hfmm_test::store_place<S> place;
+  if (!place.available()) return;
+  hfmm::offline_model_manager resident(hfmm::memory_storage{});
+  random_catalog gen;
+  std::vector<hfmm::model_metadata> batch;
+  for (int id = 0; id < 60; ++id) batch.push_back(gen.model(id));
+  REQUIRE(resident.add_models(batch));
+  {
+    auto store = place.make();
+    REQUIRE(store.open());
+    REQUIRE(store.upsert_many(batch));
+    hfmm_test::downgrade_to_schema_3(store);
+    REQUIRE(store.close());
+  }
+  auto store = place.make();
+  REQUIRE(store.open());
+  CHECK(store.schema_version().value() == 4);
+  // Each distinct path once, beside its lower-cased form.
+  std::set<std::string> distinct;
+  for (const auto& m : batch)
+    if (m.repository_structure)
+      for (auto f : m.repository_structure->files) distinct.insert(std::string(f.path()));
+  auto paths = store.backend().rows("SELECT path, lower_path FROM paths", {});
+  REQUIRE(paths);
+  CHECK(paths->size() == distinct.size());
+  for (const auto& row : *paths) {
+    REQUIRE(row[0]);
+    CHECK(distinct.count(*row[0]) == 1);
+    CHECK(row[1] == hfmm::detail::to_lower_ascii(*row[0]));
+  }
+  REQUIRE(store.close());
+  hfmm::model_manager<S, hfmm::mock_fetcher> upgraded(place.make());
+  check_agreement(resident, upgraded);
+  auto more = gen.model(61);  // and it takes writes in the new layout
+  REQUIRE(upgraded.add_model(more));
+  REQUIRE(resident.add_model(more));
+  check_agreement(resident, upgraded);
 }
 
 TEST_CASE_TEMPLATE("queried mode: refresh_all reads pins, refreshes in place, stores only what changed", S,

@@ -38,7 +38,7 @@ TEST_CASE("sqlite: a version-1 database is upgraded in place, its rows kept") {
   }
   hfmm::sqlite_storage s(path);
   REQUIRE(s.open());
-  CHECK(s.schema_version().value() == 3);  // through version 2 (history, unknown keys) to 3 (model info)
+  CHECK(s.schema_version().value() == 4);  // through 2 (history, unknown keys), 3 (model info), 4 (paths table)
   auto models = s.load();
   REQUIRE(models);
   REQUIRE(models->size() == 1);
@@ -252,7 +252,8 @@ TEST_CASE("sqlite: a read-only open of an older schema asks for one read-write o
   {
     hfmm::sqlite_storage s(path);
     REQUIRE(s.open());
-    REQUIRE(s.backend().exec("UPDATE hfmm_schema SET version = 2; ALTER TABLE models DROP COLUMN model_info"));
+    REQUIRE(s.upsert(named("org/a")));
+    hfmm_test::downgrade_to_schema_3(s);
     REQUIRE(s.close());
   }
   auto bytes = hfmm_test::slurp(path);
@@ -262,7 +263,7 @@ TEST_CASE("sqlite: a read-only open of an older schema asks for one read-write o
   CHECK(hfmm_test::slurp(path) == bytes);
   hfmm::sqlite_storage upgrade(path);
   REQUIRE(upgrade.open());
-  CHECK(upgrade.schema_version().value() == 3);
+  CHECK(upgrade.schema_version().value() == 4);
   REQUIRE(upgrade.close());
   CHECK(reader.open());
 }

@@ -71,6 +71,27 @@ bool raise_schema_version(S storage) {
   return true;
 }
 
+/// Rewrites an open SQL store in the layout of schema version 3, as hfmm wrote it before the
+/// paths table (the models table is the same in both): files hold their path as text.
+template <class S>
+void downgrade_to_schema_3(S& storage) {
+  using backend = std::remove_cvref_t<decltype(storage.backend())>;
+  std::string big = backend::dialect.bigint_type;
+  std::string sql =
+      "CREATE TABLE files_v3 (model_id TEXT NOT NULL, path TEXT NOT NULL, size " + big + " NOT NULL, oid TEXT NOT NULL, "
+      "lfs_sha256 TEXT, lfs_size " + big + ", pointer_size " + big + ", xet_hash TEXT, download_url TEXT);"
+      "INSERT INTO files_v3 SELECT f.model_id, p.path, f.size, f.oid, f.lfs_sha256, f.lfs_size, f.pointer_size, "
+      "f.xet_hash, f.download_url FROM files f JOIN paths p ON p.path_id = f.path_id;"
+      "DROP TABLE files; DROP TABLE paths; ALTER TABLE files_v3 RENAME TO files;"
+      "CREATE INDEX files_model_path ON files (model_id, path); CREATE INDEX files_path ON files (path);"
+      "CREATE INDEX files_lfs_sha256 ON files (lfs_sha256); CREATE INDEX files_oid ON files (oid);"
+      "UPDATE hfmm_schema SET version = 3;";
+  if (std::string_view(backend::dialect.path_key_setup).find("SEQUENCE") != std::string_view::npos)
+    sql += "DROP SEQUENCE paths_path_id;";
+  REQUIRE(storage.backend().exec(sql));
+  REQUIRE(storage.schema_version().value() == 3);
+}
+
 #ifdef HFMM_HAVE_SQLITE
 template <>
 struct store_place<hfmm::sqlite_storage> : file_place<hfmm::sqlite_storage> {
@@ -155,6 +176,14 @@ struct store_place<hfmm::postgres_storage> {
 #define HFMM_TEST_STORAGE_POSTGRES , hfmm::postgres_storage
 #else
 #define HFMM_TEST_STORAGE_POSTGRES
+#endif
+#define HFMM_QUERYABLE_STORAGES_ALL HFMM_TEST_STORAGE_SQLITE HFMM_TEST_STORAGE_DUCKDB HFMM_TEST_STORAGE_POSTGRES
+#if defined(HFMM_HAVE_SQLITE) || defined(HFMM_HAVE_DUCKDB) || defined(HFMM_HAVE_POSTGRES)
+// The stores that model queryable_storage, for TEST_CASE_TEMPLATE. The storage macros start
+// with a comma (each is written to follow another): the first one is dropped.
+#define HFMM_QUERYABLE_REST(first, ...) __VA_ARGS__
+#define HFMM_QUERYABLE_DROP_FIRST(...) HFMM_QUERYABLE_REST(__VA_ARGS__)
+#define HFMM_QUERYABLE_STORAGES HFMM_QUERYABLE_DROP_FIRST(unused HFMM_QUERYABLE_STORAGES_ALL)
 #endif
 #define HFMM_TEST_STORAGES                                                                                       \
   HFMM_TEST_STORAGE_MEMORY HFMM_TEST_STORAGE_GZIP HFMM_TEST_STORAGE_ZSTD HFMM_TEST_STORAGE_SQLITE HFMM_TEST_STORAGE_DUCKDB \

@@ -10,15 +10,19 @@
 //   result<sql_rows> rows(sql, params)         a query; every value as text or NULL
 //   result<void> upsert_models(rows)           insert or update model rows (keeping position)
 //   result<void> insert_files(rows)            the fastest bulk insert the backend has
+//   result<void> insert_paths(rows)            (path, lower_path) rows, those already stored skipped
 //   std::string& detail()                      the backend's last error message
 //
 // Models: one row each, the Python Model Manager's columns plus position (first-insert
 // order), the structure's scalar fields, `previous` (one level of history, JSON), `extra`
-// (unknown record keys, JSON) and `model_info` (the Hub's model info, JSON). Files: one row
-// each; download_url NULL when it is the standard URL (models.url_prefix + encoded path), ''
-// when the entry had none. Versions: 1 (without `previous` and `extra`) and 2 (without
-// `model_info`) are upgraded in place, a column added at a time; a newer one is refused
-// (schema_newer). The Python Model Manager's own table `model_metadata`, when present, is
+// (unknown record keys, JSON) and `model_info` (the Hub's model info, JSON). Paths: each
+// distinct file path once, with its ASCII-lower-cased form (what a path search scans: paths
+// repeat across repositories, so there are far fewer than files). Files: one row each, naming
+// its path by path_id; download_url NULL when it is the standard URL (models.url_prefix +
+// encoded path), '' when the entry had none. Versions: 1 (without `previous` and `extra`) and
+// 2 (without `model_info`) are upgraded in place, a column added at a time; 3 (files.path as
+// text) gains the paths table and its files table is rebuilt with path ids, in one
+// transaction; a newer one is refused (schema_newer). The Python Model Manager's own table `model_metadata`, when present, is
 // imported on open (rows that are new or newer than ours); it is never modified.
 
 #include <hfmm/concepts.hpp>
@@ -49,14 +53,18 @@ struct sql_dialect {
   const char* json_type;    ///< JSON column type
   const char* bigint_type;  ///< 64-bit integers
   const char* table_exists; ///< a query with $1 = table name, returning a row when it exists
-  const char* ids_in;       ///< a subquery of the model ids in $1, a JSON array of strings
+  const char* ids_in;       ///< a subquery of the strings in $1, a JSON array of strings
+  const char* numbers_in;   ///< a subquery of the integers in $1, a JSON array of integers
+  const char* path_key;     ///< the paths.path_id column: an integer key the database assigns
+  const char* path_key_setup;  ///< what path_key needs created first ("" when nothing)
   const char* column_exists;///< $1 = table, $2 = column
   const char* migrate_lock = nullptr;    ///< serializes schema changes between processes (shared stores)
   const char* migrate_unlock = nullptr;
 };
 
 /// The files table, one row per file, in this column order. download_url is NULL when it is
-/// the standard URL (models.url_prefix + encoded path), '' when the entry had none.
+/// the standard URL (models.url_prefix + encoded path), '' when the entry had none. The table
+/// holds the path's id (paths.path_id); a row read back holds the path itself in that place.
 enum file_column : std::size_t {
   file_model_id, file_path, file_size, file_oid, file_lfs_sha256, file_lfs_size, file_pointer_size, file_xet_hash,
   file_download_url, file_column_count
@@ -66,15 +74,23 @@ struct sql_column {
   bool integer, required;
 };
 inline constexpr sql_column file_columns[file_column_count] = {
-    {"model_id", false, true}, {"path", false, true},        {"size", true, true},
+    {"model_id", false, true}, {"path_id", true, true},      {"size", true, true},
     {"oid", false, true},      {"lfs_sha256", false, false}, {"lfs_size", true, false},
     {"pointer_size", true, false}, {"xet_hash", false, false}, {"download_url", false, false}};
-/// "model_id, path, ...": the files columns, comma-separated.
-inline std::string files_column_list() {
+/// The files columns as read: "f.model_id, p.path, f.size, ..." over `files_with_paths`.
+inline std::string files_select_list() {
   std::string list;
-  for (auto c : file_columns) list.append(list.empty() ? "" : ", ").append(c.name);
+  for (std::size_t c = 0; c < file_column_count; ++c)
+    list.append(list.empty() ? "" : ", ").append(c == file_path ? std::string("p.path") : "f." + std::string(file_columns[c].name));
   return list;
 }
+inline constexpr const char* files_with_paths = " files f JOIN paths p ON p.path_id = f.path_id";
+
+/// One distinct path to store: the path and its ASCII-lower-cased form.
+using path_row = std::array<sql_value, 2>;
+/// A path row, unless that path is stored already (the row-at-a-time form).
+inline constexpr std::string_view paths_insert_statement =
+    "INSERT INTO paths (path, lower_path) VALUES ($1, $2) ON CONFLICT (path) DO NOTHING";
 
 /// One file row, ready to insert (file_column order).
 using file_row = std::array<sql_value, file_column_count>;
@@ -180,7 +196,7 @@ result<void> run_each(Backend& db, std::string_view sql, const Rows& rows) {
   return {};
 }
 
-inline constexpr int sql_schema_version = 3;
+inline constexpr int sql_schema_version = 4;
 
 inline sql_value text_of(const boost::json::value& v) {
   if (v.is_null()) return std::nullopt;
@@ -293,21 +309,29 @@ public:
   }
 
   /// The models with a file path containing `pattern` (ASCII case-insensitive), each once, in
-  /// catalog order. The database's lower() narrows (it folds at least ASCII, alike on both
-  /// sides), the exact test decides.
+  /// catalog order: a scan of the distinct paths' lower-cased forms (both sides folded the
+  /// same way, so a case-sensitive LIKE is exact), then the files of the paths found, by index.
   result<std::vector<std::string>> models_with_path(std::string_view pattern) {
     if (!open_) return errc::invalid_argument;
-    sql_value like = "%" + like_escaped(pattern) + "%";
-    auto rows = db_.rows("SELECT f.model_id, m.position, f.path FROM files f JOIN models m ON m.model_id = f.model_id "
-                         "WHERE lower(f.path) LIKE lower(CAST($1 AS TEXT)) ESCAPE '\\'", {&like, 1});
-    if (!rows) return rows.error();
     auto needle = to_lower_ascii(pattern);
+    sql_value like = "%" + like_escaped(needle) + "%";
+    auto paths = db_.rows("SELECT path_id, path FROM paths WHERE lower_path LIKE CAST($1 AS TEXT) ESCAPE '\\'", {&like, 1});
+    if (!paths) return paths.error();
+    boost::json::array path_ids;
+    for (auto& r : *paths)  // SQLite's LIKE also folds ASCII: harmless on folded text; the test is exact
+      if (r[1] && icontains(*r[1], needle))
+        if (auto id = parse_u64(r[0])) path_ids.emplace_back(*id);
+    std::vector<std::string> out;
+    if (path_ids.empty()) return out;
+    sql_value list = boost::json::serialize(path_ids);
+    auto rows = db_.rows(std::string("SELECT DISTINCT f.model_id, m.position FROM files f JOIN models m ON m.model_id = "
+                                     "f.model_id WHERE f.path_id IN ") + Backend::dialect.numbers_in, {&list, 1});
+    if (!rows) return rows.error();
     std::vector<std::pair<std::uint64_t, std::string>> hits;
     for (auto& r : *rows)
-      if (r[0] && r[2] && icontains(*r[2], needle)) hits.emplace_back(parse_u64(r[1]).value_or(0), std::move(*r[0]));
+      if (r[0]) hits.emplace_back(parse_u64(r[1]).value_or(0), std::move(*r[0]));
     std::sort(hits.begin(), hits.end());
     hits.erase(std::unique(hits.begin(), hits.end()), hits.end());
-    std::vector<std::string> out;
     out.reserve(hits.size());
     for (auto& h : hits) out.push_back(std::move(h.second));
     return out;
@@ -321,8 +345,8 @@ public:
     bool sha256 = is_lower_hex(digest, 64);
     if (!sha256 && !is_lower_hex(digest, 40)) return out;
     sql_value key{std::string(digest)};
-    auto rows = db_.rows(std::string("SELECT f.model_id, m.position, f.path FROM files f JOIN models m ON m.model_id = "
-                                     "f.model_id WHERE f.") + (sha256 ? "lfs_sha256" : "oid") + " = $1",
+    auto rows = db_.rows(std::string("SELECT f.model_id, m.position, p.path FROM") + files_with_paths +
+                             " JOIN models m ON m.model_id = f.model_id WHERE f." + (sha256 ? "lfs_sha256" : "oid") + " = $1",
                          {&key, 1});
     if (!rows) return rows.error();
     std::vector<std::tuple<std::uint64_t, std::string, std::string>> hits;
@@ -429,7 +453,7 @@ private:
     if (!models) return models.error();
     std::vector<model_metadata> out;
     if (models->empty()) return out;
-    auto files = db_.rows("SELECT " + files_column_list() + " FROM files" + where, params);
+    auto files = db_.rows("SELECT " + files_select_list() + " FROM" + files_with_paths + where, params);
     if (!files) return files.error();
 
     out.reserve(models->size());
@@ -550,16 +574,24 @@ private:
     return text;
   }
 
+  static std::string paths_table() {
+    return std::string(Backend::dialect.path_key_setup) + "CREATE TABLE paths (" + Backend::dialect.path_key +
+           ", path TEXT NOT NULL UNIQUE, lower_path TEXT NOT NULL);";
+  }
+
+  static std::string files_indexes() {
+    return "CREATE INDEX files_model_path ON files (model_id, path_id);"
+           "CREATE INDEX files_path ON files (path_id);"
+           "CREATE INDEX files_lfs_sha256 ON files (lfs_sha256);"
+           "CREATE INDEX files_oid ON files (oid);";
+  }
+
   result<void> create_schema() {
     std::string big = Backend::dialect.bigint_type;
     std::string sql =
         "CREATE TABLE hfmm_schema (version " + big + " NOT NULL);"
-        "CREATE TABLE models (" + models_table_columns() + ");"
-        "CREATE TABLE files (" + files_table_columns() + ");"
-        "CREATE INDEX files_model_path ON files (model_id, path);"
-        "CREATE INDEX files_path ON files (path);"
-        "CREATE INDEX files_lfs_sha256 ON files (lfs_sha256);"
-        "CREATE INDEX files_oid ON files (oid);"
+        "CREATE TABLE models (" + models_table_columns() + ");" + paths_table() +
+        "CREATE TABLE files (" + files_table_columns() + ");" + files_indexes() +
         "CREATE INDEX models_model_type ON models (model_type);"
         "CREATE INDEX models_architecture ON models (architecture);"
         "CREATE INDEX models_position ON models (position);"
@@ -631,10 +663,74 @@ private:
         });
         if (!ok) return ok;
       }
+      if (*v <= 3) {  // version 3 held each file's path as text
+        if (auto ok = transaction([&] { return move_paths_to_their_table(); }); !ok) return ok;
+      }
     }
     auto python = table_exists("model_metadata");
     if (!python) return python.error();
     if (*python) return import_python_table();
+    return {};
+  }
+
+  /// Version 3 to 4: the distinct paths into their table, the files table rebuilt with path ids
+  /// (same rows, same indexes), in the caller's transaction.
+  result<void> move_paths_to_their_table() {
+    if (auto ok = db_.exec(paths_table()); !ok) return ok;
+    auto distinct = db_.rows("SELECT DISTINCT path FROM files", {});
+    if (!distinct) return distinct.error();
+    std::vector<path_row> paths;
+    paths.reserve(distinct->size());
+    for (auto& r : *distinct)
+      if (r[0]) paths.push_back({r[0], to_lower_ascii(*r[0])});
+    if (auto ok = db_.insert_paths(paths); !ok) return ok;
+    std::string select;
+    for (std::size_t c = 0; c < file_column_count; ++c)
+      select.append(select.empty() ? "" : ", ").append(c == file_path ? std::string("p.path_id") : "f." + std::string(file_columns[c].name));
+    return db_.exec("CREATE TABLE files_v4 (" + files_table_columns() + ");INSERT INTO files_v4 SELECT " + select +
+                    " FROM files f JOIN paths p ON p.path = f.path;DROP TABLE files;ALTER TABLE files_v4 RENAME TO files;" +
+                    files_indexes() + "UPDATE hfmm_schema SET version = 4;");
+  }
+
+  /// Each file row's path replaced with its paths.path_id; the paths not stored yet are added.
+  result<void> assign_path_ids(std::vector<file_row>& files) {
+    std::unordered_map<std::string, std::string> ids;  // path → path_id (text)
+    for (const auto& f : files) ids.try_emplace(*f[file_path]);
+    // Looked up in chunks: a batch may carry millions of distinct paths.
+    auto look_up = [&](const std::vector<const std::string*>& wanted) -> result<void> {
+      constexpr std::size_t chunk = 20000;
+      for (std::size_t first = 0; first < wanted.size(); first += chunk) {
+        boost::json::array list;
+        for (std::size_t i = first; i < wanted.size() && i < first + chunk; ++i) list.emplace_back(*wanted[i]);
+        sql_value param = boost::json::serialize(list);
+        auto rows = db_.rows(std::string("SELECT path_id, path FROM paths WHERE path IN ") + Backend::dialect.ids_in, {&param, 1});
+        if (!rows) return rows.error();
+        for (auto& r : *rows)
+          if (r[0] && r[1])
+            if (auto it = ids.find(*r[1]); it != ids.end()) it->second = std::move(*r[0]);
+      }
+      return {};
+    };
+    std::vector<const std::string*> wanted;
+    wanted.reserve(ids.size());
+    for (const auto& [path, id] : ids) wanted.push_back(&path);
+    if (auto ok = look_up(wanted); !ok) return ok;
+    std::vector<path_row> missing;
+    wanted.clear();
+    for (const auto& [path, id] : ids)
+      if (id.empty()) {
+        missing.push_back({path, to_lower_ascii(path)});
+        wanted.push_back(&path);
+      }
+    if (!missing.empty()) {
+      if (auto ok = db_.insert_paths(missing); !ok) return ok;
+      if (auto ok = look_up(wanted); !ok) return ok;
+    }
+    for (auto& f : files) {
+      const auto& id = ids.at(*f[file_path]);
+      if (id.empty()) return corrupt("paths: " + *f[file_path] + " was stored but cannot be found");
+      f[file_path] = id;
+    }
     return {};
   }
 
@@ -757,6 +853,7 @@ private:
         return ok;
     }
     if (files.empty()) return {};
+    if (auto ok = assign_path_ids(files); !ok) return ok;
     return db_.insert_files(files);
   }
 

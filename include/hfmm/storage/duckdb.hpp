@@ -18,7 +18,6 @@
 #include <array>
 #include <filesystem>
 #include <initializer_list>
-#include <map>
 #include <memory>
 #include <type_traits>
 
@@ -34,6 +33,9 @@ public:
       .bigint_type = "BIGINT",
       .table_exists = "SELECT table_name FROM information_schema.tables WHERE table_name = $1",
       .ids_in = "(SELECT unnest(from_json($1, '[\"VARCHAR\"]')))",
+      .numbers_in = "(SELECT unnest(from_json($1, '[\"BIGINT\"]')))",
+      .path_key = "path_id BIGINT PRIMARY KEY DEFAULT nextval('paths_path_id')",
+      .path_key_setup = "CREATE SEQUENCE paths_path_id;",
       .column_exists = "SELECT column_name FROM information_schema.columns WHERE table_name = $1 AND column_name = $2"};
 
   explicit duckdb_backend(target_type path) : path_(std::move(path)) {}
@@ -77,7 +79,7 @@ public:
   }
 
   void disconnect() {
-    statements_.clear();  // statements, then the connection, then the database
+    // the connection, then the database
     conn_.reset();
     db_.reset();
     lock_.reset();
@@ -150,7 +152,17 @@ public:
   }
 
   result<void> insert_files(const std::vector<file_row>& rows) {
-    return append(nullptr, "files", rows, {file_size, file_lfs_size, file_pointer_size});
+    return append(nullptr, "files", rows, {file_path, file_size, file_lfs_size, file_pointer_size});
+  }
+
+  /// As upsert_models: a few rows one statement each, many through a staged Appender.
+  result<void> insert_paths(const std::vector<path_row>& rows) {
+    if (rows.size() <= 16) return run_each(*this, paths_insert_statement, rows);
+    if (auto ok = exec("CREATE TEMP TABLE IF NOT EXISTS paths_stage (path VARCHAR, lower_path VARCHAR); DELETE FROM paths_stage");
+        !ok)
+      return ok;
+    if (auto ok = append("temp", "paths_stage", rows, {}); !ok) return ok;
+    return exec("INSERT INTO paths (path, lower_path) SELECT path, lower_path FROM paths_stage ON CONFLICT (path) DO NOTHING");
   }
 
 private:
@@ -184,20 +196,21 @@ private:
     return {};
   }
 
+  /// Prepared afresh for each execution: DuckDB 1.4 folds table statistics into a prepared
+  /// plan and does not rebind it after writes (duckdb/duckdb#23704, fixed after 1.4.4), so a
+  /// cached `SELECT COUNT(*)` kept its old answer and a cached UPDATE by key missed rows
+  /// added after it was prepared. Preparing costs tens of microseconds; stale answers cost
+  /// the catalog.
   result<void> execute(std::string_view sql, std::span<const sql_value> params, duckdb_result& out) {
-    auto it = statements_.find(sql);
-    if (it == statements_.end()) {
-      duckdb_prepared_statement stmt = nullptr;
-      std::string text(sql);
-      if (duckdb_prepare(conn_.get(), text.c_str(), &stmt) != DuckDBSuccess) {
-        detail_ = path_.string() + ": " + (duckdb_prepare_error(stmt) ? duckdb_prepare_error(stmt) : "prepare failed");
-        duckdb_destroy_prepare(&stmt);
-        return errc::storage_io;
-      }
-      it = statements_.emplace(std::move(text), statement_ptr(stmt)).first;
+    duckdb_prepared_statement prepared = nullptr;
+    std::string text(sql);
+    if (duckdb_prepare(conn_.get(), text.c_str(), &prepared) != DuckDBSuccess) {
+      detail_ = path_.string() + ": " + (duckdb_prepare_error(prepared) ? duckdb_prepare_error(prepared) : "prepare failed");
+      duckdb_destroy_prepare(&prepared);
+      return errc::storage_io;
     }
-    auto stmt = it->second.get();
-    duckdb_clear_bindings(stmt);
+    statement_ptr owner(prepared);
+    auto* stmt = owner.get();
     for (std::size_t i = 0; i < params.size(); ++i) {
       auto state = params[i] ? duckdb_bind_varchar_length(stmt, i + 1, params[i]->data(), params[i]->size())
                              : duckdb_bind_null(stmt, i + 1);
@@ -227,10 +240,9 @@ private:
 
   std::filesystem::path path_;
   unique_fd lock_;
-  // Destroyed in reverse: statements, connection, database.
+  // Destroyed in reverse: connection, database.
   std::unique_ptr<std::remove_pointer_t<duckdb_database>, close_database> db_;
   std::unique_ptr<std::remove_pointer_t<duckdb_connection>, close_connection> conn_;
-  std::map<std::string, statement_ptr, std::less<>> statements_;
   std::string detail_;
 };
 

@@ -29,6 +29,9 @@ public:
       .bigint_type = "INTEGER",
       .table_exists = "SELECT name FROM sqlite_master WHERE type = 'table' AND name = $1",
       .ids_in = "(SELECT value FROM json_each($1))",
+      .numbers_in = "(SELECT value FROM json_each($1))",
+      .path_key = "path_id INTEGER PRIMARY KEY",
+      .path_key_setup = "",
       .column_exists = "SELECT name FROM pragma_table_info($1) WHERE name = $2"};
 
   explicit sqlite_backend(target_type path) : path_(std::move(path)) {}
@@ -129,6 +132,8 @@ public:
     }();
     return run_each(*this, sql, rows);
   }
+
+  result<void> insert_paths(const std::vector<path_row>& rows) { return run_each(*this, paths_insert_statement, rows); }
 
 private:
   result<sqlite3_stmt*> prepare(std::string_view sql, std::span<const sql_value> params) {
