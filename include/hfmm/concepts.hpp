@@ -8,6 +8,7 @@
 
 #include <concepts>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <optional>
 #include <span>
@@ -93,6 +94,18 @@ concept queryable_storage = storage<S> && requires(S s, std::string_view text, s
   { s.models_with_path(text) } -> std::same_as<result<std::vector<std::string>>>;
   { s.files_with_content(text) } -> std::same_as<result<std::vector<stored_path>>>;
   { s.stats() } -> std::same_as<result<manager_stats>>;
+};
+
+/// Writes one batch of a stream (see batch_writing_storage).
+using batch_writer = std::function<result<void>(std::span<const model_metadata>)>;
+
+/// A store that writes a stream of batches as one transaction: upsert_batches(produce) calls
+/// produce(write), which calls write(batch) for each batch and returns its own result. All or
+/// nothing — a failure of either leaves the store as it was — with only the current batch in
+/// the caller's memory (a bulk import of a catalog larger than memory).
+template <class S>
+concept batch_writing_storage = storage<S> && requires(S s, const std::function<result<void>(const batch_writer&)>& produce) {
+  { s.upsert_batches(produce) } -> std::same_as<result<void>>;
 };
 
 /// Where repository structures come from.

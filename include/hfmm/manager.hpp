@@ -188,6 +188,8 @@ public:
   /// Writes the catalog in the JSON store layout; another format → invalid_argument.
   result<void> export_metadata(const std::filesystem::path& p, std::string_view format = "json") const;
   /// Merges a JSON store file, replacing by model_id. Errors: file_not_found, storage_corrupt.
+  /// A store that writes batches (SQL) gets the file streamed, a batch of records at a time,
+  /// in one transaction: memory stays bounded, and a file found bad midway changes nothing.
   result<void> import_metadata(const std::filesystem::path& p);
 
   // ---- beyond

@@ -1,6 +1,7 @@
 #include <hfmm/hfmm.hpp>
 
 #include "../support/doctest_result.hpp"
+#include "../support/test_support.hpp"
 
 namespace {
 // The smallest types that model the policies.
@@ -74,6 +75,22 @@ private:
     return nullptr;
   }
 };
+/// A queryable store that also writes a stream of batches as one transaction (a copy kept to
+/// roll back to), counting the batches.
+struct archetype_batch_storage : archetype_queryable_storage {
+  int batches = 0;
+  hfmm::result<void> upsert_batches(const std::function<hfmm::result<void>(const hfmm::batch_writer&)>& produce) {
+    auto before = models;
+    hfmm::batch_writer write = [&](std::span<const hfmm::model_metadata> batch) -> hfmm::result<void> {
+      ++batches;
+      for (const auto& m : batch) (void)upsert(m);
+      return {};
+    };
+    auto ok = produce(write);
+    if (!ok) models = std::move(before);
+    return ok;
+  }
+};
 struct queryable_without_stats : archetype_queryable_storage {
   void stats() = delete;
 };
@@ -108,6 +125,9 @@ static_assert(!hfmm::queryable_storage<queryable_without_stats>);
 static_assert(!hfmm::queryable_storage<archetype_storage>);
 static_assert(!hfmm::queryable_storage<hfmm::memory_storage>);     // resident: loaded, indexed in memory
 static_assert(!hfmm::queryable_storage<hfmm::json_file_storage>);  // the same (its find_model serves the CLI)
+static_assert(hfmm::batch_writing_storage<archetype_batch_storage>);
+static_assert(!hfmm::batch_writing_storage<archetype_queryable_storage>);
+static_assert(!hfmm::batch_writing_storage<hfmm::memory_storage>);
 static_assert(hfmm::fetcher<archetype_fetcher>);
 static_assert(!hfmm::revision_resolving_fetcher<archetype_fetcher>);
 static_assert(hfmm::revision_resolving_fetcher<hfmm::mock_fetcher>);
@@ -156,4 +176,28 @@ TEST_CASE("a manager over a queryable store asks it and never loads the catalog 
   CHECK(mm.get_duplicate_report().groups.empty());
   CHECK(loads == 1);
   CHECK(!mm.query_error());
+}
+
+TEST_CASE("a manager over a batch-writing store streams an import into it, all or nothing") {
+  hfmm_test::scratch_dir dir;
+  {
+    hfmm::offline_model_manager source(hfmm::memory_storage{});
+    REQUIRE(source.add_model({.model_id = "org/a", .model_name = "a"}));
+    REQUIRE(source.add_model({.model_id = "org/b", .model_name = "b"}));
+    REQUIRE(source.export_metadata(dir / "catalog.json"));
+  }
+  auto text = hfmm_test::slurp(dir / "catalog.json");
+  hfmm_test::spit(dir / "truncated.json", text.substr(0, text.size() - 2));
+  int loads = 0;
+  archetype_batch_storage store;
+  store.loads = &loads;
+  hfmm::model_manager<archetype_batch_storage, archetype_fetcher> mm(std::move(store));
+  CHECK(mm.import_metadata(dir / "truncated.json").error() == hfmm::errc::storage_corrupt);
+  CHECK(mm.storage().batches == 0);  // found before the first batch was full: nothing written
+  CHECK(mm.size() == 0);
+  REQUIRE(mm.import_metadata(dir / "catalog.json"));
+  CHECK(mm.storage().batches == 1);
+  CHECK(mm.size() == 2);
+  CHECK(mm.get_model("org/b")->model_name == "b");
+  CHECK(loads == 0);
 }

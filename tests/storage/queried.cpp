@@ -192,6 +192,44 @@ TEST_CASE_TEMPLATE("a queryable store's answers follow its own writes (no plan k
   CHECK_FALSE(store.contains("org/z").value());
 }
 
+TEST_CASE_TEMPLATE("an import streams into the store in batches, all or nothing", S, HFMM_QUERYABLE_STORAGES) {
+  static_assert(hfmm::batch_writing_storage<S>);
+  hfmm_test::store_place<S> place;
+  if (!place.available()) return;
+  hfmm_test::scratch_dir dir;
+  random_catalog gen;
+  std::vector<hfmm::model_metadata> batch;
+  for (int id = 0; id < 4500; ++id) batch.push_back(gen.model(id));  // more than one batch of records
+  {
+    hfmm::offline_model_manager source(hfmm::memory_storage{});
+    REQUIRE(source.add_models(batch));
+    REQUIRE(source.export_metadata(dir / "catalog.json"));
+  }
+  auto text = hfmm_test::slurp(dir / "catalog.json");
+  hfmm_test::spit(dir / "truncated.json", text.substr(0, text.size() - 40));
+  hfmm::model_metadata kept{.model_id = "keep/me", .model_name = "kept"};
+  auto replaced = gen.model(3);
+  replaced.description = "replaced by the import";
+
+  hfmm::offline_model_manager resident(hfmm::memory_storage{});
+  REQUIRE(resident.add_model(kept));
+  REQUIRE(resident.add_model(replaced));
+  hfmm::model_manager<S, hfmm::mock_fetcher> queried(place.make());
+  REQUIRE(queried.add_model(kept));
+  REQUIRE(queried.add_model(replaced));
+  // A file found bad near its end: the batches written before it are rolled back.
+  CHECK(queried.import_metadata(dir / "truncated.json").error() == hfmm::errc::storage_corrupt);
+  CHECK(queried.size() == 2);
+  CHECK(queried.get_model(replaced.model_id)->description == "replaced by the import");
+  check_agreement(resident, queried);
+  CHECK(queried.import_metadata(dir / "absent.json").error() == hfmm::errc::file_not_found);
+
+  REQUIRE(resident.import_metadata(dir / "catalog.json"));
+  REQUIRE(queried.import_metadata(dir / "catalog.json"));
+  CHECK(queried.size() == 4501);
+  check_agreement(resident, queried);
+}
+
 TEST_CASE_TEMPLATE("schema 3 (paths as text in files) is upgraded to the paths table, every answer kept", S,
                    HFMM_QUERYABLE_STORAGES) {
   hfmm_test::store_place<S> place;

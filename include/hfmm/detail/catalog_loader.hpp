@@ -517,31 +517,43 @@ private:
   std::uint64_t offset_ = 0;  // bytes consumed, for messages
 };
 
-/// Every model of a catalog file, read in chunks with the store's own parser (so a file to
-/// import is judged as a store is); a model given twice (under two keys) once, the last.
-/// Errors: file_not_found, storage_io, storage_corrupt (`why` says where).
-/// (A template: only a translation unit that reads a catalog file instantiates the parser.)
-template <class = void>
-result<std::vector<model_metadata>> read_catalog_file(const std::filesystem::path& p, std::string* why) {
+/// Each model of a catalog file, in file order, handed to on_record(model_metadata&&) ->
+/// result<void> as soon as its record ends (a failure stops the read and is returned), read in
+/// chunks with the store's own parser (so a file to import is judged as a store is): one
+/// record in memory at a time. Errors: file_not_found, storage_io, storage_corrupt (`why`
+/// says where).
+template <class OnRecord>
+result<void> for_each_catalog_record(const std::filesystem::path& p, OnRecord on_record, std::string* why) {
   bool missing = false;
   auto fd = open_for_reading(p, missing);
   if (!fd) return missing ? errc::file_not_found : errc::storage_io;
-  std::vector<model_metadata> models;
-  string_table<std::size_t> position;
-  auto collect = [&](std::string_view, model_metadata&& m) {
-    auto [at, fresh] = position.try_emplace(m.model_id, models.size());
-    if (fresh) models.push_back(std::move(m));
-    else models[*at] = std::move(m);
-    return true;
-  };
+  result<void> taken;
+  auto forward = [&](std::string_view, model_metadata&& m) { return bool(taken = on_record(std::move(m))); };
   std::string reason;
-  catalog_parser<decltype(collect)> parser(collect, &reason);
+  catalog_parser<decltype(forward)> parser(forward, &reason);
   auto parsed = for_each_chunk(fd.get(), [&](std::string_view chunk) { return parser.write(chunk); });
   if (parsed) parsed = parser.finish();
+  if (!taken) return taken;
   if (!parsed) {
     if (why) *why = p.string() + ": " + (parsed.error() == errc::storage_io ? std::string("cannot be read") : reason);
     return parsed.error() == errc::storage_io ? errc::storage_io : errc::storage_corrupt;
   }
+  return {};
+}
+
+/// Every model of a catalog file; a model given twice (under two keys) once, the last, at the
+/// place of the first. Errors as for_each_catalog_record.
+template <class = void>
+result<std::vector<model_metadata>> read_catalog_file(const std::filesystem::path& p, std::string* why) {
+  std::vector<model_metadata> models;
+  string_table<std::size_t> position;
+  auto collect = [&](model_metadata&& m) {
+    auto [at, fresh] = position.try_emplace(m.model_id, models.size());
+    if (fresh) models.push_back(std::move(m));
+    else models[*at] = std::move(m);
+    return result<void>{};
+  };
+  if (auto ok = for_each_catalog_record(p, collect, why); !ok) return ok.error();
   return models;
 }
 

@@ -428,6 +428,20 @@ public:
     return transaction([&] { return write_models(models); });
   }
 
+  /// batch_writing_storage: every batch `produce` writes, in one transaction.
+  result<void> upsert_batches(const std::function<result<void>(const batch_writer&)>& produce) {
+    if (!open_) return errc::invalid_argument;
+    if (mode_ == open_mode::read_only) return refuse_write();
+    return transaction([&] {
+      batch_writer write = [&](std::span<const model_metadata> models) -> result<void> {
+        for (const auto& m : models)
+          if (auto ok = check_writable(m, &db_.detail()); !ok) return ok;
+        return models.empty() ? result<void>{} : write_models(models);
+      };
+      return produce(write);
+    });
+  }
+
   result<void> erase(std::string_view id) {
     if (!open_) return errc::invalid_argument;
     if (mode_ == open_mode::read_only) return refuse_write();

@@ -647,6 +647,26 @@ result<void> model_manager<S, F>::export_metadata(const std::filesystem::path& p
 
 template <hfmm::storage S, hfmm::fetcher F>
 result<void> model_manager<S, F>::import_metadata(const std::filesystem::path& p) {
+  if constexpr (queried && batch_writing_storage<S>) {
+    // Streamed: a batch of records at a time, all in one transaction of the store.
+    materialized_.forget();
+    return storage_.upsert_batches([&](const batch_writer& write) -> result<void> {
+      constexpr std::size_t batch_files = 50000, batch_models = 4096;
+      std::vector<model_metadata> batch;
+      std::size_t files = 0;
+      auto parsed = detail::for_each_catalog_record(p, [&](model_metadata&& m) -> result<void> {
+        files += m.repository_structure ? m.repository_structure->files.size() : 0;
+        batch.push_back(std::move(m));
+        if (files < batch_files && batch.size() < batch_models) return {};
+        auto ok = write(batch);
+        batch.clear();
+        files = 0;
+        return ok;
+      }, nullptr);
+      if (!parsed) return parsed;
+      return write(batch);
+    });
+  }
   auto batch = detail::read_catalog_file(p, nullptr);  // the store's own reader
   if (!batch) return batch.error();
   // Imported records keep their own times: write them as they are.
