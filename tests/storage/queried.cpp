@@ -207,6 +207,20 @@ TEST_CASE_TEMPLATE("an import streams into the store in batches, all or nothing"
   }
   auto text = hfmm_test::slurp(dir / "catalog.json");
   hfmm_test::spit(dir / "truncated.json", text.substr(0, text.size() - 40));
+  const std::set<std::string> indexes = {"files_model_path", "files_path", "files_lfs_sha256", "files_oid"};
+  {
+    // Into an empty store: the lookup indexes are dropped for the load and built after it.
+    hfmm_test::store_place<S> empty;
+    hfmm::offline_model_manager resident(hfmm::memory_storage{});
+    hfmm::model_manager<S, hfmm::mock_fetcher> queried(empty.make());
+    CHECK(queried.import_metadata(dir / "truncated.json").error() == hfmm::errc::storage_corrupt);
+    CHECK(queried.size() == 0);
+    CHECK(hfmm_test::files_index_names(queried.storage()) == indexes);  // the drop rolled back too
+    REQUIRE(resident.import_metadata(dir / "catalog.json"));
+    REQUIRE(queried.import_metadata(dir / "catalog.json"));
+    CHECK(hfmm_test::files_index_names(queried.storage()) == indexes);
+    check_agreement(resident, queried);
+  }
   hfmm::model_metadata kept{.model_id = "keep/me", .model_name = "kept"};
   auto replaced = gen.model(3);
   replaced.description = "replaced by the import";
@@ -227,6 +241,7 @@ TEST_CASE_TEMPLATE("an import streams into the store in batches, all or nothing"
   REQUIRE(resident.import_metadata(dir / "catalog.json"));
   REQUIRE(queried.import_metadata(dir / "catalog.json"));
   CHECK(queried.size() == 4501);
+  CHECK(hfmm_test::files_index_names(queried.storage()) == indexes);
   check_agreement(resident, queried);
 }
 

@@ -20,6 +20,7 @@
 #endif
 
 #include <cstdlib>
+#include <set>
 
 #include "../support/skip.hpp"
 
@@ -90,6 +91,21 @@ void downgrade_to_schema_3(S& storage) {
     sql += "DROP SEQUENCE paths_path_id;";
   REQUIRE(storage.backend().exec(sql));
   REQUIRE(storage.schema_version().value() == 3);
+}
+
+/// The names of the files table's indexes, from the database's own catalog.
+template <class S>
+std::set<std::string> files_index_names(S& storage) {
+  using backend = std::remove_cvref_t<decltype(storage.backend())>;
+  std::string_view json = backend::dialect.json_type;
+  const char* sql = json == "TEXT"    ? "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'files'"
+                    : json == "JSON" ? "SELECT index_name FROM duckdb_indexes() WHERE table_name = 'files'"
+                                     : "SELECT indexname FROM pg_indexes WHERE tablename = 'files'";
+  auto rows = storage.backend().rows(sql, {});
+  REQUIRE(rows);
+  std::set<std::string> names;
+  for (const auto& r : *rows) names.insert(r[0].value_or(""));
+  return names;
 }
 
 #ifdef HFMM_HAVE_SQLITE

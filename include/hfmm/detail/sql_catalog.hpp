@@ -432,13 +432,20 @@ public:
   result<void> upsert_batches(const std::function<result<void>(const batch_writer&)>& produce) {
     if (!open_) return errc::invalid_argument;
     if (mode_ == open_mode::read_only) return refuse_write();
-    return transaction([&] {
+    return transaction([&]() -> result<void> {
+      auto any = db_.rows("SELECT 1 FROM files LIMIT 1", {});
+      if (!any) return any.error();
+      bool bulk = any->empty();  // a first import: the lookup indexes are built after it
+      if (bulk)
+        for (const char* index : lookup_index_names)
+          if (auto ok = db_.exec(std::string("DROP INDEX ") + index); !ok) return ok;
       batch_writer write = [&](std::span<const model_metadata> models) -> result<void> {
         for (const auto& m : models)
           if (auto ok = check_writable(m, &db_.detail()); !ok) return ok;
         return models.empty() ? result<void>{} : write_models(models);
       };
-      return produce(write);
+      if (auto ok = produce(write); !ok) return ok;
+      return bulk ? db_.exec(files_lookup_indexes()) : result<void>{};
     });
   }
 
@@ -594,8 +601,13 @@ private:
   }
 
   static std::string files_indexes() {
-    return "CREATE INDEX files_model_path ON files (model_id, path_id);"
-           "CREATE INDEX files_path ON files (path_id);"
+    return "CREATE INDEX files_model_path ON files (model_id, path_id);" + files_lookup_indexes();
+  }
+  /// The indexes only questions use (writes need files_model_path): a bulk load into an empty
+  /// table builds them once at the end, sorted, instead of row by row at random.
+  static constexpr const char* lookup_index_names[] = {"files_path", "files_lfs_sha256", "files_oid"};
+  static std::string files_lookup_indexes() {
+    return "CREATE INDEX files_path ON files (path_id);"
            "CREATE INDEX files_lfs_sha256 ON files (lfs_sha256);"
            "CREATE INDEX files_oid ON files (oid);";
   }

@@ -62,12 +62,16 @@ public:
       return e;
     }
     sqlite3_busy_timeout(db, 5000);
+    // A writer's page cache of 64 MB (SQLite's default is 2 MB): a bulk import's random index
+    // inserts otherwise re-read and spill pages through the WAL; 20 000 models (480 000 files)
+    // import in 5.7 s instead of 11.5 s. Pages are cached only as they are touched, so one-shot
+    // commands stay small.
     // Reading the schema first: a file that is not a database fails here, untouched.
     if (auto ok = exec("PRAGMA schema_version"); !ok) {
       disconnect();
       return ok;
     }
-    if (auto ok = exec(writer ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON" : "PRAGMA foreign_keys=ON");
+    if (auto ok = exec(writer ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-65536" : "PRAGMA foreign_keys=ON");
         !ok) {
       disconnect();
       return ok;
