@@ -77,11 +77,12 @@ inline constexpr sql_column file_columns[file_column_count] = {
     {"model_id", false, true}, {"path_id", true, true},      {"size", true, true},
     {"oid", false, true},      {"lfs_sha256", false, false}, {"lfs_size", true, false},
     {"pointer_size", true, false}, {"xet_hash", false, false}, {"download_url", false, false}};
-/// The files columns as read: "f.model_id, p.path, f.size, ..." over `files_with_paths`.
-inline std::string files_select_list() {
+/// The files columns over `files f` joined with `paths p`, the path's place taken by
+/// `path_column`: "f.model_id, p.path, f.size, ..." (as read) or with p.path_id (as stored).
+inline std::string files_select_list(std::string_view path_column = "p.path") {
   std::string list;
   for (std::size_t c = 0; c < file_column_count; ++c)
-    list.append(list.empty() ? "" : ", ").append(c == file_path ? std::string("p.path") : "f." + std::string(file_columns[c].name));
+    list.append(list.empty() ? "" : ", ").append(c == file_path ? std::string(path_column) : "f." + std::string(file_columns[c].name));
   return list;
 }
 inline constexpr const char* files_with_paths = " files f JOIN paths p ON p.path_id = f.path_id";
@@ -423,9 +424,7 @@ public:
     if (!open_) return errc::invalid_argument;
     if (mode_ == open_mode::read_only) return refuse_write();
     if (models.empty()) return {};
-    for (const auto& m : models)
-      if (auto ok = check_writable(m, &db_.detail()); !ok) return ok;
-    return transaction([&] { return write_models(models); });
+    return transaction([&] { return write_checked(models); });
   }
 
   /// batch_writing_storage: every batch `produce` writes, in one transaction.
@@ -437,13 +436,9 @@ public:
       if (!any) return any.error();
       bool bulk = any->empty();  // a first import: the lookup indexes are built after it
       if (bulk)
-        for (const char* index : lookup_index_names)
-          if (auto ok = db_.exec(std::string("DROP INDEX ") + index); !ok) return ok;
-      batch_writer write = [&](std::span<const model_metadata> models) -> result<void> {
-        for (const auto& m : models)
-          if (auto ok = check_writable(m, &db_.detail()); !ok) return ok;
-        return models.empty() ? result<void>{} : write_models(models);
-      };
+        for (const auto& index : lookup_indexes)
+          if (auto ok = db_.exec(std::string("DROP INDEX ") + index.first); !ok) return ok;
+      batch_writer write = [&](std::span<const model_metadata> models) { return write_checked(models); };
       if (auto ok = produce(write); !ok) return ok;
       return bulk ? db_.exec(files_lookup_indexes()) : result<void>{};
     });
@@ -603,13 +598,14 @@ private:
   static std::string files_indexes() {
     return "CREATE INDEX files_model_path ON files (model_id, path_id);" + files_lookup_indexes();
   }
-  /// The indexes only questions use (writes need files_model_path): a bulk load into an empty
-  /// table builds them once at the end, sorted, instead of row by row at random.
-  static constexpr const char* lookup_index_names[] = {"files_path", "files_lfs_sha256", "files_oid"};
+  /// The indexes only questions use (writes need files_model_path), name and column: a bulk
+  /// load into an empty table builds them once at the end, sorted, instead of row by row.
+  static constexpr std::pair<const char*, const char*> lookup_indexes[] = {
+      {"files_path", "path_id"}, {"files_lfs_sha256", "lfs_sha256"}, {"files_oid", "oid"}};
   static std::string files_lookup_indexes() {
-    return "CREATE INDEX files_path ON files (path_id);"
-           "CREATE INDEX files_lfs_sha256 ON files (lfs_sha256);"
-           "CREATE INDEX files_oid ON files (oid);";
+    std::string sql;
+    for (auto [name, column] : lookup_indexes) sql.append("CREATE INDEX ").append(name).append(" ON files (").append(column).append(");");
+    return sql;
   }
 
   result<void> create_schema() {
@@ -710,10 +706,7 @@ private:
     for (auto& r : *distinct)
       if (r[0]) paths.push_back({r[0], to_lower_ascii(*r[0])});
     if (auto ok = db_.insert_paths(paths); !ok) return ok;
-    std::string select;
-    for (std::size_t c = 0; c < file_column_count; ++c)
-      select.append(select.empty() ? "" : ", ").append(c == file_path ? std::string("p.path_id") : "f." + std::string(file_columns[c].name));
-    return db_.exec("CREATE TABLE files_v4 (" + files_table_columns() + ");INSERT INTO files_v4 SELECT " + select +
+    return db_.exec("CREATE TABLE files_v4 (" + files_table_columns() + ");INSERT INTO files_v4 SELECT " + files_select_list("p.path_id") +
                     " FROM files f JOIN paths p ON p.path = f.path;DROP TABLE files;ALTER TABLE files_v4 RENAME TO files;" +
                     files_indexes() + "UPDATE hfmm_schema SET version = 4;");
   }
@@ -845,6 +838,14 @@ private:
       m->repository_structure = std::move(s);
     }
     return m;
+  }
+
+  /// A batch checked as the store can hold it, then written (in the caller's transaction).
+  result<void> write_checked(std::span<const model_metadata> models) {
+    if (models.empty()) return {};
+    for (const auto& m : models)
+      if (auto ok = check_writable(m, &db_.detail()); !ok) return ok;
+    return write_models(models);
   }
 
   /// One batch: model rows (new ones numbered after the last position), then the files of
