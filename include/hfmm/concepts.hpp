@@ -127,6 +127,13 @@ concept model_info_fetcher = fetcher<F> && requires(F f, std::string_view id, st
   { f.async_fetch_model(id, revision) } -> std::same_as<boost::asio::awaitable<result<fetched_model>>>;
 };
 
+/// A fetcher that lists repositories with their current commits (the Hub's /api/models?author=)
+/// lets refresh_all learn many repositories' commits in one request.
+template <class F>
+concept repo_listing_fetcher = fetcher<F> && requires(F f, repo_listing_query q) {
+  { f.async_list_repos(q) } -> std::same_as<boost::asio::awaitable<result<std::vector<listed_repo>>>>;
+};
+
 /// A fetcher with an endpoint() names the base of source and download URLs.
 template <class F>
 concept fetcher_with_endpoint = requires(const F f) {

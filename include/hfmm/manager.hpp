@@ -37,6 +37,7 @@
 #include <stop_token>
 #include <string>
 #include <unordered_map>
+#include <unordered_set>
 #include <utility>
 #include <vector>
 
@@ -163,9 +164,11 @@ public:
 
   // ---- the Python Model Manager's methods
   /// Inserts or replaces (keeping the first-insert position); sets updated_at (and created_at
-  /// when unset). Durable on return.
+  /// when unset). Durable on return. An id that is not a Hub repo id ("org/name", "name",
+  /// "datasets/org/name"; repo_id_problem says which rule it breaks) → invalid_argument,
+  /// nothing stored. (Records read from a store or imported keep their ids as they are.)
   result<void> add_model(model_metadata m);
-  /// One batch, one transaction.
+  /// One batch, one transaction; one invalid id refuses the whole batch.
   result<void> add_models(std::span<const model_metadata> ms);
   const model_metadata* get_model(std::string_view id) const;
   /// Errors: model_not_found, and the storage's.
@@ -193,7 +196,20 @@ public:
   result<void> import_metadata(const std::filesystem::path& p);
 
   // ---- beyond
+  /// Refreshes every model, `options.concurrency` at a time, storing results in batches.
+  /// Unchanged repositories cost one request each (the revision's commit), or less: where the
+  /// catalog pins several repositories of one author at main and the fetcher lists
+  /// repositories (repo_listing_fetcher), the author's listing gives their commits, at most
+  /// one page of 1000 per two repositories it can answer for.
   refresh_report refresh_all(const refresh_options& options = {});
+  /// Fetches each repository (a Hub repo id) at `branch` and stores it, as refresh_all does:
+  /// `options.concurrency` at a time, progress reported, results stored in batches; a failure
+  /// (invalid id → invalid_argument, not found, ...) is that item's outcome and the rest go on.
+  /// One item per distinct id, in the order given. A model already in the catalog keeps its
+  /// record and gets the fresh structure (the old one as `previous` when the commit changed);
+  /// a new one is made as create_model_from_hub makes it. `changed`: new, or a new commit.
+  refresh_report add_from_hub(std::span<const std::string> repo_ids, std::string_view branch = "main",
+                              const refresh_options& options = {});
   const repo_structure* previous_structure(std::string_view id) const;
   /// Files whose LFS SHA-256 (64 hex) or git oid (40 hex) equals `hash`.
   std::vector<content_match> find_models_with_content(std::string_view sha256_or_oid) const;
@@ -231,6 +247,16 @@ private:
   /// The Hub repository a pinned model is fetched from.
   static std::string repo_of(const model_pin& pin);
   result<std::vector<model_pin>> pins() const;
+  std::size_t requests_so_far() const;  ///< the fetcher's request count, when it keeps one
+  /// refresh_all's engine: `options.concurrency` workers over report.items on one io_context;
+  /// co_await one(item) gives the model to store, if any (failures go in the item); models are
+  /// stored in batches (100, or every 2 s), progress reported after each item.
+  template <class One>
+  void run_batch(refresh_report& report, const refresh_options& options, One one);
+  /// Commits of the pinned repositories from their authors' listings (repo_listing_fetcher),
+  /// keyed by the repo id as the catalog spells it; empty when listing cannot save requests.
+  std::unordered_map<std::string, std::string> listed_commits(const std::vector<model_pin>& pins,
+                                                              const refresh_options& options);
   /// A copy of the stored model, materializing nothing (refresh_all's workers).
   result<std::optional<model_metadata>> stored_copy(std::string_view id) const;
   template <class Pred>

@@ -65,6 +65,21 @@ struct fetched_model {
   bool operator==(const fetched_model&) const = default;
 };
 
+/// A search of the Hub's repositories (GET /api/{models|datasets|spaces}); empty fields are
+/// not sent. Results come newest-first by `sort` (the Hub's order when empty).
+struct repo_listing_query {
+  hfmm::repo_type repo_type = repo_type::model;
+  std::string author, search, filter, pipeline_tag, sort;
+  std::size_t limit = 100;  ///< repositories wanted, over all pages
+};
+
+/// One repository of a listing, with its current commit.
+struct listed_repo {
+  std::string id;   ///< as the catalog spells it ("org/name", "datasets/org/name")
+  std::string sha;  ///< empty when the listing did not say
+  bool operator==(const listed_repo&) const = default;
+};
+
 namespace detail {
 inline constexpr std::string_view model_type_names[] = {"language_model", "vision_model",   "multimodal",
                                                         "audio_model",    "embedding_model", "encoder_decoder",

@@ -237,6 +237,72 @@ TEST_CASE("refresh_all: concurrent, unchanged repos cost one request, failures d
   CHECK(stopped.items[0].outcome.error() == boost::asio::error::operation_aborted);
 }
 
+TEST_CASE("add_from_hub: concurrent, every item reported, records kept, the rest goes on past a failure") {
+  hfmm::offline_model_manager mm(hfmm::memory_storage{}, hfmm_test::recorded_hub());
+  auto mine = model("google-bert/bert-base-uncased", hfmm::model_type::encoder_only, "Mine", {"curated"});
+  REQUIRE(mm.add_model(mine));
+  std::vector<std::string> ids = {"wzshiming/gpt2", "../etc/passwd", "google-bert/bert-base-uncased",
+                                  "wzshiming/does-not-exist", "FluidInference/parakeet-tdt-0.6b-v3-coreml",
+                                  "wzshiming/gpt2"};
+  std::size_t progress_calls = 0;
+  auto report = mm.add_from_hub(ids, "main", {.concurrency = 3, .on_progress = [&](const hfmm::refresh_progress& p) {
+                                                ++progress_calls;
+                                                CHECK(p.total == 5);
+                                              }});
+  REQUIRE(report.items.size() == 5);  // one item per distinct id, in the order given
+  CHECK(progress_calls == 5);
+  CHECK(report.items[0].model_id == "wzshiming/gpt2");
+  CHECK(report.items[1].outcome.error() == hfmm::errc::invalid_argument);
+  CHECK(report.items[3].outcome.error() == hfmm::errc::unauthorized);  // as the Hub answers anonymous requests
+  CHECK(report.failed() == 2);
+  CHECK(mm.get_model("../etc/passwd") == nullptr);
+  const auto* gpt2 = mm.get_model("wzshiming/gpt2");
+  REQUIRE(gpt2);
+  CHECK(gpt2->architecture == "GPT2LMHeadModel");
+  CHECK(gpt2->license == "mit");
+  CHECK(gpt2->created_at != hfmm::timestamp{});
+  CHECK(gpt2->repository_structure->total_files() == 26);
+  const auto* bert = mm.get_model("google-bert/bert-base-uncased");
+  CHECK(bert->architecture == "Mine");  // what the record says wins
+  CHECK(bert->tags == std::vector<std::string>{"curated"});
+  CHECK(bert->repository_structure->commit_sha.size() == 40);
+  CHECK(mm.list_models().size() == 3);
+  CHECK(mm.list_models()[0]->model_id == "google-bert/bert-base-uncased");  // first-insert order kept
+
+  auto again = mm.add_from_hub(std::vector<std::string>{"wzshiming/gpt2"});
+  CHECK(again.failed() == 0);
+  CHECK_FALSE(again.items[0].changed);  // the same commit
+}
+
+TEST_CASE("repo ids: the Hub's rule, named; add_model and fetches refuse what breaks it") {
+  for (const std::string& ok : std::vector<std::string>{"gpt2", "wzshiming/gpt2", "datasets/org/name", "spaces/org/name_1.0", "Org_1/A.b-c",
+                               "org/" + std::string(96, 'a')}) {
+    CAPTURE(ok);
+    CHECK(hfmm::repo_id_problem(ok).empty());
+  }
+  for (const std::string& bad : std::vector<std::string>{"", "../etc/passwd", "my org/my model", "org/", "/name", "a/b/c", "org/na--me",
+                                "org/na..me", "org/-name", "org/name.", "org/naïve", "org/name%2F",
+                                "org/" + std::string(97, 'a')}) {
+    CAPTURE(bad);
+    CHECK_FALSE(hfmm::repo_id_problem(bad).empty());
+  }
+  CHECK(hfmm::repo_id_problem("org/na--me").find("--") != std::string_view::npos);  // the detail names the rule
+  CHECK(hfmm::repo_id_problem("my org/x").find("letters, digits") != std::string_view::npos);
+
+  hfmm::offline_model_manager mm(hfmm::memory_storage{}, hfmm_test::recorded_hub());
+  for (auto bad : {"../etc/passwd", "my org/my model"}) {
+    CAPTURE(bad);
+    auto m = hfmm::create_model_from_huggingface(mm.fetcher(), bad, {});
+    CHECK_FALSE(m.repository_structure);  // the fetch refused it
+    CHECK(hfmm::create_model_from_hub(mm.fetcher(), bad).error() == hfmm::errc::invalid_argument);
+    CHECK(hfmm::fetch_huggingface_repo_structure(mm.fetcher(), bad).error() == hfmm::errc::invalid_argument);
+    CHECK(mm.add_model(m).error() == hfmm::errc::invalid_argument);
+    std::vector<hfmm::model_metadata> batch = {model("ok/one", hfmm::model_type::language_model, "X", {}), m};
+    CHECK(mm.add_models(batch).error() == hfmm::errc::invalid_argument);
+  }
+  CHECK(mm.size() == 0);  // nothing stored, the valid batch member included
+}
+
 TEST_CASE("history, duplicates and similarity") {
   hfmm::offline_model_manager mm(hfmm::memory_storage{});
   auto a = model("o/a", hfmm::model_type::language_model, "X", {});

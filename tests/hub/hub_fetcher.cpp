@@ -494,6 +494,53 @@ TEST_CASE("refresh_all through hub_fetcher: unchanged repos cost one request eac
   CHECK(std::none_of(second.items.begin(), second.items.end(), [](auto& i) { return i.changed; }));
 }
 
+TEST_CASE("refresh_all through hub_fetcher: an author's listing answers for its pinned repositories") {
+  // Ten repositories of "org" pinned at main: the listing (one page) gives every commit but
+  // m9's; m8 moved. Expected: the listing, m8's one-request fetch, m9's revision call.
+  hub_fixture f;
+  auto sha = [](char c) { return std::string(40, c); };
+  std::vector<std::string> targets;
+  f.hub.script([&](const hfmm_test::seen_request& r, std::size_t) -> std::optional<scripted_reply> {
+    targets.push_back(r.target);
+    if (r.target.starts_with("/api/models?")) {
+      boost::json::array page;
+      for (int i = 0; i < 9; ++i)
+        page.push_back({{"id", "org/m" + std::to_string(i)}, {"sha", sha(i == 8 ? 'b' : 'a')}});
+      page.push_back({{"id", "org/not-in-the-catalog"}, {"sha", sha('c')}});
+      return scripted_reply{.body = boost::json::serialize(page)};
+    }
+    if (r.target.ends_with("/revision/main?blobs=true"))  // one request: every file in the answer
+      return scripted_reply{.body = R"({"sha": ")" + sha(r.target.find("/m8/") != std::string::npos ? 'b' : 'a') +
+                                    R"(", "siblings": [{"rfilename": "config.json", "blobId": ")" + sha('d') +
+                                    R"(", "size": 12}]})"};
+    if (r.target == "/api/models/org/m9/revision/main") return scripted_reply{.body = R"({"sha": ")" + sha('a') + R"("})"};
+    return scripted_reply{.status = 500};
+  });
+  hfmm::model_manager<hfmm::memory_storage, hfmm::hub_fetcher> mm(hfmm::memory_storage{}, f.fetcher());
+  for (int i = 0; i < 10; ++i) {
+    hfmm::model_metadata m;
+    m.model_id = "org/m" + std::to_string(i);
+    m.repository_structure = hfmm::repo_structure{.model_id = m.model_id, .commit_sha = sha('a')};
+    REQUIRE(mm.add_model(m));
+  }
+  auto report = mm.refresh_all({.concurrency = 4});
+  CHECK(report.failed() == 0);
+  CHECK(report.requests == 3);  // against 10 without the listing
+  REQUIRE(targets.size() == 3);
+  CHECK(targets[0] == "/api/models?author=org&expand%5B%5D=sha&limit=1000");
+  for (const auto& i : report.items) CHECK(i.changed == (i.model_id == "org/m8"));
+  const auto& m8 = *mm.get_model("org/m8")->repository_structure;
+  CHECK(m8.commit_sha == sha('b'));
+  CHECK(m8.files.contains("config.json"));
+  CHECK(m8.previous->commit_sha == sha('a'));
+
+  targets.clear();  // without only_changed every repository is listed again, and no author listing is asked
+  auto all = mm.refresh_all({.concurrency = 4, .only_changed = false});
+  CHECK(std::none_of(targets.begin(), targets.end(), [](auto& t) { return t.starts_with("/api/models?"); }));
+  CHECK(all.requests == 10);
+  CHECK(all.failed() == 0);
+}
+
 TEST_CASE("hub_fetcher: HTTPS_PROXY tunnels through CONNECT; NO_PROXY bypasses it") {
   hub_fixture f;
   hfmm_test::connect_proxy proxy;

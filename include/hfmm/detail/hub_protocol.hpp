@@ -25,10 +25,15 @@ struct repo_ref {
   std::string id;  ///< "org/name" or a legacy bare "name", without the datasets/ or spaces/ prefix
 };
 
-bool valid_repo_id_segment(std::string_view s);
+/// The repo id split from its datasets/ or spaces/ (or the API's models/) prefix, unchecked.
+repo_ref split_repo_type(std::string_view text);
+/// repo_id_problem of one part ("org" or "name"), and of an id without its prefix.
+std::string_view repo_id_part_problem(std::string_view part);
+std::string_view repo_id_body_problem(std::string_view id);
 
 /// Parses "org/name", a legacy bare "name", and "datasets/org/name" / "spaces/org/name".
-/// Anything that could change the URL path (slashes beyond these, "..", escapes) is refused.
+/// Anything that could change the URL path (slashes beyond these, "..", escapes) is refused:
+/// invalid_argument, for the reason repo_id_problem gives.
 result<repo_ref> parse_repo_id(std::string_view text);
 
 /// The repo id as the catalog and the Hub's web URLs spell it ("datasets/org/name" for datasets).
@@ -102,20 +107,12 @@ result<void> parse_tree_page(std::string_view body, file_table& files, std::size
 
 namespace hfmm {
 
-/// A search of the Hub's repositories (GET /api/{models|datasets|spaces}); empty fields are
-/// not sent. Results come newest-first by `sort` (the Hub's order when empty).
-struct repo_listing_query {
-  hfmm::repo_type repo_type = repo_type::model;
-  std::string author, search, filter, pipeline_tag, sort;
-  std::size_t limit = 100;  ///< repositories wanted, over all pages
-};
-
-/// One repository of a listing, with its current commit.
-struct listed_repo {
-  std::string id;   ///< as the catalog spells it ("org/name", "datasets/org/name")
-  std::string sha;  ///< empty when the listing did not say
-  bool operator==(const listed_repo&) const = default;
-};
+/// Why `id` is not a Hub repo id, in words naming the Hub's rule; empty when it is one. The
+/// rule: "org/name" or a legacy bare "name", optionally prefixed "datasets/" or "spaces/";
+/// each part 1 to 96 of A-Z a-z 0-9 - _ . , starting and ending with a letter, digit or _,
+/// with no "--" or "..". add_model, create_model_from_hub and every fetch refuse such ids
+/// (invalid_argument).
+std::string_view repo_id_problem(std::string_view id);
 
 }  // namespace hfmm
 

@@ -6,25 +6,40 @@
 
 namespace hfmm::detail {
 
-HFMM_DECL bool valid_repo_id_segment(std::string_view s) {
-  if (s.empty() || s.size() > 96 || s == "." || s == ".." || s.starts_with("--") || s.ends_with("--")) return false;
-  for (unsigned char c : s)
-    if (!(ascii_alnum(static_cast<char>(c)) || c == '-' || c == '_' || c == '.')) return false;
-  return true;
+/// What is wrong with one part ("org" or "name") of a repo id; empty when nothing is.
+HFMM_DECL std::string_view repo_id_part_problem(std::string_view s) {
+  if (s.empty()) return "a repo id part is empty: write org/name or name";
+  if (s.size() > 96) return "a repo id part is longer than 96 characters";
+  for (char c : s)
+    if (!(ascii_alnum(c) || c == '-' || c == '_' || c == '.'))
+      return "a repo id may hold only letters, digits, '-', '_' and '.' (and one '/' between org and name)";
+  auto word = [](char c) { return ascii_alnum(c) || c == '_'; };
+  if (!word(s.front()) || !word(s.back())) return "a repo id part must start and end with a letter, digit or '_'";
+  if (s.find("--") != std::string_view::npos || s.find("..") != std::string_view::npos)
+    return "a repo id may not contain \"--\" or \"..\"";
+  return {};
 }
 
-HFMM_DECL result<repo_ref> parse_repo_id(std::string_view text) {
+/// The repo id without its datasets/ or spaces/ (or the API's models/) prefix.
+HFMM_DECL repo_ref split_repo_type(std::string_view text) {
   repo_ref ref;
   for (auto type : {repo_type::dataset, repo_type::space})
     if (auto prefix = repo_url_prefix(type); text.starts_with(prefix)) ref.type = type, text.remove_prefix(prefix.size());
   if (ref.type == repo_type::model && text.starts_with("models/")) text.remove_prefix(7);  // the API's spelling
-  auto slash = text.find('/');
-  if (slash == std::string_view::npos) {
-    if (!valid_repo_id_segment(text)) return errc::invalid_argument;
-  } else if (!valid_repo_id_segment(text.substr(0, slash)) || !valid_repo_id_segment(text.substr(slash + 1))) {
-    return errc::invalid_argument;
-  }
   ref.id = text;
+  return ref;
+}
+
+HFMM_DECL std::string_view repo_id_body_problem(std::string_view id) {
+  auto slash = id.find('/');
+  if (slash == std::string_view::npos) return repo_id_part_problem(id);
+  if (auto p = repo_id_part_problem(id.substr(0, slash)); !p.empty()) return p;
+  return repo_id_part_problem(id.substr(slash + 1));
+}
+
+HFMM_DECL result<repo_ref> parse_repo_id(std::string_view text) {
+  auto ref = split_repo_type(text);
+  if (!repo_id_body_problem(ref.id).empty()) return errc::invalid_argument;
   return ref;
 }
 
@@ -315,3 +330,11 @@ HFMM_DECL std::string resolve_reference(std::string_view base, std::string_view 
 }
 
 }  // namespace hfmm::detail
+
+namespace hfmm {
+
+HFMM_DECL std::string_view repo_id_problem(std::string_view id) {
+  return detail::repo_id_body_problem(detail::split_repo_type(id).id);
+}
+
+}  // namespace hfmm

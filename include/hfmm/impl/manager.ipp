@@ -256,7 +256,7 @@ std::size_t model_manager<S, F>::position(std::string_view id) const {
 
 template <hfmm::storage S, hfmm::fetcher F>
 result<void> model_manager<S, F>::add_model(model_metadata m) {
-  if (m.model_id.empty()) return errc::invalid_argument;
+  if (!repo_id_problem(m.model_id).empty()) return errc::invalid_argument;
   auto t = now();
   if (m.created_at == timestamp{}) m.created_at = t;
   m.updated_at = t;
@@ -270,7 +270,7 @@ result<void> model_manager<S, F>::add_models(std::span<const model_metadata> ms)
   std::vector<model_metadata> batch(ms.begin(), ms.end());
   auto t = now();
   for (auto& m : batch) {
-    if (m.model_id.empty()) return errc::invalid_argument;
+    if (!repo_id_problem(m.model_id).empty()) return errc::invalid_argument;
     if (m.created_at == timestamp{}) m.created_at = t;
     m.updated_at = t;
   }
@@ -678,24 +678,20 @@ result<void> model_manager<S, F>::import_metadata(const std::filesystem::path& p
 // ---- beyond
 
 template <hfmm::storage S, hfmm::fetcher F>
-refresh_report model_manager<S, F>::refresh_all(const refresh_options& options) {
-  namespace asio = boost::asio;
-  refresh_report report{{}, 0};
-  auto pinned = pins();  // ids, repositories and commits: no files read
-  if (!pinned) {
-    noted_error(pinned.error());
-    return report;
-  }
-  const auto& ids = *pinned;
-  report.items.reserve(ids.size());
-  for (const auto& pin : ids) report.items.push_back({pin.model_id, result<void>{}, false});
+std::size_t model_manager<S, F>::requests_so_far() const {
+  if constexpr (counting_fetcher<F>) return fetcher_.requests();
+  else return 0;
+}
 
-  std::size_t requests_before = 0;
-  if constexpr (counting_fetcher<F>) requests_before = fetcher_.requests();
+template <hfmm::storage S, hfmm::fetcher F>
+template <class One>
+void model_manager<S, F>::run_batch(refresh_report& report, const refresh_options& options, One one) {
+  namespace asio = boost::asio;
+  const std::size_t total = report.items.size();
   std::size_t next = 0, done = 0;
   auto started = std::chrono::steady_clock::now();
   auto last_flush = started;
-  std::vector<std::size_t> pending;  // items whose updated model is not stored yet
+  std::vector<std::size_t> pending;  // items whose model is not stored yet
   std::vector<model_metadata> pending_models;
 
   auto flush = [&] {
@@ -710,61 +706,168 @@ refresh_report model_manager<S, F>::refresh_all(const refresh_options& options) 
     last_flush = std::chrono::steady_clock::now();
   };
 
-  auto one = [&](std::size_t item) -> asio::awaitable<void> {
-    auto& it = report.items[item];
-    const auto& pin = ids[item];
-    std::string repo = repo_of(pin);
-    std::string branch = pin.has_structure ? pin.branch : "main";
-    const std::string& known_sha = pin.commit_sha;
-    if constexpr (revision_resolving_fetcher<F>) {
-      if (options.only_changed && !known_sha.empty()) {
-        auto sha = co_await fetcher_.async_resolve_revision(repo, branch);
-        if (!sha) {
-          it.outcome = sha.error();
-          co_return;
-        }
-        if (*sha == known_sha) co_return;  // unchanged: no listing needed
-      }
-    }
-    auto fetched = co_await fetch_model(repo, branch);
-    if (!fetched) {
-      it.outcome = fetched.error();
-      co_return;
-    }
-    auto current = stored_copy(it.model_id);  // as stored now: the catalog may have changed while we waited
-    if (!current || !*current) {
-      it.outcome = current ? error_code(errc::model_not_found) : current.error();
-      co_return;
-    }
-    bool changed = false;
-    auto updated = with_fetched(std::move(**current), std::move(*fetched), changed);
-    it.changed = changed;
-    pending.push_back(item);
-    pending_models.push_back(std::move(updated));
-  };
-
   auto worker = [&]() -> asio::awaitable<void> {
-    while (next < ids.size() && !options.stop.stop_requested()) {
+    while (next < total && !options.stop.stop_requested()) {
       auto item = next++;
-      co_await one(item);
+      if (auto model = co_await one(item)) {
+        pending.push_back(item);
+        pending_models.push_back(std::move(*model));
+      }
       ++done;
       if (pending.size() >= 100 || std::chrono::steady_clock::now() - last_flush >= std::chrono::seconds(2)) flush();
       if (options.on_progress) {
-        refresh_progress p{done, ids.size(), report.items[item].model_id, std::nullopt};
+        refresh_progress p{done, total, report.items[item].model_id, std::nullopt};
         auto elapsed = std::chrono::steady_clock::now() - started;
-        p.eta = std::chrono::duration_cast<std::chrono::seconds>(elapsed * (ids.size() - done) / done);
+        p.eta = std::chrono::duration_cast<std::chrono::seconds>(elapsed * (total - done) / done);
         options.on_progress(p);
       }
     }
   };
 
   asio::io_context ctx;
-  auto workers = std::max<std::size_t>(1, std::min(options.concurrency, ids.size()));
+  auto workers = std::max<std::size_t>(1, std::min(options.concurrency, total));
   for (std::size_t w = 0; w < workers; ++w) asio::co_spawn(ctx, worker(), asio::detached);
   ctx.run();
   flush();
-  for (std::size_t i = next; i < ids.size(); ++i) report.items[i].outcome = asio::error::operation_aborted;
-  if constexpr (counting_fetcher<F>) report.requests = fetcher_.requests() - requests_before;
+  for (std::size_t i = next; i < total; ++i) report.items[i].outcome = asio::error::operation_aborted;
+}
+
+template <hfmm::storage S, hfmm::fetcher F>
+std::unordered_map<std::string, std::string> model_manager<S, F>::listed_commits(const std::vector<model_pin>& pins,
+                                                                                 const refresh_options& options) {
+  std::unordered_map<std::string, std::string> commits;  // repo id as the catalog spells it → commit
+  if constexpr (repo_listing_fetcher<F>) {
+    namespace asio = boost::asio;
+    std::map<std::pair<repo_type, std::string>, std::size_t> pinned_by_author;
+    for (const auto& pin : pins) {
+      // A listing gives the default branch's commit: it answers for repositories pinned at main.
+      if (pin.commit_sha.empty() || pin.branch != "main") continue;
+      auto ref = detail::parse_repo_id(repo_of(pin));
+      auto slash = ref ? ref->id.find('/') : std::string::npos;
+      if (slash != std::string::npos) ++pinned_by_author[{ref->type, ref->id.substr(0, slash)}];
+    }
+    std::vector<repo_listing_query> queries;
+    for (const auto& [author, pinned] : pinned_by_author) {
+      if (pinned < 2) continue;  // one repository: its own request costs no more
+      repo_listing_query q;
+      q.repo_type = author.first;
+      q.author = author.second;
+      // Pages of 1000, at most half as many pages as the requests they can save: when the
+      // author has more repositories than that, the ones not seen get their own request.
+      q.limit = 1000 * std::max<std::size_t>(1, pinned / 2);
+      queries.push_back(std::move(q));
+    }
+    std::size_t next = 0;
+    auto worker = [&]() -> asio::awaitable<void> {
+      while (next < queries.size() && !options.stop.stop_requested()) {
+        auto listed = co_await fetcher_.async_list_repos(queries[next++]);
+        if (!listed) continue;  // the repositories' own requests stand in for a failed listing
+        for (auto& r : *listed)
+          if (!r.sha.empty()) commits.emplace(std::move(r.id), std::move(r.sha));
+      }
+    };
+    asio::io_context ctx;
+    auto workers = std::min(std::max<std::size_t>(1, options.concurrency), queries.size());
+    for (std::size_t w = 0; w < workers; ++w) asio::co_spawn(ctx, worker(), asio::detached);
+    ctx.run();
+  }
+  return commits;
+}
+
+template <hfmm::storage S, hfmm::fetcher F>
+refresh_report model_manager<S, F>::refresh_all(const refresh_options& options) {
+  namespace asio = boost::asio;
+  refresh_report report{{}, 0};
+  auto pinned = pins();  // ids, repositories and commits: no files read
+  if (!pinned) {
+    noted_error(pinned.error());
+    return report;
+  }
+  const auto& ids = *pinned;
+  report.items.reserve(ids.size());
+  for (const auto& pin : ids) report.items.push_back({pin.model_id, result<void>{}, false});
+  auto requests_before = requests_so_far();
+  auto listed = options.only_changed ? listed_commits(ids, options) : std::unordered_map<std::string, std::string>();
+
+  run_batch(report, options, [&](std::size_t item) -> asio::awaitable<std::optional<model_metadata>> {
+    auto& it = report.items[item];
+    const auto& pin = ids[item];
+    std::string repo = repo_of(pin);
+    std::string branch = pin.has_structure ? pin.branch : "main";
+    const std::string& known_sha = pin.commit_sha;
+    if (options.only_changed && !known_sha.empty()) {
+      if (auto at = listed.find(repo); at != listed.end() && branch == "main") {
+        if (at->second == known_sha) co_return std::nullopt;  // unchanged, as its author's listing says
+      } else if constexpr (revision_resolving_fetcher<F>) {
+        auto sha = co_await fetcher_.async_resolve_revision(repo, branch);
+        if (!sha) {
+          it.outcome = sha.error();
+          co_return std::nullopt;
+        }
+        if (*sha == known_sha) co_return std::nullopt;  // unchanged: no listing needed
+      }
+    }
+    auto fetched = co_await fetch_model(repo, branch);
+    if (!fetched) {
+      it.outcome = fetched.error();
+      co_return std::nullopt;
+    }
+    auto current = stored_copy(it.model_id);  // as stored now: the catalog may have changed while we waited
+    if (!current || !*current) {
+      it.outcome = current ? error_code(errc::model_not_found) : current.error();
+      co_return std::nullopt;
+    }
+    bool changed = false;
+    auto updated = with_fetched(std::move(**current), std::move(*fetched), changed);
+    it.changed = changed;
+    co_return updated;
+  });
+  report.requests = requests_so_far() - requests_before;
+  return report;
+}
+
+template <hfmm::storage S, hfmm::fetcher F>
+refresh_report model_manager<S, F>::add_from_hub(std::span<const std::string> repo_ids, std::string_view branch,
+                                                 const refresh_options& options) {
+  namespace asio = boost::asio;
+  refresh_report report{{}, 0};
+  std::unordered_set<std::string_view> seen;
+  for (const auto& id : repo_ids)
+    if (seen.insert(id).second) report.items.push_back({id, result<void>{}, false});
+  auto requests_before = requests_so_far();
+  const std::string revision(branch);
+
+  run_batch(report, options, [&](std::size_t item) -> asio::awaitable<std::optional<model_metadata>> {
+    auto& it = report.items[item];
+    const std::string& id = it.model_id;
+    if (!repo_id_problem(id).empty()) {
+      it.outcome = errc::invalid_argument;
+      co_return std::nullopt;
+    }
+    auto fetched = co_await fetch_model(id, revision);
+    if (!fetched) {
+      it.outcome = fetched.error();
+      co_return std::nullopt;
+    }
+    auto current = stored_copy(id);  // a model already in the catalog keeps its record
+    if (!current) {
+      it.outcome = current.error();
+      co_return std::nullopt;
+    }
+    if (*current) {
+      bool changed = false;
+      auto updated = with_fetched(std::move(**current), std::move(*fetched), changed);
+      it.changed = changed;
+      co_return updated;
+    }
+    auto made = detail::make_model_from_config(id, {}, {.branch = revision}, detail::endpoint_of(fetcher_));
+    detail::fill_from_hub(made, *fetched, true);
+    made.repository_structure = std::move(fetched->structure);
+    made.created_at = made.updated_at = now();
+    it.changed = true;
+    co_return made;
+  });
+  report.requests = requests_so_far() - requests_before;
   return report;
 }
 
