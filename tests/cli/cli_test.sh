@@ -84,6 +84,14 @@ contains "hfmm 0." "--version names the version"
 expect 1 "add goes on past a failure" "$hfmm" --offline --store "$work/batch.json" add wzshiming/gpt2 nobody/missing google-bert/bert-base-uncased
 contains "google-bert/bert-base-uncased: 5 files" "the model after the failure was added"
 grep -qF "not in the bundled recordings" err.txt || { echo "FAIL: --offline add of an unrecorded repo does not say so"; cat err.txt; failures=$((failures + 1)); }
+# An id that is not a Hub repo id is refused with the rule it breaks; the rest is added.
+expect 2 "add refuses an invalid id and goes on" "$hfmm" --json --offline --store "$work/ids.json" add "my org/my model" ../etc/passwd wzshiming/gpt2 --concurrency 2
+contains '"model_id":"my org/my model","ok":false,"error":{"code":"invalid_argument"' "the invalid id is an item that failed"
+contains 'may hold only letters, digits' "the detail names the rule"
+contains '"model_id":"wzshiming/gpt2","repo_type":"model"' "the valid id after it was added"
+contains '"failed":2' "two items failed"
+expect 0 "the invalid ids were not stored" "$hfmm" --json --store "$work/ids.json" stats
+contains '"total_models":1' "only the valid id is in the catalog"
 if grep -qF "HF_TOKEN" err.txt; then echo "FAIL: --offline advises HF_TOKEN"; failures=$((failures + 1)); fi
 expect 0 "both stored" "$hfmm" --store "$work/batch.json" --json stats
 contains '"total_models":2' "the batch stored the two it could"
@@ -363,6 +371,10 @@ PY
   contains "mirror/c: 26 files, 5.6 GB, commit ae329b6937f31305a0d6c6779f6cd4072cc4097e" "add --author adds what the search finds"
   expect 0 "the mirrored models" "$hfmm" --store "$work/mirror.json" --json stats
   contains '"total_models":3' "three models added"
+  # Their author's listing (two pages) gives all three commits: fewer requests than one per repo
+  # (this mirror answers no plain revision requests, so anything else would fail).
+  expect 0 "refresh --all from the author's listing" "$hfmm" --store "$work/mirror.json" refresh --all
+  contains "3 refreshed, 0 changed, 0 failed, 2 requests" "refresh --all learns the commits from the listing"
   expect 1 "search for nobody" "$hfmm" search --author nobody
   expect 2 "search offline" "$hfmm" --offline search --author mirror
   kill "$hub_pid" 2> /dev/null
