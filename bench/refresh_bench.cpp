@@ -52,8 +52,24 @@ int main(int argc, char** argv) {
   answer["sha"] = sha;
   const auto plain_answer = boost::json::serialize(answer);
   const auto blobs_answer = hfmm_test::revision_answer_with_blobs(plain_answer, tree);
+  std::vector<std::string> ids;
+  for (int i = 0; i < repos; ++i) ids.push_back("bench/model-" + std::to_string(i));
+
+  // The author's listing, as the Hub pages it: 1000 a page, the next through Link (cursor).
+  auto listing_page = [&](const std::string& target) {
+    constexpr std::size_t page_size = 1000;
+    auto at = target.find("cursor=");
+    std::size_t from = at == std::string::npos ? 0 : std::stoul(target.substr(at + 7));
+    boost::json::array page;
+    for (std::size_t i = from; i < ids.size() && i < from + page_size; ++i) page.push_back({{"id", ids[i]}, {"sha", sha}});
+    hfmm_test::scripted_reply reply{.body = boost::json::serialize(page)};
+    if (from + page_size < ids.size())
+      reply.headers.push_back({"Link", "</api/models?author=bench&cursor=" + std::to_string(from + page_size) + ">; rel=\"next\""});
+    return reply;
+  };
   hfmm_test::local_hub hub({.latency = std::chrono::milliseconds(latency_ms)});
   hub.script([&](const hfmm_test::seen_request& r, std::size_t) -> std::optional<hfmm_test::scripted_reply> {
+    if (r.target.starts_with("/api/models?")) return listing_page(r.target);
     if (r.target.find("/revision/") != std::string::npos)
       return hfmm_test::scripted_reply{.body = r.target.ends_with("?blobs=true") ? blobs_answer : plain_answer};
     return hfmm_test::scripted_reply{.body = tree};  // every repo lists like gpt2
@@ -61,9 +77,6 @@ int main(int argc, char** argv) {
   auto ca = std::filesystem::temp_directory_path() / "hfmm-bench-hub.pem";
   hub.write_certificate(ca);
   hfmm::hub_options options{.endpoint = hub.endpoint(), .token = "", .ca_file = ca.string()};
-
-  std::vector<std::string> ids;
-  for (int i = 0; i < repos; ++i) ids.push_back("bench/model-" + std::to_string(i));
 
   std::printf("refresh of %d repos, %d ms added per response, median of %d runs\n\n", repos, latency_ms, runs);
   std::printf("%-40s %10s %9s %12s %10s\n", "run", "seconds", "requests", "ideal (s)", "vs ideal");
