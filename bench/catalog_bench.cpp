@@ -124,8 +124,9 @@ int main(int argc, char** argv) {
 
 
   int query_runs = std::max(runs, 21);
-  for (auto [name, pattern] : {std::pair{"absent", "nonexistent.file"}, std::pair{"rare", "sub7/onnx/decoder_model.onnx"},
-                               std::pair{"every", "config.json"}, std::pair{"extension", ".safetensors"}}) {
+  for (auto [name, pattern_text] : {std::pair{"absent", "nonexistent.file"}, std::pair{"rare", "sub7/onnx/decoder_model.onnx"},
+                                    std::pair{"every", "config.json"}, std::pair{"extension", ".safetensors"}}) {
+    std::string_view pattern = pattern_text;  // a lambda may capture this (clang 14 cannot capture a binding)
     std::size_t n = 0;
     out[std::string("with_file_") + name + "_s"] = timed([&] { n = mm->get_models_with_file(pattern).size(); }, query_runs);
     out[std::string("with_file_") + name + "_matches"] = n;

@@ -2,7 +2,11 @@
 // PostgreSQL as a shared catalog. The shared behaviour is in contract.cpp.
 #include "storage_support.hpp"
 
+#include <atomic>
+#include <bit>
 #include <csignal>
+#include <random>
+#include <sys/mman.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -171,6 +175,197 @@ TEST_CASE("postgres: writers on several machines share one catalog; reload sees 
     REQUIRE(m);
     CHECK(m->repository_structure->total_files() == 2);  // no duplicated or lost file rows
   }
+}
+
+namespace {
+// A fleet's catalog: every file of a model carries its commit (oid = commit), so a model read
+// half from one commit and half from another is visible.
+constexpr int fleet_models = 800, fleet_files = 20, fleet_groups = 16;
+
+hfmm::repo_structure fleet_structure(int i, char commit) {
+  hfmm::repo_structure s{.model_id = "fleet/m" + std::to_string(i), .commit_sha = std::string(40, commit)};
+  for (int f = 0; f < fleet_files; ++f)  // file 0 puts the model in one of 16 groups (a with-file of 50 models)
+    s.files.insert((f == 0 ? "group-" + std::to_string(i % fleet_groups) : "shard-" + std::to_string(f % 4)) + "/file-" +
+                       std::to_string(f) + ".bin",
+                   {.size = static_cast<std::uint64_t>(f + 1), .oid = std::string(40, commit)});
+  return s;
+}
+
+/// The commit a model shows when it is whole (one commit in every file, every file there), else 0.
+char whole_commit(const hfmm::model_metadata& m) {
+  if (!m.repository_structure || m.repository_structure->commit_sha.size() != 40) return 0;
+  const auto& s = *m.repository_structure;
+  if (s.files.size() != fleet_files) return 0;
+  for (auto f : s.files)
+    if (f.oid() != s.commit_sha) return 0;
+  return s.commit_sha[0];
+}
+
+/// A PostgreSQL store that records the most models one read handed the manager, and whether
+/// the manager ever loaded the whole catalog: a fleet reader must do neither.
+struct watched_postgres : hfmm::postgres_storage {
+  using postgres_storage::postgres_storage;
+  std::atomic<long>* most = nullptr;
+  void saw(std::size_t n) {
+    if (most && static_cast<long>(n) > most->load()) most->store(static_cast<long>(n));
+  }
+  hfmm::result<std::vector<hfmm::model_metadata>> load() {
+    auto all = postgres_storage::load();
+    if (all) saw(all->size());
+    return all;
+  }
+  hfmm::result<std::optional<hfmm::model_metadata>> find_model(std::string_view id) {
+    auto one = postgres_storage::find_model(id);
+    if (one) saw(one->has_value() ? 1 : 0);
+    return one;
+  }
+  hfmm::result<std::vector<hfmm::model_metadata>> find_models(std::span<const std::string> ids) {
+    auto some = postgres_storage::find_models(ids);
+    if (some) saw(some->size());
+    return some;
+  }
+};
+
+/// What the processes of the fleet test tell each other (shared memory).
+struct fleet_board {
+  std::atomic<int> writer_done{0};
+  std::atomic<int> rounds{0};
+  std::atomic<unsigned> commits_seen{0};  ///< bit (c - 'a') for each whole commit read
+  std::atomic<long> reads{0}, torn{0};
+  std::atomic<long> most_models_read{0};  ///< by one read of any reader
+};
+}  // namespace
+
+TEST_CASE("postgres fleet: readers see committed models only while a writer refreshes; none holds the catalog") {
+  hfmm_test::store_place<hfmm::postgres_storage> place;
+  if (!place.available()) return;
+  using manager = hfmm::model_manager<hfmm::postgres_storage, hfmm::mock_fetcher>;
+  static_assert(hfmm::queryable_storage<hfmm::postgres_storage>);  // nothing loaded on open
+  {
+    manager seed(place.make());
+    std::vector<hfmm::model_metadata> models;
+    for (int i = 0; i < fleet_models; ++i) {
+      hfmm::model_metadata m{.model_id = "fleet/m" + std::to_string(i), .model_name = "m" + std::to_string(i)};
+      m.repository_structure = fleet_structure(i, 'a');
+      models.push_back(std::move(m));
+    }
+    REQUIRE(seed.add_models(models));
+  }
+  auto* board = new (::mmap(nullptr, sizeof(fleet_board), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0))
+      fleet_board;
+  std::vector<pid_t> children;
+  auto spawn = [&](auto body) {
+    pid_t pid = ::fork();
+    if (pid == 0) ::_exit(body());
+    children.push_back(pid);
+  };
+  // The writer: refresh_all to a new commit, round after round (batches of 100 models, each
+  // one transaction), until the readers have seen three commits or 30 rounds passed.
+  spawn([&]() -> int {
+    for (int round = 0; round < 30; ++round) {
+      char commit = static_cast<char>('b' + round % 5);
+      hfmm::mock_fetcher hub;
+      for (int i = 0; i < fleet_models; ++i) hub.add(fleet_structure(i, commit));
+      auto mm = manager::open(place.make(), std::move(hub));
+      if (!mm) return 2;
+      auto report = mm->refresh_all({.concurrency = 8});
+      if (report.failed() != 0) return 3;
+      board->rounds = round + 1;
+      if (std::popcount(board->commits_seen.load()) >= 3 && round >= 2) break;
+    }
+    board->writer_done = 1;
+    return 0;
+  });
+  // Three readers, each a fresh process with its own connection: whole models only, one
+  // model or one group of 50 at a time.
+  for (int r = 0; r < 3; ++r)
+    spawn([&, r]() -> int {
+      std::mt19937 pick(static_cast<unsigned>(r + 1));
+      watched_postgres store(place.db.conninfo);
+      store.most = &board->most_models_read;
+      auto mm = hfmm::model_manager<watched_postgres, hfmm::mock_fetcher>::open(std::move(store));
+      if (!mm) return 2;
+      auto check = [&](const hfmm::model_metadata& m) {
+        char commit = whole_commit(m);
+        if (!commit) ++board->torn;
+        else board->commits_seen |= 1u << (commit - 'a');
+        ++board->reads;
+      };
+      while (!board->writer_done) {
+        if (!mm->reload()) return 3;  // forget what was read: ask the database again
+        const auto* m = mm->get_model("fleet/m" + std::to_string(pick() % fleet_models));
+        if (!m) return 4;
+        check(*m);
+        auto group = mm->get_models_with_file("group-" + std::to_string(pick() % fleet_groups) + "/");
+        if (group.size() != fleet_models / fleet_groups) return 5;
+        for (const auto* g : group) check(*g);
+        if (mm->get_stats().total_models != fleet_models) ++board->torn;
+      }
+      return 0;
+    });
+  for (auto pid : children) {
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    CHECK(WIFEXITED(status));
+    CHECK(WEXITSTATUS(status) == 0);
+  }
+  CAPTURE(board->rounds.load());
+  CAPTURE(board->reads.load());
+  CHECK(board->reads > 100);
+  CHECK(board->torn == 0);  // never a model half of one commit, half of another
+  CHECK(std::popcount(board->commits_seen.load()) >= 2);  // the reads did overlap the writes
+  CHECK(board->most_models_read == fleet_models / fleet_groups);  // never the whole catalog
+  board->~fleet_board();
+  ::munmap(board, sizeof(fleet_board));
+}
+
+TEST_CASE("postgres fleet: a writer that loses its connection mid-batch leaves no partial model") {
+  hfmm_test::store_place<hfmm::postgres_storage> place;
+  if (!place.available()) return;
+  using manager = hfmm::model_manager<hfmm::postgres_storage, hfmm::mock_fetcher>;
+  {
+    manager seed(place.make());
+    REQUIRE(seed.add_model(named("fleet/existing")));
+  }
+  // One batch of 3000 models (60 000 files): its file rows go in several statements, so the
+  // connection is cut between or during them.
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    auto mm = manager::open(place.make());
+    if (!mm) ::_exit(2);
+    std::vector<hfmm::model_metadata> models;
+    for (int i = 0; i < 3000; ++i) {
+      hfmm::model_metadata m{.model_id = "fleet/m" + std::to_string(i), .model_name = "m"};
+      m.repository_structure = fleet_structure(i, 'b');
+      models.push_back(std::move(m));
+    }
+    auto ok = mm->add_models(models);
+    ::_exit(ok ? 0 : ok.error() == hfmm::errc::storage_io ? 5 : 6);
+  }
+  // Cut the writer's session as soon as it is inserting file rows.
+  bool cut = false;
+  for (int i = 0; i < 2000 && !cut; ++i) {
+    PGconn* c = PQconnectdb(place.db.conninfo.c_str());
+    PGresult* r = PQexec(c, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
+                            "AND pid <> pg_backend_pid() AND state = 'active' AND query LIKE 'INSERT INTO files%'");
+    cut = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0;
+    PQclear(r);
+    PQfinish(c);
+    if (!cut) ::usleep(2000);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  REQUIRE(cut);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 5);  // the batch failed, as storage_io
+  // All or nothing: the batch left nothing behind, the model stored before is whole.
+  manager reader(place.make());
+  CHECK(reader.size() == 1);
+  const auto* existing = reader.get_model("fleet/existing");
+  REQUIRE(existing);
+  CHECK(existing->repository_structure->total_files() == 2);
+  auto files = hfmm_test::postgres_count(place.db.conninfo, "SELECT count(*) FROM files");
+  CHECK(files == 2);  // no orphan file rows either
 }
 
 TEST_CASE("postgres: a lost connection gives a clear error, the next call reconnects") {

@@ -150,6 +150,16 @@ struct postgres_database {
   }
 };
 
+/// The first column of the first row of `sql` as a number (-1 when the query fails).
+inline long postgres_count(const std::string& conninfo, const std::string& sql) {
+  PGconn* c = PQconnectdb(conninfo.c_str());
+  PGresult* r = PQexec(c, sql.c_str());
+  long n = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0 ? std::stol(PQgetvalue(r, 0, 0)) : -1;
+  PQclear(r);
+  PQfinish(c);
+  return n;
+}
+
 template <>
 struct store_place<hfmm::postgres_storage> {
   postgres_database db;

@@ -60,6 +60,8 @@ struct sql_dialect {
   const char* column_exists;///< $1 = table, $2 = column
   const char* migrate_lock = nullptr;    ///< serializes schema changes between processes (shared stores)
   const char* migrate_unlock = nullptr;
+  /// Starts a read transaction on one snapshot of the database.
+  const char* begin_snapshot = "BEGIN";
 };
 
 /// The files table, one row per file, in this column order. download_url is NULL when it is
@@ -245,7 +247,7 @@ public:
 
   result<std::vector<model_metadata>> load() {
     if (!open_) return errc::invalid_argument;
-    return read_models("", {});
+    return snapshot([&] { return read_models("", {}); });
   }
 
   // ---- queryable_storage: answers from the database's indexes, nothing loaded whole
@@ -267,7 +269,7 @@ public:
   result<std::optional<model_metadata>> find_model(std::string_view id) {
     if (!open_) return errc::invalid_argument;
     sql_value key{std::string(id)};
-    auto found = read_models(" WHERE model_id = $1", {&key, 1});
+    auto found = snapshot([&] { return read_models(" WHERE model_id = $1", {&key, 1}); });
     if (!found) return found.error();
     if (found->empty()) return std::optional<model_metadata>();
     return std::optional<model_metadata>(std::move(found->front()));
@@ -285,7 +287,7 @@ public:
       return out;
     }
     sql_value list = id_list(ids);
-    return read_models(std::string(" WHERE model_id IN ") + Backend::dialect.ids_in, {&list, 1});
+    return snapshot([&] { return read_models(std::string(" WHERE model_id IN ") + Backend::dialect.ids_in, {&list, 1}); });
   }
 
   /// Every model's repository, branch and commit, in catalog order: what refresh_all reads.
@@ -314,28 +316,7 @@ public:
   /// same way, so a case-sensitive LIKE is exact), then the files of the paths found, by index.
   result<std::vector<std::string>> models_with_path(std::string_view pattern) {
     if (!open_) return errc::invalid_argument;
-    auto needle = to_lower_ascii(pattern);
-    sql_value like = "%" + like_escaped(needle) + "%";
-    auto paths = db_.rows("SELECT path_id, path FROM paths WHERE lower_path LIKE CAST($1 AS TEXT) ESCAPE '\\'", {&like, 1});
-    if (!paths) return paths.error();
-    boost::json::array path_ids;
-    for (auto& r : *paths)  // SQLite's LIKE also folds ASCII: harmless on folded text; the test is exact
-      if (r[1] && icontains(*r[1], needle))
-        if (auto id = parse_u64(r[0])) path_ids.emplace_back(*id);
-    std::vector<std::string> out;
-    if (path_ids.empty()) return out;
-    sql_value list = boost::json::serialize(path_ids);
-    auto rows = db_.rows(std::string("SELECT DISTINCT f.model_id, m.position FROM files f JOIN models m ON m.model_id = "
-                                     "f.model_id WHERE f.path_id IN ") + Backend::dialect.numbers_in, {&list, 1});
-    if (!rows) return rows.error();
-    std::vector<std::pair<std::uint64_t, std::string>> hits;
-    for (auto& r : *rows)
-      if (r[0]) hits.emplace_back(parse_u64(r[1]).value_or(0), std::move(*r[0]));
-    std::sort(hits.begin(), hits.end());
-    hits.erase(std::unique(hits.begin(), hits.end()), hits.end());
-    out.reserve(hits.size());
-    for (auto& h : hits) out.push_back(std::move(h.second));
-    return out;
+    return snapshot([&] { return read_models_with_path(pattern); });
   }
 
   /// Files whose LFS SHA-256 (64 lower-case hex) or git oid (40) is `digest`, in catalog order
@@ -362,6 +343,55 @@ public:
   /// get_stats() by aggregates: one row per distinct type, architecture and io list.
   result<manager_stats> stats() {
     if (!open_) return errc::invalid_argument;
+    return snapshot([&] { return read_stats(); });
+  }
+
+  result<void> upsert(const model_metadata& m) { return upsert_many({&m, 1}); }
+
+  result<void> upsert_many(std::span<const model_metadata> models) {
+    if (!open_) return errc::invalid_argument;
+    if (mode_ == open_mode::read_only) return refuse_write();
+    if (models.empty()) return {};
+    return transaction([&] { return write_checked(models); });
+  }
+
+  /// batch_writing_storage: every batch `produce` writes, in one transaction.
+  result<void> upsert_batches(const std::function<result<void>(const batch_writer&)>& produce) {
+    if (!open_) return errc::invalid_argument;
+    if (mode_ == open_mode::read_only) return refuse_write();
+    return transaction([&]() -> result<void> {
+      auto any = db_.rows("SELECT 1 FROM files LIMIT 1", {});
+      if (!any) return any.error();
+      bool bulk = any->empty();  // a first import: the lookup indexes are built after it
+      if (bulk)
+        for (const auto& index : lookup_indexes)
+          if (auto ok = db_.exec(std::string("DROP INDEX ") + index.first); !ok) return ok;
+      batch_writer write = [&](std::span<const model_metadata> models) { return write_checked(models); };
+      if (auto ok = produce(write); !ok) return ok;
+      return bulk ? db_.exec(files_lookup_indexes()) : result<void>{};
+    });
+  }
+
+  result<void> erase(std::string_view id) {
+    if (!open_) return errc::invalid_argument;
+    if (mode_ == open_mode::read_only) return refuse_write();
+    return transaction([&]() -> result<void> {
+      sql_value key{std::string(id)};
+      if (auto ok = db_.run("DELETE FROM files WHERE model_id = $1", {&key, 1}); !ok) return ok;
+      return db_.run("DELETE FROM models WHERE model_id = $1", {&key, 1});
+    });
+  }
+
+  /// The schema version stored in the database (for tests and tools).
+  result<int> schema_version() {
+    auto v = db_.rows("SELECT MAX(version) FROM hfmm_schema", {});
+    if (!v) return v.error();
+    if (v->empty() || !(*v)[0][0]) return 0;
+    return static_cast<int>(parse_u64((*v)[0][0]).value_or(0));
+  }
+
+private:
+  result<manager_stats> read_stats() {
     manager_stats s;
     auto totals = db_.rows("SELECT COUNT(*), COUNT(huggingface_config), COUNT(inference_code_location), "
                            "COALESCE(SUM(has_structure), 0) FROM models", {});
@@ -418,52 +448,32 @@ public:
     return s;
   }
 
-  result<void> upsert(const model_metadata& m) { return upsert_many({&m, 1}); }
-
-  result<void> upsert_many(std::span<const model_metadata> models) {
-    if (!open_) return errc::invalid_argument;
-    if (mode_ == open_mode::read_only) return refuse_write();
-    if (models.empty()) return {};
-    return transaction([&] { return write_checked(models); });
-  }
-
-  /// batch_writing_storage: every batch `produce` writes, in one transaction.
-  result<void> upsert_batches(const std::function<result<void>(const batch_writer&)>& produce) {
-    if (!open_) return errc::invalid_argument;
-    if (mode_ == open_mode::read_only) return refuse_write();
-    return transaction([&]() -> result<void> {
-      auto any = db_.rows("SELECT 1 FROM files LIMIT 1", {});
-      if (!any) return any.error();
-      bool bulk = any->empty();  // a first import: the lookup indexes are built after it
-      if (bulk)
-        for (const auto& index : lookup_indexes)
-          if (auto ok = db_.exec(std::string("DROP INDEX ") + index.first); !ok) return ok;
-      batch_writer write = [&](std::span<const model_metadata> models) { return write_checked(models); };
-      if (auto ok = produce(write); !ok) return ok;
-      return bulk ? db_.exec(files_lookup_indexes()) : result<void>{};
-    });
-  }
-
-  result<void> erase(std::string_view id) {
-    if (!open_) return errc::invalid_argument;
-    if (mode_ == open_mode::read_only) return refuse_write();
-    return transaction([&]() -> result<void> {
-      sql_value key{std::string(id)};
-      if (auto ok = db_.run("DELETE FROM files WHERE model_id = $1", {&key, 1}); !ok) return ok;
-      return db_.run("DELETE FROM models WHERE model_id = $1", {&key, 1});
-    });
-  }
-
-  /// The schema version stored in the database (for tests and tools).
-  result<int> schema_version() {
-    auto v = db_.rows("SELECT MAX(version) FROM hfmm_schema", {});
-    if (!v) return v.error();
-    if (v->empty() || !(*v)[0][0]) return 0;
-    return static_cast<int>(parse_u64((*v)[0][0]).value_or(0));
-  }
-
-private:
   /// The models a WHERE clause (over model_id) selects, with their files, in catalog order.
+  result<std::vector<std::string>> read_models_with_path(std::string_view pattern) {
+    auto needle = to_lower_ascii(pattern);
+    sql_value like = "%" + like_escaped(needle) + "%";
+    auto paths = db_.rows("SELECT path_id, path FROM paths WHERE lower_path LIKE CAST($1 AS TEXT) ESCAPE '\\'", {&like, 1});
+    if (!paths) return paths.error();
+    boost::json::array path_ids;
+    for (auto& r : *paths)  // SQLite's LIKE also folds ASCII: harmless on folded text; the test is exact
+      if (r[1] && icontains(*r[1], needle))
+        if (auto id = parse_u64(r[0])) path_ids.emplace_back(*id);
+    std::vector<std::string> out;
+    if (path_ids.empty()) return out;
+    sql_value list = boost::json::serialize(path_ids);
+    auto rows = db_.rows(std::string("SELECT DISTINCT f.model_id, m.position FROM files f JOIN models m ON m.model_id = "
+                                     "f.model_id WHERE f.path_id IN ") + Backend::dialect.numbers_in, {&list, 1});
+    if (!rows) return rows.error();
+    std::vector<std::pair<std::uint64_t, std::string>> hits;
+    for (auto& r : *rows)
+      if (r[0]) hits.emplace_back(parse_u64(r[1]).value_or(0), std::move(*r[0]));
+    std::sort(hits.begin(), hits.end());
+    hits.erase(std::unique(hits.begin(), hits.end()), hits.end());
+    out.reserve(hits.size());
+    for (auto& h : hits) out.push_back(std::move(h.second));
+    return out;
+  }
+
   result<std::vector<model_metadata>> read_models(const std::string& where, std::span<const sql_value> params) {
     auto models = db_.rows("SELECT " + models_column_list(false) + " FROM models" + where + " ORDER BY position, model_id", params);
     if (!models) return models.error();
@@ -539,7 +549,9 @@ private:
   template <class F>
   result<void> transaction(F body) {
     if (auto ok = db_.exec("BEGIN"); !ok) return ok;
+    in_transaction_ = true;
     auto ok = body();
+    in_transaction_ = false;
     if (!ok) {
       (void)db_.exec("ROLLBACK");
       return ok;
@@ -549,6 +561,20 @@ private:
       return c;
     }
     return {};
+  }
+
+  /// Runs the reads of `body` on one snapshot (a read transaction): a model is never read half
+  /// before and half after another writer's commit, nor a result from two states. Inside a
+  /// write transaction, as part of it.
+  template <class F>
+  auto snapshot(F body) -> decltype(body()) {
+    if (in_transaction_) return body();
+    if (auto ok = db_.exec(Backend::dialect.begin_snapshot); !ok) return ok.error();
+    in_transaction_ = true;
+    auto out = body();
+    in_transaction_ = false;
+    (void)db_.exec(out ? "COMMIT" : "ROLLBACK");  // it only read: what it read stands either way
+    return out;
   }
 
   error_code corrupt(const std::string& what) {
@@ -937,6 +963,7 @@ private:
   Backend db_;
   open_mode mode_;
   bool open_ = false;
+  bool in_transaction_ = false;  ///< a write transaction or a read snapshot is open
 };
 
 }  // namespace hfmm::detail

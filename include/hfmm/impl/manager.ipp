@@ -860,7 +860,9 @@ refresh_report model_manager<S, F>::add_from_hub(std::span<const std::string> re
       it.changed = changed;
       co_return updated;
     }
-    auto made = detail::make_model_from_config(id, {}, {.branch = revision}, detail::endpoint_of(fetcher_));
+    create_options options;
+    options.branch = revision;
+    auto made = detail::make_model_from_config(id, {}, options, detail::endpoint_of(fetcher_));
     detail::fill_from_hub(made, *fetched, true);
     made.repository_structure = std::move(fetched->structure);
     made.created_at = made.updated_at = now();

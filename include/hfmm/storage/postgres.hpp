@@ -36,7 +36,8 @@ public:
       .column_exists = "SELECT column_name FROM information_schema.columns WHERE table_schema = current_schema() "
                        "AND table_name = $1 AND column_name = $2",
       .migrate_lock = "SELECT pg_advisory_lock(7236833650)",
-      .migrate_unlock = "SELECT pg_advisory_unlock(7236833650)"};
+      .migrate_unlock = "SELECT pg_advisory_unlock(7236833650)",
+      .begin_snapshot = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY"};
 
   explicit postgres_backend(target_type conninfo) : conninfo_(std::move(conninfo)) {}
 
@@ -60,6 +61,9 @@ public:
       disconnect();
       return errc::storage_io;
     }
+    // Notices (a ROLLBACK after a reconnect warns "no transaction in progress") are not for
+    // the user's stderr: failures come back as results.
+    PQsetNoticeProcessor(conn(), [](void*, const char*) {}, nullptr);
     return exec("SET client_min_messages = warning");
   }
 
