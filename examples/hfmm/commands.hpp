@@ -186,28 +186,39 @@ struct with_file_command {
 
   template <class Manager>
   int run(Manager& mm, context& cx) {
-    auto models = mm.get_models_with_file(pattern);
-    if (auto failed = query_failed(mm, cx)) return *failed;
-    return print(models, cx);
+    if constexpr (hfmm::queryable_storage<std::decay_t<decltype(mm.storage())>>) {
+      // The store answers with ids, and ids are all this prints: no model is materialized
+      // (a common path names most of the catalog).
+      auto ids = mm.storage().models_with_path(pattern);
+      if (!ids) return cx.out.fail("reading the store " + cx.store, ids.error(), exit_error, store_detail(mm.storage()));
+      return print(*ids, cx);
+    } else {
+      auto models = mm.get_models_with_file(pattern);
+      if (auto failed = query_failed(mm, cx)) return *failed;
+      std::vector<std::string_view> ids;
+      for (const auto* m : models) ids.push_back(m->model_id);
+      return print(ids, cx);
+    }
   }
   template <class Storage, class Fetcher>
   std::optional<int> on_json_file(Storage& storage, Fetcher&, context& cx) {
     return with_open_file(storage, cx, [&](Storage& s) -> int {
       auto found = s.find_models_with_file(pattern);
       if (!found) return cx.out.fail("reading the store " + cx.store, found.error(), exit_error, store_detail(s));
-      std::vector<const hfmm::model_metadata*> models;
-      for (const auto& m : *found) models.push_back(&m);
-      return print(models, cx);
+      std::vector<std::string_view> ids;
+      for (const auto& m : *found) ids.push_back(m.model_id);
+      return print(ids, cx);
     });
   }
-  static int print(const std::vector<const hfmm::model_metadata*>& models, context& cx) {
+  template <class Ids>
+  static int print(const Ids& ids, context& cx) {
     json::array out;
-    for (const auto* m : models) {
-      if (cx.out.json) out.push_back(json::value(m->model_id));
-      else std::cout << m->model_id << "\n";
+    for (const auto& id : ids) {
+      if (cx.out.json) out.push_back(json::value(std::string_view(id)));
+      else std::cout << id << "\n";
     }
     if (cx.out.json) cx.out.result(std::move(out));
-    return models.empty() ? exit_failed : exit_ok;
+    return ids.empty() ? exit_failed : exit_ok;
   }
 };
 

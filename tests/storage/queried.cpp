@@ -31,7 +31,9 @@ struct random_catalog {
   std::mt19937 rng{7};
   const std::vector<std::string> paths = {".gitattributes", "config.json", "README.md", "onnx/model.onnx",
                                           "Model.SafeTensors", "model.safetensors", "tokenizer.json", "sub1/config.json",
-                                          "weights/100%_done.bin", "a_b/c.txt", "ünïcode/Ä.bin", "Tokenizer.JSON"};
+                                          "weights/100%_done.bin", "a_b/c.txt", "ünïcode/Ä.bin", "Tokenizer.JSON",
+                                          // what a PostgreSQL array literal must escape
+                                          "odd/\"quoted\" {braced},comma\\back NULL.txt"};
   const std::string attributes = std::string(40, 'a');
 
   hfmm::model_metadata model(int id) {
@@ -90,7 +92,8 @@ void check_agreement(const hfmm::offline_model_manager& resident, const Queried&
   }
   CHECK(queried.get_model("org0/never-added") == nullptr);
   for (std::string pattern : {"config.json", "CONFIG", "safetensors", "model.safetensors", "tokenizer.json", "onnx/",
-                              "a", "", "100%", "a_b", "_", "%", "\\", "Ä", "ä", "ünï", "nothing-like-this"})
+                              "a", "", "100%", "a_b", "_", "%", "\\", "Ä", "ä", "ünï", "nothing-like-this",
+                              "\"quoted\" {", ",comma"})
     CHECK_MESSAGE(ids_of(queried.get_models_with_file(pattern)) == ids_of(resident.get_models_with_file(pattern)), pattern);
   std::set<std::string> digests = {std::string(40, 'a'), std::string(63, '0') + "a", std::string(63, '1') + "a",
                                    std::string(40, 'f'), "not-a-digest", std::string(64, 'A')};

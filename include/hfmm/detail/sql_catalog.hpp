@@ -53,8 +53,8 @@ struct sql_dialect {
   const char* json_type;    ///< JSON column type
   const char* bigint_type;  ///< 64-bit integers
   const char* table_exists; ///< a query with $1 = table name, returning a row when it exists
-  const char* ids_in;       ///< a subquery of the strings in $1, a JSON array of strings
-  const char* numbers_in;   ///< a subquery of the integers in $1, a JSON array of integers
+  const char* in_strings;   ///< " IN (…)" or " = ANY(…)" after a column: it is one of the strings listed in $1 (list_param)
+  const char* in_numbers;   ///< the same for integers
   const char* path_key;     ///< the paths.path_id column: an integer key the database assigns
   const char* path_key_setup;  ///< what path_key needs created first ("" when nothing)
   const char* column_exists;///< $1 = table, $2 = column
@@ -62,6 +62,9 @@ struct sql_dialect {
   const char* migrate_unlock = nullptr;
   /// Starts a read transaction on one snapshot of the database.
   const char* begin_snapshot = "BEGIN";
+  /// $1 lists are array literals ({"a","b"}), which the planner sees as values (PostgreSQL
+  /// estimates a JSON function's rows at 100 and scanned the files table), else JSON arrays.
+  bool array_lists = false;
 };
 
 /// The files table, one row per file, in this column order. download_url is NULL when it is
@@ -286,8 +289,8 @@ public:
       if (*one) out.push_back(std::move(**one));
       return out;
     }
-    sql_value list = id_list(ids);
-    return snapshot([&] { return read_models(std::string(" WHERE model_id IN ") + Backend::dialect.ids_in, {&list, 1}); });
+    sql_value list = list_param(ids);
+    return snapshot([&] { return read_models(std::string(" WHERE model_id") + Backend::dialect.in_strings, {&list, 1}); });
   }
 
   /// Every model's repository, branch and commit, in catalog order: what refresh_all reads.
@@ -454,15 +457,14 @@ private:
     sql_value like = "%" + like_escaped(needle) + "%";
     auto paths = db_.rows("SELECT path_id, path FROM paths WHERE lower_path LIKE CAST($1 AS TEXT) ESCAPE '\\'", {&like, 1});
     if (!paths) return paths.error();
-    boost::json::array path_ids;
+    std::vector<std::string> path_ids;
     for (auto& r : *paths)  // SQLite's LIKE also folds ASCII: harmless on folded text; the test is exact
-      if (r[1] && icontains(*r[1], needle))
-        if (auto id = parse_u64(r[0])) path_ids.emplace_back(*id);
+      if (r[0] && r[1] && icontains(*r[1], needle) && parse_u64(r[0])) path_ids.push_back(std::move(*r[0]));
     std::vector<std::string> out;
     if (path_ids.empty()) return out;
-    sql_value list = boost::json::serialize(path_ids);
+    sql_value list = list_param(path_ids);
     auto rows = db_.rows(std::string("SELECT DISTINCT f.model_id, m.position FROM files f JOIN models m ON m.model_id = "
-                                     "f.model_id WHERE f.path_id IN ") + Backend::dialect.numbers_in, {&list, 1});
+                                     "f.model_id WHERE f.path_id") + Backend::dialect.in_numbers, {&list, 1});
     if (!rows) return rows.error();
     std::vector<std::pair<std::uint64_t, std::string>> hits;
     for (auto& r : *rows)
@@ -528,11 +530,26 @@ private:
     return parse_u64(r->front()[0]).value_or(0);
   }
 
-  static sql_value id_list(std::span<const std::string> ids) {
-    boost::json::array list;
-    list.reserve(ids.size());
-    for (const auto& id : ids) list.emplace_back(id);
-    return boost::json::serialize(list);
+  /// The $1 of an in_strings / in_numbers predicate: the values as the dialect lists them.
+  template <class Range>
+  static sql_value list_param(const Range& values) {
+    if constexpr (Backend::dialect.array_lists) {
+      std::string out = "{";
+      for (const auto& v : values) {
+        if (out.size() > 1) out += ',';
+        out += '"';
+        for (char c : std::string_view(v)) {
+          if (c == '"' || c == '\\') out += '\\';
+          out += c;
+        }
+        out += '"';
+      }
+      return out + "}";
+    } else {
+      boost::json::array list;
+      for (const auto& v : values) list.emplace_back(std::string_view(v));
+      return boost::json::serialize(list);
+    }
   }
 
   /// `text` as a LIKE pattern that matches it literally (the escape character is a backslash).
@@ -745,10 +762,10 @@ private:
     auto look_up = [&](const std::vector<const std::string*>& wanted) -> result<void> {
       constexpr std::size_t chunk = 20000;
       for (std::size_t first = 0; first < wanted.size(); first += chunk) {
-        boost::json::array list;
-        for (std::size_t i = first; i < wanted.size() && i < first + chunk; ++i) list.emplace_back(*wanted[i]);
-        sql_value param = boost::json::serialize(list);
-        auto rows = db_.rows(std::string("SELECT path_id, path FROM paths WHERE path IN ") + Backend::dialect.ids_in, {&param, 1});
+        std::vector<std::string_view> list;
+        for (std::size_t i = first; i < wanted.size() && i < first + chunk; ++i) list.push_back(*wanted[i]);
+        sql_value param = list_param(list);
+        auto rows = db_.rows(std::string("SELECT path_id, path FROM paths WHERE path") + Backend::dialect.in_strings, {&param, 1});
         if (!rows) return rows.error();
         for (auto& r : *rows)
           if (r[0] && r[1])
@@ -884,7 +901,7 @@ private:
     // (as a sequence of upserts would leave it).
     std::unordered_map<std::string_view, std::size_t> latest;
     for (std::size_t i = 0; i < models.size(); ++i) latest[models[i].model_id] = i;
-    boost::json::array ids;
+    std::vector<std::string_view> ids;
     std::vector<model_row> rows;
     std::vector<file_row> files;
     for (std::size_t i = 0; i < models.size(); ++i) {
@@ -898,11 +915,11 @@ private:
     }
     if (auto ok = db_.upsert_models(rows); !ok) return ok;
     if (ids.size() == 1) {  // the common add_model: a point delete the index answers
-      sql_value id{std::string(ids[0].get_string())};
+      sql_value id{std::string(ids[0])};
       if (auto ok = db_.run("DELETE FROM files WHERE model_id = $1", {&id, 1}); !ok) return ok;
     } else {
-      sql_value id_list = boost::json::serialize(ids);
-      if (auto ok = db_.run(std::string("DELETE FROM files WHERE model_id IN ") + Backend::dialect.ids_in, {&id_list, 1}); !ok)
+      sql_value id_list = list_param(ids);
+      if (auto ok = db_.run(std::string("DELETE FROM files WHERE model_id") + Backend::dialect.in_strings, {&id_list, 1}); !ok)
         return ok;
     }
     if (files.empty()) return {};

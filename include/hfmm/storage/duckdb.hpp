@@ -32,8 +32,8 @@ public:
       .json_type = "JSON",
       .bigint_type = "BIGINT",
       .table_exists = "SELECT table_name FROM information_schema.tables WHERE table_name = $1",
-      .ids_in = "(SELECT unnest(from_json($1, '[\"VARCHAR\"]')))",
-      .numbers_in = "(SELECT unnest(from_json($1, '[\"BIGINT\"]')))",
+      .in_strings = " IN (SELECT unnest(from_json($1, '[\"VARCHAR\"]')))",
+      .in_numbers = " IN (SELECT unnest(from_json($1, '[\"BIGINT\"]')))",
       .path_key = "path_id BIGINT PRIMARY KEY DEFAULT nextval('paths_path_id')",
       .path_key_setup = "CREATE SEQUENCE paths_path_id;",
       .column_exists = "SELECT column_name FROM information_schema.columns WHERE table_name = $1 AND column_name = $2"};

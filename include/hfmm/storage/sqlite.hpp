@@ -28,8 +28,8 @@ public:
       .json_type = "TEXT",
       .bigint_type = "INTEGER",
       .table_exists = "SELECT name FROM sqlite_master WHERE type = 'table' AND name = $1",
-      .ids_in = "(SELECT value FROM json_each($1))",
-      .numbers_in = "(SELECT value FROM json_each($1))",
+      .in_strings = " IN (SELECT value FROM json_each($1))",
+      .in_numbers = " IN (SELECT value FROM json_each($1))",
       .path_key = "path_id INTEGER PRIMARY KEY",
       .path_key_setup = "",
       .column_exists = "SELECT name FROM pragma_table_info($1) WHERE name = $2"};
