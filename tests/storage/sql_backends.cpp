@@ -63,6 +63,20 @@ TEST_CASE("sqlite: a version-1 database is upgraded in place, its rows kept") {
 #endif
 
 #ifdef HFMM_HAVE_DUCKDB
+TEST_CASE("duckdb: a new store is written in the v1.2 storage format") {
+  hfmm_test::scratch_dir dir;
+  auto path = dir / "new.duckdb";
+  {
+    hfmm::model_manager<hfmm::duckdb_storage, hfmm::mock_fetcher> mm{hfmm::duckdb_storage(path)};
+    REQUIRE(mm.add_model({.model_id = "org/m", .model_name = "m"}));
+  }
+  // The file header: "DUCK" at byte 8, then the storage version number (64: v0.10, 65: v1.2).
+  auto bytes = hfmm_test::slurp(path);
+  REQUIRE(bytes.size() > 20);
+  CHECK(bytes.substr(8, 4) == "DUCK");
+  CHECK(static_cast<unsigned char>(bytes[12]) == 65);
+}
+
 TEST_CASE("duckdb: the Python Model Manager's model_metadata table is imported on open, and left as it was") {
   hfmm_test::scratch_dir dir;
   auto path = dir / "python.duckdb";

@@ -51,6 +51,11 @@ public:
     duckdb_config config = nullptr;
     duckdb_create_config(&config);
     duckdb_set_config(config, "autoinstall_known_extensions", "false");
+    // A new database is written in the v1.2 storage format (DuckDB 1.2 and later read it).
+    // The default, v0.10's, rewrites every ART index into its deprecated layout at each
+    // checkpoint, so adding one model cost time in proportion to the catalog (a 20 000-model
+    // add: 0.33-0.47 s, against 0.25-0.29 s). Existing databases keep their format.
+    duckdb_set_config(config, "storage_compatibility_version", "v1.2.0");
     char* error = nullptr;
     duckdb_database db = nullptr;
     auto state = duckdb_open_ext(path_.c_str(), &db, config, &error);
