@@ -65,6 +65,10 @@ struct sql_dialect {
   /// $1 lists are array literals ({"a","b"}), which the planner sees as values (PostgreSQL
   /// estimates a JSON function's rows at 100 and scanned the files table), else JSON arrays.
   bool array_lists = false;
+  /// Run after an import: planner statistics for the tables it filled (nullptr: the
+  /// database keeps them itself). Without them PostgreSQL planned a one-model read of a fresh
+  /// 24 M-file import as a parallel scan with JIT: 60 ms instead of 1.
+  const char* refresh_statistics = nullptr;
 };
 
 /// The files table, one row per file, in this column order. download_url is NULL when it is
@@ -371,7 +375,9 @@ public:
           if (auto ok = db_.exec(std::string("DROP INDEX ") + index.first); !ok) return ok;
       batch_writer write = [&](std::span<const model_metadata> models) { return write_checked(models); };
       if (auto ok = produce(write); !ok) return ok;
-      return bulk ? db_.exec(files_lookup_indexes()) : result<void>{};
+      if (bulk)
+        if (auto ok = db_.exec(files_lookup_indexes()); !ok) return ok;
+      return Backend::dialect.refresh_statistics ? db_.exec(Backend::dialect.refresh_statistics) : result<void>{};
     });
   }
 
