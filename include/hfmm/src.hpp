@@ -18,3 +18,4 @@
 #include <hfmm/hfmm.hpp>
 #include <hfmm/audit.hpp>  // (not in the umbrella: most programs lock and audit nothing)
 #include <hfmm/lock.hpp>
+#include <hfmm/pull.hpp>  // (nor pull: it needs a downloading fetcher)

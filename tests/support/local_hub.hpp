@@ -2,10 +2,13 @@
 // An in-process Hub for tests: a Beast HTTP(S) server on loopback (port 0, a self-signed
 // certificate made at test time) that answers from the recorded exchanges like the Hub does —
 // revision → sha, tree pages with Link (rewritten to this server's origin), X-Error-Code
-// errors, anonymous 401 — and injects faults a test asks for.
+// errors, anonymous 401 — serves the files of repositories a test hosts (resolve, with LFS
+// files redirected to another host name, ETags, ranges) and injects faults a test asks for.
 // Include it in one translation unit only: its coroutines are expensive to compile.
 
+#include <hfmm/detail/digest.hpp>
 #include <hfmm/detail/recordings.hpp>
+#include <hfmm/structure.hpp>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/connect.hpp>
@@ -32,6 +35,7 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -86,6 +90,13 @@ struct test_certificate {
 /// What the server saw.
 struct seen_request {
   std::string method, target, host, authorization;
+  std::string range, if_range;
+};
+
+/// A file of a repository the test Hub hosts.
+struct hosted_file {
+  std::string path, content;
+  bool lfs = false;
 };
 
 /// A reply the test scripts, instead of the recorded answer.
@@ -96,6 +107,7 @@ struct scripted_reply {
     truncated,    // Content-Length says more than is sent, then close
     endless,      // a chunked body that never ends
     slow_drip,    // one byte of the status line per `drip` interval
+    stall,        // headers and half the body, then nothing (the connection stays open)
     close,        // close the connection without answering
     raw,          // `body` is the whole answer, status line and headers included; then close
   };
@@ -162,7 +174,127 @@ public:
   }
   std::size_t connections() const { return connections_.load(); }
 
+  /// Hosts a repository: /api/models/{id}/revision/{branch or commit} lists its files (blob
+  /// ids, sizes, LFS data: the ?blobs=true answer), /{id}/resolve/{rev}/{path} serves them —
+  /// regular files with `ETag: "<git oid>"`, LFS files as a 302 to /cdn/{sha256} on host
+  /// `cdn_host` (another name for this server) with X-Linked-Etag and X-Linked-Size; ranges
+  /// (206, 416), If-Range, X-Repo-Commit, EntryNotFound.
+  void host_repo(std::string id, std::string commit, std::vector<hosted_file> files, std::string branch = "main",
+                 std::string cdn_host = "127.0.0.1") {
+    std::lock_guard lock(mutex_);
+    repos_[id] = {std::move(commit), std::move(branch), std::move(cdn_host), std::move(files)};
+  }
+  /// What the hosted repositories answer to `r` (nullopt: not theirs). A script may call it
+  /// and alter the reply (corrupt the bytes, cut the connection).
+  std::optional<scripted_reply> repo_reply(const seen_request& r) const {
+    std::lock_guard lock(mutex_);
+    return hosted_answer(r);
+  }
+  /// Body bytes sent for hosted files (resolve and CDN answers, faults included).
+  std::uint64_t file_bytes_served() const { return file_bytes_.load(); }
+
 private:
+  struct hosted_repo {
+    std::string commit, branch, cdn_host;
+    std::vector<hosted_file> files;
+  };
+
+  static std::string git_oid(const hosted_file& f) {
+    return f.lfs ? hfmm::lfs_pointer_oid(hfmm::detail::sha256_hex(f.content), f.content.size()) : hfmm::detail::git_blob_oid(f.content);
+  }
+
+  /// A 200 or 206 answer with the bytes of `content` that `range` asks for ("bytes=a-" or "bytes=a-b").
+  static scripted_reply ranged(const std::string& content, const std::string& range, const std::string& etag,
+                               bool honour_range) {
+    scripted_reply out;
+    out.headers = {{"Accept-Ranges", "bytes"}, {"ETag", "\"" + etag + "\""}};
+    if (!honour_range || !range.starts_with("bytes=")) {
+      out.body = content;
+      return out;
+    }
+    auto spec = range.substr(6);
+    auto dash = spec.find('-');
+    std::uint64_t first = std::stoull(spec.substr(0, dash));
+    std::uint64_t last = dash + 1 < spec.size() ? std::stoull(spec.substr(dash + 1)) : content.size() - 1;
+    if (first >= content.size()) {
+      out.status = 416;
+      out.headers.emplace_back("Content-Range", "bytes */" + std::to_string(content.size()));
+      return out;
+    }
+    last = std::min<std::uint64_t>(last, content.size() - 1);
+    out.status = 206;
+    out.headers.emplace_back("Content-Range", "bytes " + std::to_string(first) + "-" + std::to_string(last) + "/" +
+                                                  std::to_string(content.size()));
+    out.body = content.substr(first, last - first + 1);
+    return out;
+  }
+
+  std::optional<scripted_reply> hosted_answer(const seen_request& r) const {
+    std::string target = r.target;
+    auto query = target.find('?');
+    std::string path_part = target.substr(0, query);
+    if (path_part.starts_with("/cdn/")) {
+      auto sha = path_part.substr(5);
+      for (const auto& [id, repo] : repos_)
+        for (const auto& f : repo.files)
+          if (f.lfs && hfmm::detail::sha256_hex(f.content) == sha) return ranged(f.content, r.range, sha, true);
+      return scripted_reply{.status = 404};
+    }
+    for (const auto& [id, repo] : repos_) {
+      auto api = "/api/models/" + id + "/revision/";
+      if (path_part.starts_with(api)) {
+        auto rev = path_part.substr(api.size());
+        if (rev != repo.branch && rev != repo.commit)
+          return scripted_reply{.status = 404, .headers = {{"X-Error-Code", "RevisionNotFound"}}};
+        boost::json::array siblings;
+        for (const auto& f : repo.files) {
+          boost::json::object sib{{"rfilename", f.path}, {"blobId", git_oid(f)}, {"size", f.content.size()}};
+          if (f.lfs)
+            sib["lfs"] = {{"sha256", hfmm::detail::sha256_hex(f.content)}, {"size", f.content.size()},
+                          {"pointerSize", hfmm::lfs_pointer_size(f.content.size())}};
+          siblings.push_back(std::move(sib));
+        }
+        boost::json::object answer{{"id", id}, {"modelId", id}, {"sha", repo.commit}, {"siblings", std::move(siblings)}};
+        return scripted_reply{.status = 200, .headers = {{"Content-Type", "application/json"}},
+                              .body = boost::json::serialize(answer)};
+      }
+      auto resolve = "/" + id + "/resolve/";
+      if (!path_part.starts_with(resolve)) continue;
+      auto rest = path_part.substr(resolve.size());
+      auto slash = rest.find('/');
+      auto rev = rest.substr(0, slash);
+      if (rev != repo.branch && rev != repo.commit)
+        return scripted_reply{.status = 404, .headers = {{"X-Error-Code", "RevisionNotFound"}}};
+      auto file_path = slash == std::string::npos ? std::string() : rest.substr(slash + 1);
+      for (const auto& f : repo.files) {
+        if (f.path != file_path) continue;
+        if (f.lfs) {
+          auto sha = hfmm::detail::sha256_hex(f.content);
+          auto port = std::to_string(port_);
+          return scripted_reply{
+              .status = 302,
+              .headers = {{"Location", std::string(options_.tls ? "https://" : "http://") + repo.cdn_host + ":" + port + "/cdn/" + sha},
+                          {"X-Linked-Etag", "\"" + sha + "\""},
+                          {"X-Linked-Size", std::to_string(f.content.size())},
+                          {"ETag", "\"" + git_oid(f) + "\""},
+                          {"X-Repo-Commit", repo.commit}}};
+        }
+        auto oid = git_oid(f);
+        // If-Range naming another version: the whole file, not a splice.
+        auto reply = ranged(f.content, r.range, oid, r.if_range.empty() || r.if_range == "\"" + oid + "\"");
+        reply.headers.emplace_back("X-Repo-Commit", repo.commit);
+        return reply;
+      }
+      return scripted_reply{.status = 404,
+                            .headers = {{"X-Error-Code", "EntryNotFound"}, {"X-Error-Message", "Entry not found"}}};
+    }
+    return std::nullopt;
+  }
+
+  static bool is_file_answer(const seen_request& r) {
+    return r.target.starts_with("/cdn/") || r.target.find("/resolve/") != std::string::npos;
+  }
+
   using error_code = boost::system::error_code;
 
   asio::awaitable<void> accept_loop() {
@@ -191,10 +323,18 @@ private:
   }
 
   std::optional<scripted_reply> decide(const seen_request& r) {
+    std::function<std::optional<scripted_reply>(const seen_request&, std::size_t)> script;
+    std::size_t n = 0;
+    {
+      std::lock_guard lock(mutex_);
+      seen_.push_back(r);
+      script = script_;
+      n = seen_.size();
+    }
+    if (script)  // outside the lock: a script may ask repo_reply
+      if (auto scripted = script(r, n)) return scripted;
     std::lock_guard lock(mutex_);
-    seen_.push_back(r);
-    if (script_) return script_(r, seen_.size());
-    return std::nullopt;
+    return hosted_answer(r);
   }
 
   scripted_reply recorded(const seen_request& r) {
@@ -233,7 +373,8 @@ private:
       co_await http::async_read(stream, buffer, req, asio::redirect_error(asio::use_awaitable, ec));
       if (ec) co_return;
       seen_request info{std::string(req.method_string()), std::string(req.target()),
-                        std::string(req[http::field::host]), std::string(req[http::field::authorization])};
+                        std::string(req[http::field::host]), std::string(req[http::field::authorization]),
+                        std::string(req[http::field::range]), std::string(req[http::field::if_range])};
       auto reply = decide(info);
       if (!reply) reply = recorded(info);
       auto delay = reply->delay + options_.latency;
@@ -268,9 +409,18 @@ private:
         }
         continue;
       }
-      std::string body = reply->how == mode::reset ? reply->body.substr(0, reply->body.size() / 2) : reply->body;
+      bool cut = reply->how == mode::reset || reply->how == mode::stall;
+      std::string body = req.method() == http::verb::head ? std::string()
+                         : cut                            ? reply->body.substr(0, reply->body.size() / 2)
+                                                          : reply->body;
+      if (is_file_answer(info)) file_bytes_ += body.size();
       co_await asio::async_write(stream, asio::buffer(head + body), asio::redirect_error(asio::use_awaitable, ec));
       if (ec) co_return;
+      if (reply->how == mode::stall) {
+        asio::steady_timer t(co_await asio::this_coro::executor, std::chrono::seconds(60));
+        co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        co_return;
+      }
       if (reply->how == mode::reset) {
         auto& sock = beast::get_lowest_layer(stream).socket();
         sock.set_option(asio::socket_base::linger(true, 0), ec);
@@ -294,6 +444,8 @@ private:
   std::function<std::optional<scripted_reply>(const seen_request&, std::size_t)> script_;
   std::vector<seen_request> seen_;
   std::atomic<std::size_t> connections_{0};
+  std::map<std::string, hosted_repo> repos_;
+  std::atomic<std::uint64_t> file_bytes_{0};
 };
 
 /// An HTTP CONNECT proxy on loopback: tunnels bytes to the requested host:port.

@@ -29,6 +29,7 @@
 #include <hfmm/detail/blocking.hpp>
 #include <hfmm/detail/fetch_driver.hpp>
 #include <hfmm/detail/http_util.hpp>
+#include <hfmm/fetch/download.hpp>
 #include <hfmm/fetch/hub_options.hpp>
 #include <hfmm/huggingface.hpp>
 
@@ -122,20 +123,28 @@ private:
 /// How an answer is read: the string body capped at max_body_bytes, headers at 256 KiB.
 using hub_response_parser = boost::beast::http::response_parser<boost::beast::http::string_body>;
 inline constexpr std::uint32_t max_response_header_bytes = 256 * 1024;
+/// The piece a streamed body (a download) is read in.
+inline constexpr std::size_t download_chunk_bytes = 256 * 1024;
 
-inline void limit_response(hub_response_parser& parser, const hub_options& options) {
+template <class Parser>
+void limit_response(Parser& parser, const hub_options& options) {
   parser.body_limit(options.max_body_bytes);
   parser.header_limit(max_response_header_bytes);
 }
 
+/// Status and header fields of an answer.
+template <class Fields>
+void copy_head(const boost::beast::http::response_header<Fields>& head, http_response& out) {
+  out.status = head.result_int();
+  for (const auto& field : head) out.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
+}
+
 /// The parsed answer as the sans-io protocol code takes it (the body is moved out).
 inline http_response to_http_response(hub_response_parser& parser, bool token_sent) {
-  auto& msg = parser.get();
   http_response out;
-  out.status = msg.result_int();
+  copy_head(parser.get().base(), out);
   out.token_sent = token_sent;
-  for (const auto& field : msg) out.headers.emplace_back(std::string(field.name_string()), std::string(field.value()));
-  out.body = std::move(msg.body());
+  out.body = std::move(parser.get().body());
   return out;
 }
 
@@ -193,7 +202,12 @@ public:
   }
   /// GET one URL (absolute, or a "/api/..." target on the endpoint) with retries, redirects and
   /// rate-limit handling. Non-2xx answers are returned, not turned into errors.
-  boost::asio::awaitable<result<detail::http_response>> async_get(std::string url) { return get(std::move(url)); }
+  boost::asio::awaitable<result<detail::http_response>> async_get(std::string url) { return get(std::move(url), nullptr); }
+  /// GET one URL like async_get, the body of a 2xx answer streamed into `stream` (see
+  /// download.hpp); other answers are returned with their bodies. `stream` must outlive the call.
+  boost::asio::awaitable<result<detail::http_response>> async_download(std::string url, download_stream& stream) {
+    return get(std::move(url), &stream);
+  }
 
   std::string_view endpoint() const noexcept { return state_->options.endpoint; }
   const hub_options& options() const noexcept { return state_->options; }
@@ -220,19 +234,23 @@ private:
   struct transport {
     basic_hub_fetcher* self;
     std::string_view endpoint() const noexcept { return self->endpoint(); }
-    boost::asio::awaitable<result<detail::http_response>> async_get(std::string url) { return self->get(std::move(url)); }
+    boost::asio::awaitable<result<detail::http_response>> async_get(std::string url) {
+      return self->get(std::move(url), nullptr);
+    }
   };
 
   boost::asio::awaitable<result<fetched_model>> fetch(std::string repo_id, std::string revision);
   boost::asio::awaitable<result<std::string>> resolve(std::string repo_id, std::string revision);
   boost::asio::awaitable<result<std::vector<listed_repo>>> list(repo_listing_query query);
-  boost::asio::awaitable<result<detail::http_response>> get(std::string url);
-  boost::asio::awaitable<result<detail::http_response>> send_once(const detail::http_url& url, bool with_token);
+  boost::asio::awaitable<result<detail::http_response>> get(std::string url, download_stream* stream);
+  boost::asio::awaitable<result<detail::http_response>> send_once(const detail::http_url& url, bool at_endpoint,
+                                                                  download_stream* stream);
   boost::asio::awaitable<result<std::unique_ptr<detail::hub_connection>>> connect(const detail::http_origin& origin);
   template <class Stream>
   boost::asio::awaitable<error_code> exchange(Stream& stream, detail::hub_connection& c,
                                               const boost::beast::http::request<boost::beast::http::empty_body>& req,
-                                              detail::hub_response_parser& parser);
+                                              detail::http_response& out, bool& header_read, bool& reusable,
+                                              download_stream* body_stream);
   boost::asio::awaitable<void> sleep_for(std::chrono::milliseconds d);
   boost::asio::awaitable<void> pace(const std::string& url);
   void note_rate_limit(const detail::http_response& r);
@@ -262,3 +280,4 @@ static_assert(hfmm::revision_resolving_fetcher<hfmm::hub_fetcher>);
 static_assert(hfmm::model_info_fetcher<hfmm::hub_fetcher>);
 static_assert(hfmm::fetcher_with_endpoint<hfmm::hub_fetcher>);
 static_assert(hfmm::counting_fetcher<hfmm::hub_fetcher>);
+static_assert(hfmm::download_fetcher<hfmm::hub_fetcher>);

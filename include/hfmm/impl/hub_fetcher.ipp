@@ -99,7 +99,7 @@ boost::asio::awaitable<void> basic_hub_fetcher<U>::pace(const std::string& url) 
 }
 
 template <class U>
-boost::asio::awaitable<result<detail::http_response>> basic_hub_fetcher<U>::get(std::string url) {
+boost::asio::awaitable<result<detail::http_response>> basic_hub_fetcher<U>::get(std::string url, download_stream* stream) {
   auto& s = *state_;
   if (s.offline) co_return errc::offline;
   if (s.init_error) co_return s.init_error;
@@ -108,13 +108,12 @@ boost::asio::awaitable<result<detail::http_response>> basic_hub_fetcher<U>::get(
   for (;;) {
     auto parsed = detail::parse_http_url(current);
     if (!parsed) co_return errc::bad_response;  // a Link or Location we cannot follow
-    // The token goes to the endpoint's origin only: never to a redirect or page elsewhere.
-    bool with_token = !s.options.token.empty() && parsed->origin == s.endpoint_origin;
     co_await pace(current);
-    auto r = co_await send_once(*parsed, with_token);
+    auto r = co_await send_once(*parsed, parsed->origin == s.endpoint_origin, stream);
     if (!r) {
       auto ec = r.error();
-      if (detail::is_connection_failure(ec) && attempt < s.options.max_retries) {
+      // Once a body began to stream, its owner resumes from where it got to.
+      if (detail::is_connection_failure(ec) && attempt < s.options.max_retries && !(stream && stream->started)) {
         auto wait = backoff(attempt++);
         report({.what = hub_event::kind::retry, .url = current, .error = ec, .wait = wait, .attempt = attempt});
         co_await sleep_for(wait);
@@ -157,17 +156,74 @@ template <class U>
 template <class Stream>
 boost::asio::awaitable<error_code> basic_hub_fetcher<U>::exchange(
     Stream& stream, detail::hub_connection& c, const boost::beast::http::request<boost::beast::http::empty_body>& req,
-    detail::hub_response_parser& parser) {
+    detail::http_response& out, bool& header_read, bool& reusable, download_stream* body_stream) {
   namespace http = boost::beast::http;
   using boost::asio::redirect_error;
   using boost::asio::use_awaitable;
+  const auto timeout = state_->options.request_timeout;
   error_code ec;
-  c.lowest().expires_after(state_->options.request_timeout);
+  c.lowest().expires_after(timeout);
   co_await http::async_write(stream, req, redirect_error(use_awaitable, ec));
   if (ec) co_return ec;
-  c.lowest().expires_after(state_->options.request_timeout);
-  co_await http::async_read(stream, c.buffer, parser, redirect_error(use_awaitable, ec));
-  co_return ec;
+
+  if (!body_stream) {  // an API answer: the whole body, capped
+    detail::hub_response_parser parser;
+    detail::limit_response(parser, state_->options);
+    c.lowest().expires_after(timeout);
+    co_await http::async_read(stream, c.buffer, parser, redirect_error(use_awaitable, ec));
+    header_read = parser.is_header_done();
+    if (ec) co_return ec;
+    out = detail::to_http_response(parser, out.token_sent);
+    reusable = parser.get().keep_alive();
+    co_return error_code{};
+  }
+
+  // A download: the header first, then a 2xx body streamed to its owner.
+  http::response_parser<http::empty_body> head;
+  head.header_limit(detail::max_response_header_bytes);
+  head.body_limit(boost::none);  // a file may be larger than any API answer; capped below when collected
+  c.lowest().expires_after(timeout);
+  co_await http::async_read_header(stream, c.buffer, head, redirect_error(use_awaitable, ec));
+  if (ec) co_return ec;
+  header_read = true;
+  detail::copy_head(head.get().base(), out);
+  if (out.status / 100 != 2 || head.is_done()) {
+    // An error, a redirect or an empty file: read as any answer.
+    if (head.is_done()) {
+      reusable = head.get().keep_alive();
+      if (out.status / 100 == 2) {
+        body_stream->started = true;
+        if (auto e = body_stream->on_head(out)) co_return e;
+      }
+      co_return error_code{};
+    }
+    detail::hub_response_parser whole(std::move(head));
+    detail::limit_response(whole, state_->options);
+    c.lowest().expires_after(timeout);
+    co_await http::async_read(stream, c.buffer, whole, redirect_error(use_awaitable, ec));
+    if (ec) co_return ec;
+    out.body = std::move(whole.get().body());
+    reusable = whole.get().keep_alive();
+    co_return error_code{};
+  }
+  body_stream->started = true;
+  if (auto e = body_stream->on_head(out)) co_return e;
+  http::response_parser<http::buffer_body> body(std::move(head));
+  body.body_limit(boost::none);  // the stream's owner bounds what it accepts
+  std::vector<char> chunk(detail::download_chunk_bytes);
+  while (!body.is_done()) {
+    body.get().body().data = chunk.data();
+    body.get().body().size = chunk.size();
+    c.lowest().expires_after(timeout);
+    co_await http::async_read_some(stream, c.buffer, body, redirect_error(use_awaitable, ec));
+    if (ec == http::error::need_buffer) ec = {};
+    // What arrived before a failure is handed on too: the owner resumes after it.
+    if (auto n = chunk.size() - body.get().body().size; n > 0)
+      if (auto e = body_stream->on_data({chunk.data(), n})) co_return e;
+    if (ec) co_return ec;
+  }
+  reusable = body.get().keep_alive();
+  co_return error_code{};
 }
 
 template <class U>
@@ -242,7 +298,8 @@ boost::asio::awaitable<result<std::unique_ptr<detail::hub_connection>>> basic_hu
 
 template <class U>
 boost::asio::awaitable<result<detail::http_response>> basic_hub_fetcher<U>::send_once(const detail::http_url& url,
-                                                                                      bool with_token) {
+                                                                                      bool at_endpoint,
+                                                                                      download_stream* stream) {
   namespace asio = boost::asio;
   namespace http = boost::beast::http;
   auto& s = *state_;
@@ -266,9 +323,15 @@ boost::asio::awaitable<result<detail::http_response>> basic_hub_fetcher<U>::send
   http::request<http::empty_body> req{http::verb::get, url.target, 11};
   req.set(http::field::host, detail::host_header(url.origin));
   req.set(http::field::user_agent, s.options.user_agent);
-  req.set(http::field::accept, "application/json");
+  req.set(http::field::accept, stream ? "*/*" : "application/json");
   req.set(http::field::accept_encoding, "identity");
+  // The token goes to the endpoint's origin only: never to a redirect or page elsewhere.
+  bool with_token = at_endpoint && !s.options.token.empty();
   if (with_token) req.set(http::field::authorization, "Bearer " + s.options.token);
+  if (stream && stream->from > 0) {
+    req.set(http::field::range, "bytes=" + std::to_string(stream->from) + "-");
+    if (at_endpoint && !stream->if_range.empty()) req.set(http::field::if_range, "\"" + stream->if_range + "\"");
+  }
 
   auto key = std::to_string(s.id) + " " + url.origin.key();
   for (int fresh_try = 0;; ++fresh_try) {
@@ -279,19 +342,18 @@ boost::asio::awaitable<result<detail::http_response>> basic_hub_fetcher<U>::send
       if (!made) co_return made.error();
       conn = std::move(*made);
     }
-    detail::hub_response_parser parser;
-    detail::limit_response(parser, s.options);
+    detail::http_response out;
+    out.token_sent = with_token;
+    bool header_read = false, reusable = false;
     ++s.requests;
-    error_code ec = conn->secure ? co_await exchange(*conn->secure, *conn, req, parser)
-                                 : co_await exchange(*conn->plain, *conn, req, parser);
+    error_code ec = conn->secure ? co_await exchange(*conn->secure, *conn, req, out, header_read, reusable, stream)
+                                 : co_await exchange(*conn->plain, *conn, req, out, header_read, reusable, stream);
     if (ec) {
       // A pooled connection the server closed meanwhile (nothing came back): try once more
       // on a new one. A failure after the answer began is the caller's to retry.
-      if (reused && fresh_try == 0 && !parser.is_header_done() && detail::is_connection_failure(ec)) continue;
+      if (reused && fresh_try == 0 && !header_read && detail::is_connection_failure(ec)) continue;
       co_return ec;
     }
-    bool reusable = parser.get().keep_alive() && parser.is_done();
-    auto out = detail::to_http_response(parser, with_token);
     if (reusable) {
       conn->buffer.clear();
       pool.put_idle(key, std::move(conn));
