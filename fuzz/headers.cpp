@@ -1,10 +1,12 @@
-// Fuzz target: the header parsers a server controls — Link, Retry-After, RateLimit — and the
-// URL splitting/resolution a Link or Location goes through. Input: "<base>\n<header value>".
+// Fuzz target: the header parsers a server controls — Link, Retry-After, RateLimit, and a
+// download's Content-Range and ETag — and the URL splitting/resolution a Link or Location goes
+// through. Input: "<base>\n<header value>".
 
 #include "fuzz_support.hpp"
 
 #include <hfmm/detail/http_util.hpp>
 #include <hfmm/detail/hub_protocol.hpp>
+#include <hfmm/fetch/download.hpp>
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   using namespace hfmm::detail;
@@ -29,6 +31,17 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   auto limit = parse_rate_limit(value);
   if (limit.remaining) HFMM_FUZZ_CHECK(*limit.remaining >= 0 && *limit.remaining <= 10'000'000);
   if (limit.reset) HFMM_FUZZ_CHECK(limit.reset->count() >= 0 && limit.reset->count() <= 10'000'000);
+
+  // What a resumed download trusts: the range it gets back, and the name the server gives the file.
+  if (auto range = hfmm::parse_content_range(value)) {
+    HFMM_FUZZ_CHECK(range->first.has_value() == range->last.has_value());
+    HFMM_FUZZ_CHECK(range->first || range->total);
+    if (range->first) HFMM_FUZZ_CHECK(*range->first <= *range->last);
+    if (range->first && range->total) HFMM_FUZZ_CHECK(*range->last < *range->total);
+  }
+  auto etag = hfmm::parse_etag(value);
+  HFMM_FUZZ_CHECK(value.find(etag) != std::string_view::npos);
+  for (unsigned char c : etag) HFMM_FUZZ_CHECK(c > 0x20 && c != 0x7F && c != '"');
 
   if (auto url = parse_http_url(value)) {
     HFMM_FUZZ_CHECK(!url->origin.host.empty());

@@ -45,6 +45,9 @@ def main():
     # headers the Hub sends that the recordings do not show
     write(out, "headers", "ratelimit", 'https://huggingface.co/api/models/a/b\n"api";r=499;t=120')
     write(out, "headers", "retry-after", "https://huggingface.co/\n30")
+    write(out, "headers", "content-range", "https://huggingface.co/\nbytes 100-199/1000")
+    write(out, "headers", "content-range-416", "https://huggingface.co/\nbytes */1000")
+    write(out, "headers", "etag", 'https://huggingface.co/\nW/"248dfc3911869ec493c76e65bf2fcf7f615828b0254c12b473182f0f81d3a707"')
     write(out, "headers", "link-relative", 'https://h.co/api/x?y=1\n</api/x?cursor=abc>; rel="next", <https://h.co/a>; rel=prev')
     for i, rev in enumerate(["refs/pr/1", "v1.0 beta", "main", "%2e%2e"]):
         write(out, "encoding", "rev%d" % i, "datasets/org/name\n" + rev)

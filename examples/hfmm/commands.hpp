@@ -12,6 +12,7 @@
 
 #include <hfmm/audit.hpp>
 #include <hfmm/lock.hpp>
+#include <hfmm/pull.hpp>
 
 #include <CLI/CLI.hpp>
 
@@ -530,6 +531,135 @@ struct verify_command {
     }
     if (cx.out.json) cx.out.result(json::object{{"ok", intact}, {"models", items}});
     return intact ? exit_ok : exit_failed;
+  }
+};
+
+/// A byte progress bar with rate and ETA on a terminal (redrawn at most every 200 ms), else a
+/// plain line per file finished ("pulled 3/10 org/name config.json").
+inline std::function<void(const hfmm::pull_progress&)> pull_progress_printer(std::string id) {
+  using clock = std::chrono::steady_clock;
+  struct state {
+    clock::time_point start = clock::now(), last{};
+    std::size_t files_done = 0;
+  };
+  auto st = std::make_shared<state>();
+  bool tty = ::isatty(STDERR_FILENO);
+  return [tty, st, id = std::move(id)](const hfmm::pull_progress& p) {
+    if (!tty) {
+      if (p.files_done != st->files_done)
+        std::cerr << "pulled " << p.files_done << "/" << p.files_total << " " << id << " " << p.current << "\n";
+      st->files_done = p.files_done;
+      return;
+    }
+    auto now = clock::now();
+    bool last = p.files_done == p.files_total;
+    if (now - st->last < std::chrono::milliseconds(200) && !last) return;
+    st->last = now;
+    double seconds = std::chrono::duration<double>(now - st->start).count();
+    double rate = seconds > 0 ? static_cast<double>(p.bytes_downloaded) / seconds : 0;
+    constexpr int width = 30;
+    int filled = p.bytes_total ? static_cast<int>(width * static_cast<double>(p.bytes_done) / static_cast<double>(p.bytes_total)) : width;
+    std::cerr << "\r[" << std::string(filled, '#') << std::string(width - filled, '.') << "] " << human_size(p.bytes_done)
+              << "/" << human_size(p.bytes_total) << " " << human_size(static_cast<std::uint64_t>(rate)) << "/s";
+    if (rate > 0 && p.bytes_total > p.bytes_done)
+      std::cerr << " eta " << static_cast<long long>(static_cast<double>(p.bytes_total - p.bytes_done) / rate) << "s";
+    std::cerr << " " << p.files_done << "/" << p.files_total << " files\033[K" << (last ? "\n" : "") << std::flush;
+  };
+}
+
+inline json::object pull_json(const hfmm::pull_report& r) {
+  json::array failed;
+  for (const auto& f : r.failed) failed.push_back({{"path", f.path}, {"error", error_json(f.error, f.path, f.detail)}});
+  return {{"model_id", r.model_id},       {"ok", r.ok()},
+          {"commit_sha", r.commit_sha},   {"snapshot", r.snapshot.string()},
+          {"files", r.files},             {"downloaded", r.downloaded},
+          {"linked", r.linked},           {"present", r.present},
+          {"resumed", r.resumed},         {"bytes_total", r.bytes_total},
+          {"bytes_downloaded", r.bytes_downloaded}, {"stopped", r.stopped},
+          {"failed", std::move(failed)}};
+}
+
+struct pull_command {
+  static constexpr const char* name = "pull";
+  static constexpr const char* about = "download repositories at their pinned commits, verified while written";
+  std::vector<std::string> ids;
+  std::string revision = "main", cache, local_dir;
+  std::vector<std::string> include, exclude;
+  std::size_t concurrency = 8;
+  void setup(CLI::App& c) {
+    c.add_option("ID", ids, "repo ids (org/name); one not in the catalog is fetched and added first")->required();
+    c.add_option("--revision", revision, "the branch, tag or commit, when the catalog does not pin the model");
+    c.add_option("--include", include, "only paths matching this shell pattern (repeatable; \"dir/\" is dir/*)");
+    c.add_option("--exclude", exclude, "no paths matching this shell pattern (repeatable)");
+    auto* cache_option = c.add_option(
+        "--cache", cache, "the Hugging Face cache (default: HF_HUB_CACHE, $HF_HOME/hub, ~/.cache/huggingface/hub)");
+    c.add_option("--local-dir", local_dir, "plain files in this directory instead of the cache")->excludes(cache_option);
+    c.add_option("--concurrency", concurrency, "files downloaded at once")->check(CLI::Range(1, 256));
+  }
+
+  template <class Manager>
+  int run(Manager& mm, context& cx) {
+    using fetcher_type = std::remove_cvref_t<decltype(mm.fetcher())>;
+    if constexpr (!hfmm::download_fetcher<fetcher_type>) {
+      return cx.out.fail("pull", hfmm::errc::offline, exit_error,
+                         "--offline has recorded listings, not file contents: pull needs the Hub (drop --offline)");
+    } else {
+      int code = exit_ok;
+      json::array items;
+      for (const auto& id : ids) {
+        auto s = pinned_structure(mm, id);
+        if (!s) {
+          code = std::max(code, cx.out.item_failed(items, id, s.error(), store_detail(mm.storage())));
+          continue;
+        }
+        hfmm::pull_options o;
+        o.cache = cache;
+        o.local_dir = local_dir;
+        o.include = include;
+        o.exclude = exclude;
+        o.concurrency = concurrency;
+        o.on_progress = pull_progress_printer(id);
+        auto report = hfmm::pull(mm.fetcher(), *s, o);
+        if (!report) {
+          code = std::max(code, cx.out.item_failed(items, id, report.error()));
+          continue;
+        }
+        for (const auto& f : report->failed) {
+          code = std::max(code, exit_for(f.error));
+          if (!cx.out.json) std::cerr << "hfmm: " << id << ": " << f.path << ": " << f.detail << "\n";
+        }
+        if (cx.out.json) items.push_back(pull_json(*report));
+        else
+          std::cout << id << " @ " << report->commit_sha << ": " << report->files << " files (" << human_size(report->bytes_total)
+                    << "): " << report->downloaded << " downloaded (" << human_size(report->bytes_downloaded) << "), "
+                    << report->linked << " linked, " << report->present << " present, " << report->resumed << " resumed, "
+                    << report->failed.size() << " failed\n  " << report->snapshot.string() << "\n";
+      }
+      if (cx.out.json) cx.out.batch(std::move(items));
+      return code;
+    }
+  }
+
+private:
+  /// The structure the catalog pins for `id` at --revision; fetched (and the model added)
+  /// when the catalog has none. A model pinned at another revision is pulled at --revision
+  /// without changing the catalog.
+  template <class Manager>
+  hfmm::result<hfmm::repo_structure> pinned_structure(Manager& mm, const std::string& id) {
+    const auto* m = mm.get_model(id);
+    if (auto e = mm.query_error()) return e;
+    auto pins = [&](const hfmm::repo_structure& s) {
+      return !s.commit_sha.empty() && (s.branch == revision || s.commit_sha == revision);
+    };
+    if (m && m->repository_structure && pins(*m->repository_structure)) return *m->repository_structure;
+    if (!m) {
+      auto added = mm.add_from_hub(std::vector<std::string>{id}, revision, {});
+      if (auto e = mm.query_error()) return e;
+      if (!added.items.empty() && !added.items[0].outcome) return added.items[0].outcome.error();
+      if (const auto* now = mm.get_model(id); now && now->repository_structure) return *now->repository_structure;
+      return hfmm::errc::model_not_found;
+    }
+    return hfmm::detail::run_blocking(mm.fetcher().async_fetch_structure(id, revision));
   }
 };
 

@@ -21,12 +21,13 @@ namespace json = boost::json;
 
 enum exit_code { exit_ok = 0, exit_failed = 1, exit_usage = 2, exit_error = 3 };
 
-/// Lookups that found nothing are "failed" (1); a bad argument is usage (2); the network and
+/// Lookups that found nothing and content that failed its digest are "failed" (1); a bad argument is usage (2); the network and
 /// the store are errors (3).
 inline int exit_for(const hfmm::error_code& ec) {
   using hfmm::errc;
   if (ec == errc::repo_not_found || ec == errc::revision_not_found || ec == errc::file_not_found ||
-      ec == errc::model_not_found || ec == errc::unauthorized || ec == errc::gated || ec == errc::token_rejected)
+      ec == errc::model_not_found || ec == errc::unauthorized || ec == errc::gated || ec == errc::token_rejected ||
+      ec == errc::hash_mismatch)
     return exit_failed;
   if (ec == errc::invalid_argument) return exit_usage;
   return exit_error;

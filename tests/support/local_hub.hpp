@@ -126,6 +126,7 @@ public:
     std::string san = "DNS:localhost,IP:127.0.0.1";
     std::filesystem::path recordings;  ///< directory with recordings.json; empty: scripted only
     std::chrono::milliseconds latency{0};  ///< added to every answer
+    std::uint64_t file_bytes_per_second = 0;  ///< paces hosted files' bodies (0: as fast as it can)
   };
 
   explicit local_hub(options o) : options_(std::move(o)), cert_(test_certificate::make(options_.san)) {
@@ -339,8 +340,9 @@ private:
 
   scripted_reply recorded(const seen_request& r) {
     scripted_reply out;
-    if (!recordings_) {
+    if (!recordings_) {  // a repository nobody hosts, as the Hub answers it
       out.status = 404;
+      if (r.target.starts_with("/api/")) out.headers = {{"X-Error-Code", "RepoNotFound"}};
       return out;
     }
     auto a = recordings_->answer(r.target);
@@ -410,11 +412,26 @@ private:
         continue;
       }
       bool cut = reply->how == mode::reset || reply->how == mode::stall;
-      std::string body = req.method() == http::verb::head ? std::string()
-                         : cut                            ? reply->body.substr(0, reply->body.size() / 2)
-                                                          : reply->body;
-      if (is_file_answer(info)) file_bytes_ += body.size();
-      co_await asio::async_write(stream, asio::buffer(head + body), asio::redirect_error(asio::use_awaitable, ec));
+      std::string_view body = reply->body;
+      if (req.method() == http::verb::head) body = {};
+      else if (cut) body = body.substr(0, body.size() / 2);
+      bool file = is_file_answer(info);
+      co_await asio::async_write(stream, asio::buffer(head), asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) co_return;
+      // The body in pieces: counted as sent, and paced when the test asks for a slow link.
+      constexpr std::size_t piece = 64 * 1024;
+      for (std::size_t at = 0; at < body.size() && !ec;) {
+        auto n = std::min(piece, body.size() - at);
+        co_await asio::async_write(stream, asio::buffer(body.data() + at, n), asio::redirect_error(asio::use_awaitable, ec));
+        if (ec) co_return;
+        at += n;
+        if (file) file_bytes_ += n;
+        if (file && options_.file_bytes_per_second > 0) {
+          asio::steady_timer t(co_await asio::this_coro::executor,
+                               std::chrono::microseconds(n * 1'000'000 / options_.file_bytes_per_second));
+          co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+        }
+      }
       if (ec) co_return;
       if (reply->how == mode::stall) {
         asio::steady_timer t(co_await asio::this_coro::executor, std::chrono::seconds(60));
