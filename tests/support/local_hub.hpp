@@ -36,6 +36,7 @@
 #include <fstream>
 #include <functional>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -117,6 +118,12 @@ struct scripted_reply {
   mode how = mode::normal;
   std::chrono::milliseconds delay{0};
   std::chrono::milliseconds drip{1000};
+  /// A body borrowed from a hosted file (no copy per answer); used when set instead of `body`.
+  std::shared_ptr<const std::string> shared_body;
+  std::size_t shared_offset = 0, shared_length = 0;
+  std::string_view payload() const {
+    return shared_body ? std::string_view(*shared_body).substr(shared_offset, shared_length) : std::string_view(body);
+  }
 };
 
 class local_hub {
@@ -182,51 +189,68 @@ public:
   /// (206, 416), If-Range, X-Repo-Commit, EntryNotFound.
   void host_repo(std::string id, std::string commit, std::vector<hosted_file> files, std::string branch = "main",
                  std::string cdn_host = "127.0.0.1") {
+    hosted_repo repo{std::move(commit), std::move(branch), std::move(cdn_host), {}};
+    for (auto& f : files) {  // digests once, not per answer
+      served_file sf{std::move(f.path), std::make_shared<const std::string>(std::move(f.content)), f.lfs, {}, {}};
+      sf.sha256 = hfmm::detail::sha256_hex(*sf.content);
+      sf.oid = sf.lfs ? hfmm::lfs_pointer_oid(sf.sha256, sf.content->size()) : hfmm::detail::git_blob_oid(*sf.content);
+      repo.files.push_back(std::move(sf));
+    }
     std::lock_guard lock(mutex_);
-    repos_[id] = {std::move(commit), std::move(branch), std::move(cdn_host), std::move(files)};
+    repos_[id] = std::move(repo);
   }
-  /// What the hosted repositories answer to `r` (nullopt: not theirs). A script may call it
-  /// and alter the reply (corrupt the bytes, cut the connection).
+  /// What the hosted repositories answer to `r` (nullopt: not theirs), its body a copy a
+  /// script may alter (corrupt the bytes) before returning it, with a fault mode.
   std::optional<scripted_reply> repo_reply(const seen_request& r) const {
-    std::lock_guard lock(mutex_);
-    return hosted_answer(r);
+    std::optional<scripted_reply> out;
+    {
+      std::lock_guard lock(mutex_);
+      out = hosted_answer(r);
+    }
+    if (out && out->shared_body) {
+      out->body = std::string(out->payload());
+      out->shared_body.reset();
+    }
+    return out;
   }
   /// Body bytes sent for hosted files (resolve and CDN answers, faults included).
   std::uint64_t file_bytes_served() const { return file_bytes_.load(); }
 
 private:
+  struct served_file {
+    std::string path;
+    std::shared_ptr<const std::string> content;
+    bool lfs = false;
+    std::string oid, sha256;
+  };
   struct hosted_repo {
     std::string commit, branch, cdn_host;
-    std::vector<hosted_file> files;
+    std::vector<served_file> files;
   };
 
-  static std::string git_oid(const hosted_file& f) {
-    return f.lfs ? hfmm::lfs_pointer_oid(hfmm::detail::sha256_hex(f.content), f.content.size()) : hfmm::detail::git_blob_oid(f.content);
-  }
-
-  /// A 200 or 206 answer with the bytes of `content` that `range` asks for ("bytes=a-" or "bytes=a-b").
-  static scripted_reply ranged(const std::string& content, const std::string& range, const std::string& etag,
-                               bool honour_range) {
+  /// A 200 or 206 answer with the bytes of `f` that `range` asks for ("bytes=a-" or "bytes=a-b").
+  static scripted_reply ranged(const served_file& f, const std::string& range, const std::string& etag, bool honour_range) {
+    const auto size = f.content->size();
     scripted_reply out;
     out.headers = {{"Accept-Ranges", "bytes"}, {"ETag", "\"" + etag + "\""}};
-    if (!honour_range || !range.starts_with("bytes=")) {
-      out.body = content;
-      return out;
-    }
+    out.shared_body = f.content;
+    out.shared_length = size;
+    if (!honour_range || !range.starts_with("bytes=")) return out;
     auto spec = range.substr(6);
     auto dash = spec.find('-');
     std::uint64_t first = std::stoull(spec.substr(0, dash));
-    std::uint64_t last = dash + 1 < spec.size() ? std::stoull(spec.substr(dash + 1)) : content.size() - 1;
-    if (first >= content.size()) {
+    std::uint64_t last = dash + 1 < spec.size() ? std::stoull(spec.substr(dash + 1)) : size - 1;
+    if (first >= size) {
       out.status = 416;
-      out.headers.emplace_back("Content-Range", "bytes */" + std::to_string(content.size()));
+      out.shared_body.reset();
+      out.headers.emplace_back("Content-Range", "bytes */" + std::to_string(size));
       return out;
     }
-    last = std::min<std::uint64_t>(last, content.size() - 1);
+    last = std::min<std::uint64_t>(last, size - 1);
     out.status = 206;
-    out.headers.emplace_back("Content-Range", "bytes " + std::to_string(first) + "-" + std::to_string(last) + "/" +
-                                                  std::to_string(content.size()));
-    out.body = content.substr(first, last - first + 1);
+    out.headers.emplace_back("Content-Range", "bytes " + std::to_string(first) + "-" + std::to_string(last) + "/" + std::to_string(size));
+    out.shared_offset = first;
+    out.shared_length = last - first + 1;
     return out;
   }
 
@@ -238,7 +262,7 @@ private:
       auto sha = path_part.substr(5);
       for (const auto& [id, repo] : repos_)
         for (const auto& f : repo.files)
-          if (f.lfs && hfmm::detail::sha256_hex(f.content) == sha) return ranged(f.content, r.range, sha, true);
+          if (f.lfs && f.sha256 == sha) return ranged(f, r.range, sha, true);
       return scripted_reply{.status = 404};
     }
     for (const auto& [id, repo] : repos_) {
@@ -249,10 +273,9 @@ private:
           return scripted_reply{.status = 404, .headers = {{"X-Error-Code", "RevisionNotFound"}}};
         boost::json::array siblings;
         for (const auto& f : repo.files) {
-          boost::json::object sib{{"rfilename", f.path}, {"blobId", git_oid(f)}, {"size", f.content.size()}};
+          boost::json::object sib{{"rfilename", f.path}, {"blobId", f.oid}, {"size", f.content->size()}};
           if (f.lfs)
-            sib["lfs"] = {{"sha256", hfmm::detail::sha256_hex(f.content)}, {"size", f.content.size()},
-                          {"pointerSize", hfmm::lfs_pointer_size(f.content.size())}};
+            sib["lfs"] = {{"sha256", f.sha256}, {"size", f.content->size()}, {"pointerSize", hfmm::lfs_pointer_size(f.content->size())}};
           siblings.push_back(std::move(sib));
         }
         boost::json::object answer{{"id", id}, {"modelId", id}, {"sha", repo.commit}, {"siblings", std::move(siblings)}};
@@ -269,20 +292,17 @@ private:
       auto file_path = slash == std::string::npos ? std::string() : rest.substr(slash + 1);
       for (const auto& f : repo.files) {
         if (f.path != file_path) continue;
-        if (f.lfs) {
-          auto sha = hfmm::detail::sha256_hex(f.content);
-          auto port = std::to_string(port_);
+        if (f.lfs)
           return scripted_reply{
               .status = 302,
-              .headers = {{"Location", std::string(options_.tls ? "https://" : "http://") + repo.cdn_host + ":" + port + "/cdn/" + sha},
-                          {"X-Linked-Etag", "\"" + sha + "\""},
-                          {"X-Linked-Size", std::to_string(f.content.size())},
-                          {"ETag", "\"" + git_oid(f) + "\""},
+              .headers = {{"Location", std::string(options_.tls ? "https://" : "http://") + repo.cdn_host + ":" +
+                                           std::to_string(port_) + "/cdn/" + f.sha256},
+                          {"X-Linked-Etag", "\"" + f.sha256 + "\""},
+                          {"X-Linked-Size", std::to_string(f.content->size())},
+                          {"ETag", "\"" + f.oid + "\""},
                           {"X-Repo-Commit", repo.commit}}};
-        }
-        auto oid = git_oid(f);
         // If-Range naming another version: the whole file, not a splice.
-        auto reply = ranged(f.content, r.range, oid, r.if_range.empty() || r.if_range == "\"" + oid + "\"");
+        auto reply = ranged(f, r.range, f.oid, r.if_range.empty() || r.if_range == "\"" + f.oid + "\"");
         reply.headers.emplace_back("X-Repo-Commit", repo.commit);
         return reply;
       }
@@ -400,9 +420,9 @@ private:
         while (!ec) co_await asio::async_write(stream, asio::buffer(chunk), asio::redirect_error(asio::use_awaitable, ec));
         co_return;
       }
-      head += "Content-Length: " + std::to_string(reply->body.size() + (reply->how == mode::truncated ? 1000 : 0)) + "\r\n\r\n";
+      head += "Content-Length: " + std::to_string(reply->payload().size() + (reply->how == mode::truncated ? 1000 : 0)) + "\r\n\r\n";
       if (reply->how == mode::slow_drip) {
-        std::string all = head + reply->body;
+        std::string all = head + std::string(reply->payload());
         for (char c : all) {
           co_await asio::async_write(stream, asio::buffer(&c, 1), asio::redirect_error(asio::use_awaitable, ec));
           if (ec) co_return;
@@ -412,7 +432,7 @@ private:
         continue;
       }
       bool cut = reply->how == mode::reset || reply->how == mode::stall;
-      std::string_view body = reply->body;
+      std::string_view body = reply->payload();
       if (req.method() == http::verb::head) body = {};
       else if (cut) body = body.substr(0, body.size() / 2);
       bool file = is_file_answer(info);

@@ -208,15 +208,56 @@ boost::asio::awaitable<error_code> basic_hub_fetcher<U>::exchange(
   }
   body_stream->started = true;
   if (auto e = body_stream->on_head(out)) co_return e;
-  http::response_parser<http::buffer_body> body(std::move(head));
-  body.body_limit(boost::none);  // the stream's owner bounds what it accepts
   std::vector<char> chunk(detail::download_chunk_bytes);
+  // Reads of up to 64 KiB (Beast reads only what the buffer has room for, which would otherwise
+  // stay the size the header needed: reads of a few hundred bytes).
+  c.buffer.reserve(64 * 1024);
+
+  if (auto length = head.content_length()) {
+    // A known length: the bytes go from the stream straight into the chunk (no parser copy).
+    std::uint64_t remaining = *length;
+    std::size_t filled = 0;
+    auto deliver = [&]() -> error_code {
+      auto e = filled ? body_stream->on_data({chunk.data(), filled}) : error_code{};
+      filled = 0;
+      return e;
+    };
+    while (remaining > 0) {
+      std::size_t n = 0;
+      if (c.buffer.size() > 0) {  // what came with the header
+        n = std::min<std::size_t>({c.buffer.size(), chunk.size() - filled, static_cast<std::size_t>(remaining)});
+        boost::asio::buffer_copy(boost::asio::buffer(chunk.data() + filled, n), c.buffer.data());
+        c.buffer.consume(n);
+      } else {
+        auto room = std::min<std::size_t>(chunk.size() - filled, static_cast<std::size_t>(remaining));
+        c.lowest().expires_after(timeout);
+        n = co_await stream.async_read_some(boost::asio::buffer(chunk.data() + filled, room),
+                                            redirect_error(use_awaitable, ec));
+      }
+      filled += n;
+      remaining -= n;
+      if (ec) {  // what arrived before the failure is handed on too: the owner resumes after it
+        if (auto e = deliver()) co_return e;
+        co_return ec == boost::asio::error::eof ? error_code(http::error::partial_message) : ec;
+      }
+      if (filled == chunk.size() || remaining == 0)
+        if (auto e = deliver()) co_return e;
+    }
+    reusable = head.get().keep_alive();
+    co_return error_code{};
+  }
+
+  http::response_parser<http::buffer_body> body(std::move(head));  // chunked, or up to the close
+  body.body_limit(boost::none);  // the stream's owner bounds what it accepts
   while (!body.is_done()) {
     body.get().body().data = chunk.data();
     body.get().body().size = chunk.size();
-    c.lowest().expires_after(timeout);
-    co_await http::async_read_some(stream, c.buffer, body, redirect_error(use_awaitable, ec));
-    if (ec == http::error::need_buffer) ec = {};
+    // Fill the chunk (several reads), then hand it on: one write and one hash update per chunk.
+    while (!ec && !body.is_done() && body.get().body().size > 0) {
+      c.lowest().expires_after(timeout);
+      co_await http::async_read_some(stream, c.buffer, body, redirect_error(use_awaitable, ec));
+      if (ec == http::error::need_buffer) ec = {};
+    }
     // What arrived before a failure is handed on too: the owner resumes after it.
     if (auto n = chunk.size() - body.get().body().size; n > 0)
       if (auto e = body_stream->on_data({chunk.data(), n})) co_return e;

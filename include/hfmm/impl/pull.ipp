@@ -19,8 +19,12 @@
 
 #include <algorithm>
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
+#include <deque>
+#include <mutex>
 #include <optional>
+#include <thread>
 
 #include <fnmatch.h>
 
@@ -221,18 +225,123 @@ HFMM_DECL result<void> place_copy(const std::filesystem::path& from, const std::
 
 #endif  // HFMM_DEFINE_BODIES
 
-/// One file's download into its partial file, hashed as written.
+/// Writes and hashes the pieces of downloads on worker threads, in order per file, so that the
+/// thread running the network only receives and decrypts (with the hash on that thread, pull
+/// ran at 70% of curl's throughput on loopback). Each file is bound to one worker; the network
+/// thread waits while `max_pending_bytes` are queued (the disk or the hash is behind).
+class write_behind {
+public:
+  /// One download's side of it. Touch `digest` only after drain().
+  struct file {
+    int fd = -1;
+    hasher* digest = nullptr;
+    std::size_t worker = 0;
+    std::size_t queued = 0;  ///< pieces not yet written (guarded by the writer's mutex)
+    int write_errno = 0;     ///< the first failed write's errno (guarded by the writer's mutex)
+  };
+
+  explicit write_behind(std::size_t workers, std::size_t max_pending_bytes = 16u << 20)
+      : queues_(std::max<std::size_t>(1, workers)), max_pending_(max_pending_bytes) {
+    for (std::size_t i = 0; i < queues_.size(); ++i) threads_.emplace_back([this, i] { work(i); });
+  }
+  write_behind(const write_behind&) = delete;
+  write_behind& operator=(const write_behind&) = delete;
+  ~write_behind() {
+    {
+      std::lock_guard lock(mutex_);
+      stopping_ = true;
+    }
+    work_cv_.notify_all();
+    for (auto& t : threads_) t.join();
+  }
+
+  void bind(file& f) { f.worker = next_worker_++ % queues_.size(); }
+
+  /// Queues a copy of `bytes` for `f`; false when an earlier piece of `f` failed to write.
+  bool write(file& f, std::string_view bytes) {
+    std::vector<char> buffer;
+    {
+      std::unique_lock lock(mutex_);
+      done_cv_.wait(lock, [&] { return pending_ < max_pending_; });
+      if (f.write_errno) return false;
+      if (!pool_.empty()) {
+        buffer = std::move(pool_.back());
+        pool_.pop_back();
+      }
+      pending_ += bytes.size();
+      ++f.queued;
+    }
+    buffer.assign(bytes.begin(), bytes.end());
+    {
+      std::lock_guard lock(mutex_);
+      queues_[f.worker].push_back({&f, std::move(buffer)});
+    }
+    work_cv_.notify_all();
+    return true;
+  }
+
+  /// Waits until every queued piece of `f` is written and hashed; the errno of a failed write, or 0.
+  int drain(file& f) {
+    std::unique_lock lock(mutex_);
+    done_cv_.wait(lock, [&] { return f.queued == 0; });
+    return f.write_errno;
+  }
+
+private:
+  struct piece {
+    file* owner;
+    std::vector<char> bytes;
+  };
+
+  void work(std::size_t index) {
+    std::unique_lock lock(mutex_);
+    for (;;) {
+      work_cv_.wait(lock, [&] { return stopping_ || !queues_[index].empty(); });
+      if (queues_[index].empty()) return;  // stopping, nothing left
+      auto p = std::move(queues_[index].front());
+      queues_[index].pop_front();
+      bool failed_before = p.owner->write_errno != 0;
+      lock.unlock();
+      int error = 0;
+      if (!failed_before) {
+        if (write_all(p.owner->fd, {p.bytes.data(), p.bytes.size()})) p.owner->digest->update(p.bytes.data(), p.bytes.size());
+        else error = errno ? errno : EIO;
+      }
+      lock.lock();
+      if (error && !p.owner->write_errno) p.owner->write_errno = error;
+      pending_ -= p.bytes.size();
+      --p.owner->queued;
+      pool_.push_back(std::move(p.bytes));
+      done_cv_.notify_all();
+    }
+  }
+
+  std::mutex mutex_;
+  std::condition_variable work_cv_, done_cv_;
+  std::vector<std::deque<piece>> queues_;
+  std::vector<std::vector<char>> pool_;
+  std::vector<std::thread> threads_;
+  std::size_t max_pending_, pending_ = 0, next_worker_ = 0;
+  bool stopping_ = false;
+};
+
+/// One file's download into its partial file, hashed as written (by a write_behind worker).
 struct partial_download {
   const pull_target& target;
   std::uint64_t& counted;  ///< the pull's bytes done: grows with `written`, shrinks on a restart
+  write_behind& writer;
   unique_fd fd;
   hasher digest;
-  std::uint64_t written = 0;  ///< bytes in the partial file, all hashed
+  write_behind::file sink;
+  std::uint64_t written = 0;  ///< bytes given to the partial file (hashed once drained)
   std::uint64_t resumed_from = 0;
   std::string detail;
 
-  partial_download(const pull_target& t, std::uint64_t& counted_bytes)
-      : target(t), counted(counted_bytes), digest(digest_hasher(t)) {}
+  partial_download(const pull_target& t, std::uint64_t& counted_bytes, write_behind& w)
+      : target(t), counted(counted_bytes), writer(w), digest(digest_hasher(t)) {}
+  partial_download(const partial_download&) = delete;
+  partial_download& operator=(const partial_download&) = delete;
+  ~partial_download() { writer.drain(sink); }  // before the file closes
 
   /// Opens (or creates) the partial file and hashes what an earlier run left in it.
   result<void> open() {
@@ -241,6 +350,9 @@ struct partial_download {
       detail = "cannot create " + target.partial_path.string() + ": " + std::strerror(errno);
       return errc::storage_io;
     }
+    sink.fd = fd.get();
+    sink.digest = &digest;
+    writer.bind(sink);
     struct stat st;
     if (::fstat(fd.get(), &st) != 0) return errc::storage_io;
     if (static_cast<std::uint64_t>(st.st_size) > target.size) return restart();
@@ -257,6 +369,7 @@ struct partial_download {
 
   /// Empties the partial file: the next bytes are the file's first.
   result<void> restart() {
+    writer.drain(sink);
     if (::ftruncate(fd.get(), 0) != 0 || ::lseek(fd.get(), 0, SEEK_SET) != 0) {
       detail = "cannot truncate " + target.partial_path.string();
       return errc::storage_io;
@@ -294,11 +407,7 @@ struct partial_download {
       detail = "the server sent more than the " + std::to_string(target.size) + " bytes the catalog lists";
       return errc::bad_response;
     }
-    if (!write_all(fd.get(), bytes)) {
-      detail = "cannot write " + target.partial_path.string() + ": " + std::strerror(errno);
-      return errc::storage_io;
-    }
-    digest.update(bytes);
+    if (!writer.write(sink, bytes)) return write_failed();
     written += bytes.size();
     counted += bytes.size();
     return {};
@@ -306,6 +415,7 @@ struct partial_download {
 
   /// fsyncs and renames the partial file into place when its digest is the expected one.
   result<void> finish() {
+    if (writer.drain(sink)) return write_failed();
     auto actual = digest.hex_final();
     if (actual != target.etag) {
       detail = std::string(target.lfs ? "sha256" : "git-sha1") + " of the downloaded bytes is " + actual + ", the catalog says " +
@@ -321,8 +431,14 @@ struct partial_download {
   }
 
   void discard() {
+    writer.drain(sink);
     fd.reset();
     ::unlink(target.partial_path.c_str());
+  }
+
+  error_code write_failed() {
+    detail = "cannot write " + target.partial_path.string() + ": " + std::strerror(writer.drain(sink));
+    return errc::storage_io;
   }
 };
 
@@ -340,6 +456,7 @@ struct pull_run {
   Fetcher& fetcher;
   const pull_options& options;
   const pull_layout& layout;
+  write_behind& writer;
   std::string url_prefix;
   std::vector<pull_target> targets;
   std::size_t next = 0, done = 0;
@@ -366,7 +483,7 @@ boost::asio::awaitable<void> pull_sleep(std::chrono::milliseconds d) {
 /// Downloads one target into place; false when it failed (recorded in the report).
 template <class Fetcher>
 boost::asio::awaitable<bool> pull_download(pull_run<Fetcher>& run, const pull_target& t) {
-  partial_download part(t, run.bytes_done);
+  partial_download part(t, run.bytes_done, run.writer);
   if (auto ok = part.open(); !ok) {
     run.fail(t, ok.error(), part.detail);
     co_return false;
@@ -510,7 +627,11 @@ boost::asio::awaitable<result<pull_report>> async_pull(Fetcher& fetcher, const r
   report.model_id = s.model_id;
   report.commit_sha = s.commit_sha;
   report.snapshot = layout->snapshot();
-  detail::pull_run<Fetcher> run{fetcher, options, *layout,
+  // Hashing and writing beside the network thread; more than one worker only where there are
+  // cores for them.
+  auto cores = std::max(1u, std::thread::hardware_concurrency());
+  detail::write_behind writer(std::clamp<std::size_t>(cores - 1, 1, 4));
+  detail::pull_run<Fetcher> run{fetcher, options, *layout, writer,
                                 standard_url_prefix(fetcher.endpoint(), s.repo_type, s.model_id, s.commit_sha),
                                 {}, 0, 0, 0, report};
   for (auto f : s.files) {
