@@ -4,6 +4,7 @@
 #include <hfmm/hfmm.hpp>
 #include <hfmm/audit.hpp>
 #include <hfmm/lock.hpp>
+#include <hfmm/pull.hpp>
 #include <hfmm/fetch/hub_fetcher.hpp>
 #include <hfmm/storage/gzip_codec.hpp>
 #include <hfmm/storage/postgres.hpp>
@@ -22,6 +23,9 @@ template class hfmm::basic_json_file_storage<hfmm::gzip_codec>;
 #ifdef HFMM_HAVE_DUCKDB
 template class hfmm::model_manager<hfmm::duckdb_storage, hfmm::mock_fetcher>;
 #endif
+
+// A pull on the Hub client (its coroutines and the download path of the fetcher).
+[[maybe_unused]] static void pull_from_hub(hfmm::hub_fetcher& f, const hfmm::repo_structure& s) { (void)hfmm::pull(f, s); }
 
 // The queries a JSON file answers without loading (templates on their callbacks).
 [[maybe_unused]] static void json_file_queries(hfmm::json_file_storage& s) {

@@ -290,6 +290,18 @@ TEST_CASE("pull: a connection cut mid-file is resumed within the run") {
     CHECK(report.ok());
     CHECK(f.requests_for(cdn_target) == 2);
   }
+  SUBCASE("a slow drip within the step deadline is waited for") {
+    f.hub.script([&](const seen_request& r, std::size_t) -> std::optional<scripted_reply> {
+      if (!r.target.ends_with("/config.json")) return std::nullopt;
+      auto reply = f.hub.repo_reply(r);
+      reply->how = scripted_reply::mode::slow_drip;  // one byte of the whole answer per millisecond
+      reply->drip = std::chrono::milliseconds(1);
+      return reply;
+    });
+    auto report = f.pull(s);
+    CHECK(report.ok());
+    CHECK(f.requests_for("/config.json") == 1);
+  }
   SUBCASE("the server promises more than it sends, then closes") {
     int answers = 0;
     f.hub.script([&](const seen_request& r, std::size_t) -> std::optional<scripted_reply> {

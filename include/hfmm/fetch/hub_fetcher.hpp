@@ -124,7 +124,7 @@ private:
 using hub_response_parser = boost::beast::http::response_parser<boost::beast::http::string_body>;
 inline constexpr std::uint32_t max_response_header_bytes = 256 * 1024;
 /// The piece a streamed body (a download) is read in.
-inline constexpr std::size_t download_chunk_bytes = 256 * 1024;
+inline constexpr std::size_t download_chunk_bytes = 64 * 1024;  // the hash worker reads it from cache (256 KiB and 1 MiB were slower)
 
 template <class Parser>
 void limit_response(Parser& parser, const hub_options& options) {

@@ -225,28 +225,27 @@ HFMM_DECL result<void> place_copy(const std::filesystem::path& from, const std::
 
 #endif  // HFMM_DEFINE_BODIES
 
-/// Writes and hashes the pieces of downloads on worker threads, in order per file, so that the
-/// thread running the network only receives and decrypts (with the hash on that thread, pull
-/// ran at 70% of curl's throughput on loopback). Each file is bound to one worker; the network
-/// thread waits while `max_pending_bytes` are queued (the disk or the hash is behind).
-class write_behind {
+/// Hashes the pieces of downloads on worker threads, in order per file, beside the thread that
+/// receives, decrypts and writes them. Hashing inline made that one thread do what curl does
+/// plus SHA-256 (pull ran at 0.70 of curl's throughput on loopback); writing on the worker too
+/// made the worker the slower side. Each file is bound to one worker; the network thread waits
+/// while `max_pending_bytes` are queued.
+class background_hasher {
 public:
   /// One download's side of it. Touch `digest` only after drain().
   struct file {
-    int fd = -1;
     hasher* digest = nullptr;
     std::size_t worker = 0;
-    std::size_t queued = 0;  ///< pieces not yet written (guarded by the writer's mutex)
-    int write_errno = 0;     ///< the first failed write's errno (guarded by the writer's mutex)
+    std::size_t queued = 0;  ///< pieces not yet hashed (guarded by the mutex)
   };
 
-  explicit write_behind(std::size_t workers, std::size_t max_pending_bytes = 16u << 20)
+  explicit background_hasher(std::size_t workers, std::size_t max_pending_bytes = 16u << 20)
       : queues_(std::max<std::size_t>(1, workers)), max_pending_(max_pending_bytes) {
     for (std::size_t i = 0; i < queues_.size(); ++i) threads_.emplace_back([this, i] { work(i); });
   }
-  write_behind(const write_behind&) = delete;
-  write_behind& operator=(const write_behind&) = delete;
-  ~write_behind() {
+  background_hasher(const background_hasher&) = delete;
+  background_hasher& operator=(const background_hasher&) = delete;
+  ~background_hasher() {
     {
       std::lock_guard lock(mutex_);
       stopping_ = true;
@@ -257,13 +256,12 @@ public:
 
   void bind(file& f) { f.worker = next_worker_++ % queues_.size(); }
 
-  /// Queues a copy of `bytes` for `f`; false when an earlier piece of `f` failed to write.
-  bool write(file& f, std::string_view bytes) {
+  /// Queues a copy of `bytes` to be hashed into `f.digest` after the pieces before it.
+  void hash(file& f, std::string_view bytes) {
     std::vector<char> buffer;
     {
       std::unique_lock lock(mutex_);
       done_cv_.wait(lock, [&] { return pending_ < max_pending_; });
-      if (f.write_errno) return false;
       if (!pool_.empty()) {
         buffer = std::move(pool_.back());
         pool_.pop_back();
@@ -277,14 +275,12 @@ public:
       queues_[f.worker].push_back({&f, std::move(buffer)});
     }
     work_cv_.notify_all();
-    return true;
   }
 
-  /// Waits until every queued piece of `f` is written and hashed; the errno of a failed write, or 0.
-  int drain(file& f) {
+  /// Waits until every queued piece of `f` is hashed.
+  void drain(file& f) {
     std::unique_lock lock(mutex_);
     done_cv_.wait(lock, [&] { return f.queued == 0; });
-    return f.write_errno;
   }
 
 private:
@@ -300,15 +296,9 @@ private:
       if (queues_[index].empty()) return;  // stopping, nothing left
       auto p = std::move(queues_[index].front());
       queues_[index].pop_front();
-      bool failed_before = p.owner->write_errno != 0;
       lock.unlock();
-      int error = 0;
-      if (!failed_before) {
-        if (write_all(p.owner->fd, {p.bytes.data(), p.bytes.size()})) p.owner->digest->update(p.bytes.data(), p.bytes.size());
-        else error = errno ? errno : EIO;
-      }
+      p.owner->digest->update(p.bytes.data(), p.bytes.size());
       lock.lock();
-      if (error && !p.owner->write_errno) p.owner->write_errno = error;
       pending_ -= p.bytes.size();
       --p.owner->queued;
       pool_.push_back(std::move(p.bytes));
@@ -325,23 +315,23 @@ private:
   bool stopping_ = false;
 };
 
-/// One file's download into its partial file, hashed as written (by a write_behind worker).
+/// One file's download into its partial file, hashed as written (by a background_hasher worker).
 struct partial_download {
   const pull_target& target;
   std::uint64_t& counted;  ///< the pull's bytes done: grows with `written`, shrinks on a restart
-  write_behind& writer;
+  background_hasher& hashing;
   unique_fd fd;
   hasher digest;
-  write_behind::file sink;
-  std::uint64_t written = 0;  ///< bytes given to the partial file (hashed once drained)
+  background_hasher::file sink;
+  std::uint64_t written = 0;  ///< bytes in the partial file (hashed once drained)
   std::uint64_t resumed_from = 0;
   std::string detail;
 
-  partial_download(const pull_target& t, std::uint64_t& counted_bytes, write_behind& w)
-      : target(t), counted(counted_bytes), writer(w), digest(digest_hasher(t)) {}
+  partial_download(const pull_target& t, std::uint64_t& counted_bytes, background_hasher& h)
+      : target(t), counted(counted_bytes), hashing(h), digest(digest_hasher(t)) {}
   partial_download(const partial_download&) = delete;
   partial_download& operator=(const partial_download&) = delete;
-  ~partial_download() { writer.drain(sink); }  // before the file closes
+  ~partial_download() { hashing.drain(sink); }  // a worker may still hash into `digest`
 
   /// Opens (or creates) the partial file and hashes what an earlier run left in it.
   result<void> open() {
@@ -350,9 +340,8 @@ struct partial_download {
       detail = "cannot create " + target.partial_path.string() + ": " + std::strerror(errno);
       return errc::storage_io;
     }
-    sink.fd = fd.get();
     sink.digest = &digest;
-    writer.bind(sink);
+    hashing.bind(sink);
     struct stat st;
     if (::fstat(fd.get(), &st) != 0) return errc::storage_io;
     if (static_cast<std::uint64_t>(st.st_size) > target.size) return restart();
@@ -369,7 +358,7 @@ struct partial_download {
 
   /// Empties the partial file: the next bytes are the file's first.
   result<void> restart() {
-    writer.drain(sink);
+    hashing.drain(sink);
     if (::ftruncate(fd.get(), 0) != 0 || ::lseek(fd.get(), 0, SEEK_SET) != 0) {
       detail = "cannot truncate " + target.partial_path.string();
       return errc::storage_io;
@@ -407,7 +396,11 @@ struct partial_download {
       detail = "the server sent more than the " + std::to_string(target.size) + " bytes the catalog lists";
       return errc::bad_response;
     }
-    if (!writer.write(sink, bytes)) return write_failed();
+    if (!write_all(fd.get(), bytes)) {
+      detail = "cannot write " + target.partial_path.string() + ": " + std::strerror(errno);
+      return errc::storage_io;
+    }
+    hashing.hash(sink, bytes);
     written += bytes.size();
     counted += bytes.size();
     return {};
@@ -415,14 +408,14 @@ struct partial_download {
 
   /// fsyncs and renames the partial file into place when its digest is the expected one.
   result<void> finish() {
-    if (writer.drain(sink)) return write_failed();
+    hashing.drain(sink);
     auto actual = digest.hex_final();
     if (actual != target.etag) {
       detail = std::string(target.lfs ? "sha256" : "git-sha1") + " of the downloaded bytes is " + actual + ", the catalog says " +
                target.etag;
       return errc::hash_mismatch;
     }
-    if (::fsync(fd.get()) != 0 || ::rename(target.partial_path.c_str(), target.final_path.c_str()) != 0) {
+    if (::rename(target.partial_path.c_str(), target.final_path.c_str()) != 0) {
       detail = "cannot move " + target.partial_path.string() + " to " + target.final_path.string() + ": " + std::strerror(errno);
       return errc::storage_io;
     }
@@ -431,14 +424,8 @@ struct partial_download {
   }
 
   void discard() {
-    writer.drain(sink);
     fd.reset();
     ::unlink(target.partial_path.c_str());
-  }
-
-  error_code write_failed() {
-    detail = "cannot write " + target.partial_path.string() + ": " + std::strerror(writer.drain(sink));
-    return errc::storage_io;
   }
 };
 
@@ -456,7 +443,7 @@ struct pull_run {
   Fetcher& fetcher;
   const pull_options& options;
   const pull_layout& layout;
-  write_behind& writer;
+  background_hasher& hashing;
   std::string url_prefix;
   std::vector<pull_target> targets;
   std::size_t next = 0, done = 0;
@@ -483,7 +470,7 @@ boost::asio::awaitable<void> pull_sleep(std::chrono::milliseconds d) {
 /// Downloads one target into place; false when it failed (recorded in the report).
 template <class Fetcher>
 boost::asio::awaitable<bool> pull_download(pull_run<Fetcher>& run, const pull_target& t) {
-  partial_download part(t, run.bytes_done, run.writer);
+  partial_download part(t, run.bytes_done, run.hashing);
   if (auto ok = part.open(); !ok) {
     run.fail(t, ok.error(), part.detail);
     co_return false;
@@ -627,11 +614,10 @@ boost::asio::awaitable<result<pull_report>> async_pull(Fetcher& fetcher, const r
   report.model_id = s.model_id;
   report.commit_sha = s.commit_sha;
   report.snapshot = layout->snapshot();
-  // Hashing and writing beside the network thread; more than one worker only where there are
-  // cores for them.
+  // Hashing beside the network thread; more than one worker only where there are cores for them.
   auto cores = std::max(1u, std::thread::hardware_concurrency());
-  detail::write_behind writer(std::clamp<std::size_t>(cores - 1, 1, 4));
-  detail::pull_run<Fetcher> run{fetcher, options, *layout, writer,
+  detail::background_hasher hashing(std::clamp<std::size_t>(cores - 1, 1, 4));
+  detail::pull_run<Fetcher> run{fetcher, options, *layout, hashing,
                                 standard_url_prefix(fetcher.endpoint(), s.repo_type, s.model_id, s.commit_sha),
                                 {}, 0, 0, 0, report};
   for (auto f : s.files) {
