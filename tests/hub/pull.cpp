@@ -74,6 +74,13 @@ struct pull_fixture {
     return *r;
   }
   fs::path repo() const { return cache / "models--org--model"; }
+  /// hfmm verify accepts the cache's snapshot of `s`.
+  void check_intact(const hfmm::repo_structure& s) const {
+    auto verified = hfmm::verify_hf_cache(s, cache);
+    REQUIRE(verified);
+    CHECK(verified->ok());
+    CHECK(verified->checked == s.total_files());
+  }
   const hosted_file& file(std::string_view path) const {
     return *std::find_if(files.begin(), files.end(), [&](const auto& f) { return f.path == path; });
   }
@@ -123,10 +130,7 @@ TEST_CASE("pull: the Hugging Face cache layout, file by file") {
   CHECK(hfmm_test::slurp(f.repo() / "refs" / "main") == commit);  // no newline, as huggingface_hub writes it
   CHECK(fs::exists(f.cache / ".locks" / "models--org--model"));
   CHECK(leftovers(f.cache, ".incomplete").empty());
-  auto verified = hfmm::verify_hf_cache(s, f.cache);
-  REQUIRE(verified);
-  CHECK(verified->ok());
-  CHECK(verified->checked == f.files.size());
+  f.check_intact(s);
 
   // The token reaches the Hub's origin only, never the CDN host the LFS files redirect to.
   std::size_t cdn = 0;
@@ -220,9 +224,7 @@ TEST_CASE("pull: a blob another repository already has is linked, not downloaded
   CHECK(report.linked == fork_files.size() - 1);
   CHECK(report.downloaded == 1);
   CHECK(f.hub.file_bytes_served() - served == fork_files[3].content.size());
-  auto verified = hfmm::verify_hf_cache(fork, f.cache);
-  REQUIRE(verified);
-  CHECK(verified->ok());
+  f.check_intact(fork);
 }
 
 TEST_CASE("pull: corrupt bytes are refused and never published") {
@@ -321,9 +323,7 @@ TEST_CASE("pull: a connection cut mid-file is resumed within the run") {
     CHECK(asks[1].range == "bytes=1000-");
     CHECK(asks[1].if_range == "\"" + digest_of(f.file("sub/dir/tokenizer.json")) + "\"");  // to the Hub's origin
   }
-  auto verified = hfmm::verify_hf_cache(s, f.cache);
-  REQUIRE(verified);
-  CHECK(verified->ok());
+  f.check_intact(s);
 }
 
 TEST_CASE("pull: a partial file from an earlier run is resumed, and a wrong one is redone") {
@@ -368,9 +368,7 @@ TEST_CASE("pull: a partial file from an earlier run is resumed, and a wrong one 
     auto report = f.pull(s);
     CHECK(report.ok());
   }
-  auto verified = hfmm::verify_hf_cache(s, f.cache);
-  REQUIRE(verified);
-  CHECK(verified->ok());
+  f.check_intact(s);
   CHECK(leftovers(f.cache, ".incomplete").empty());
 }
 
