@@ -304,6 +304,24 @@ TEST_CASE("pull: a connection cut mid-file is resumed within the run") {
     CHECK(report.ok());
     CHECK(f.requests_for("/config.json") == 1);
   }
+  SUBCASE("a chunked answer (no Content-Length) is read through the parser") {
+    f.hub.script([&](const seen_request& r, std::size_t) -> std::optional<scripted_reply> {
+      if (!r.target.ends_with("tokenizer.json")) return std::nullopt;
+      const auto& content = f.file("sub/dir/tokenizer.json").content;
+      std::string raw = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n";
+      for (std::size_t at = 0; at < content.size(); at += 700) {
+        auto piece = content.substr(at, 700);
+        char size[16];
+        std::snprintf(size, sizeof size, "%zx\r\n", piece.size());
+        raw += size + piece + "\r\n";
+      }
+      raw += "0\r\n\r\n";
+      return scripted_reply{.status = 200, .headers = {}, .body = raw, .how = scripted_reply::mode::raw};
+    });
+    auto report = f.pull(s);
+    CHECK(report.ok());
+    CHECK(f.requests_for("tokenizer.json") == 1);
+  }
   SUBCASE("the server promises more than it sends, then closes") {
     int answers = 0;
     f.hub.script([&](const seen_request& r, std::size_t) -> std::optional<scripted_reply> {

@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <functional>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -26,6 +27,9 @@ struct download_stream {
   std::function<error_code(const detail::http_response& head)> on_head;
   /// Called for each piece of the body, in order; an error aborts the download.
   std::function<error_code(std::string_view bytes)> on_data;
+  /// Optional: the buffer the next piece is read into (so that on_data's bytes are the owner's
+  /// own, handed on without a copy). Without it the fetcher reads into a buffer of its own.
+  std::function<std::span<char>()> next_buffer;
   /// Set by the fetcher once on_head was called.
   bool started = false;
 };

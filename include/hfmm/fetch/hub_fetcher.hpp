@@ -123,8 +123,8 @@ private:
 /// How an answer is read: the string body capped at max_body_bytes, headers at 256 KiB.
 using hub_response_parser = boost::beast::http::response_parser<boost::beast::http::string_body>;
 inline constexpr std::uint32_t max_response_header_bytes = 256 * 1024;
-/// The piece a streamed body (a download) is read in.
-inline constexpr std::size_t download_chunk_bytes = 64 * 1024;  // the hash worker reads it from cache (256 KiB and 1 MiB were slower)
+/// The piece a streamed body (a download) is read in, when its owner gives no buffer of its own.
+inline constexpr std::size_t download_chunk_bytes = 64 * 1024;
 
 template <class Parser>
 void limit_response(Parser& parser, const hub_options& options) {

@@ -214,24 +214,26 @@ boost::asio::awaitable<error_code> basic_hub_fetcher<U>::exchange(
   c.buffer.reserve(64 * 1024);
 
   if (auto length = head.content_length()) {
-    // A known length: the bytes go from the stream straight into the chunk (no parser copy).
+    // A known length: the bytes go from the stream straight into the piece (no parser copy).
     std::uint64_t remaining = *length;
+    std::span<char> piece(chunk);
     std::size_t filled = 0;
     auto deliver = [&]() -> error_code {
-      auto e = filled ? body_stream->on_data({chunk.data(), filled}) : error_code{};
+      auto e = filled ? body_stream->on_data({piece.data(), filled}) : error_code{};
       filled = 0;
       return e;
     };
     while (remaining > 0) {
+      if (filled == 0 && body_stream->next_buffer) piece = body_stream->next_buffer();
       std::size_t n = 0;
       if (c.buffer.size() > 0) {  // what came with the header
-        n = std::min<std::size_t>({c.buffer.size(), chunk.size() - filled, static_cast<std::size_t>(remaining)});
-        boost::asio::buffer_copy(boost::asio::buffer(chunk.data() + filled, n), c.buffer.data());
+        n = std::min<std::size_t>({c.buffer.size(), piece.size() - filled, static_cast<std::size_t>(remaining)});
+        boost::asio::buffer_copy(boost::asio::buffer(piece.data() + filled, n), c.buffer.data());
         c.buffer.consume(n);
       } else {
-        auto room = std::min<std::size_t>(chunk.size() - filled, static_cast<std::size_t>(remaining));
+        auto room = std::min<std::size_t>(piece.size() - filled, static_cast<std::size_t>(remaining));
         c.lowest().expires_after(timeout);
-        n = co_await stream.async_read_some(boost::asio::buffer(chunk.data() + filled, room),
+        n = co_await stream.async_read_some(boost::asio::buffer(piece.data() + filled, room),
                                             redirect_error(use_awaitable, ec));
       }
       filled += n;
@@ -240,7 +242,7 @@ boost::asio::awaitable<error_code> basic_hub_fetcher<U>::exchange(
         if (auto e = deliver()) co_return e;
         co_return ec == boost::asio::error::eof ? error_code(http::error::partial_message) : ec;
       }
-      if (filled == chunk.size() || remaining == 0)
+      if (filled == piece.size() || remaining == 0)
         if (auto e = deliver()) co_return e;
     }
     reusable = head.get().keep_alive();

@@ -256,8 +256,9 @@ public:
 
   void bind(file& f) { f.worker = next_worker_++ % queues_.size(); }
 
-  /// Queues a copy of `bytes` to be hashed into `f.digest` after the pieces before it.
-  void hash(file& f, std::string_view bytes) {
+  /// A buffer of `size` bytes for the next piece (from the pool); waits while
+  /// `max_pending_bytes` are queued.
+  std::vector<char> acquire(std::size_t size) {
     std::vector<char> buffer;
     {
       std::unique_lock lock(mutex_);
@@ -266,15 +267,27 @@ public:
         buffer = std::move(pool_.back());
         pool_.pop_back();
       }
-      pending_ += bytes.size();
-      ++f.queued;
     }
-    buffer.assign(bytes.begin(), bytes.end());
+    buffer.resize(size);
+    return buffer;
+  }
+
+  /// Queues the first `n` bytes of `piece` to be hashed into `f.digest` after the pieces before it.
+  void hash(file& f, std::vector<char> piece, std::size_t n) {
     {
       std::lock_guard lock(mutex_);
-      queues_[f.worker].push_back({&f, std::move(buffer)});
+      pending_ += n;
+      ++f.queued;
+      queues_[f.worker].push_back({&f, std::move(piece), n});
     }
     work_cv_.notify_all();
+  }
+
+  /// Queues a copy of `bytes`.
+  void hash(file& f, std::string_view bytes) {
+    auto piece = acquire(bytes.size());
+    std::copy(bytes.begin(), bytes.end(), piece.begin());
+    hash(f, std::move(piece), bytes.size());
   }
 
   /// Waits until every queued piece of `f` is hashed.
@@ -287,6 +300,7 @@ private:
   struct piece {
     file* owner;
     std::vector<char> bytes;
+    std::size_t size;  ///< of `bytes`, the part to hash
   };
 
   void work(std::size_t index) {
@@ -297,9 +311,9 @@ private:
       auto p = std::move(queues_[index].front());
       queues_[index].pop_front();
       lock.unlock();
-      p.owner->digest->update(p.bytes.data(), p.bytes.size());
+      p.owner->digest->update(p.bytes.data(), p.size);
       lock.lock();
-      pending_ -= p.bytes.size();
+      pending_ -= p.size;
       --p.owner->queued;
       pool_.push_back(std::move(p.bytes));
       done_cv_.notify_all();
@@ -315,6 +329,10 @@ private:
   bool stopping_ = false;
 };
 
+/// The pieces a download is read in, for the hasher: 64 KiB stay in the worker's L2 cache
+/// (256 KiB measured the same, 1 MiB 25% slower on bench/pull).
+inline constexpr std::size_t pull_piece_bytes = 64 * 1024;
+
 /// One file's download into its partial file, hashed as written (by a background_hasher worker).
 struct partial_download {
   const pull_target& target;
@@ -323,6 +341,7 @@ struct partial_download {
   unique_fd fd;
   hasher digest;
   background_hasher::file sink;
+  std::vector<char> piece;  ///< the buffer the fetcher fills next, handed to the hasher whole
   std::uint64_t written = 0;  ///< bytes in the partial file (hashed once drained)
   std::uint64_t resumed_from = 0;
   std::string detail;
@@ -391,6 +410,11 @@ struct partial_download {
     return {};
   }
 
+  std::span<char> next_buffer() {
+    piece = hashing.acquire(pull_piece_bytes);
+    return piece;
+  }
+
   error_code on_data(std::string_view bytes) {
     if (written + bytes.size() > target.size) {
       detail = "the server sent more than the " + std::to_string(target.size) + " bytes the catalog lists";
@@ -400,7 +424,8 @@ struct partial_download {
       detail = "cannot write " + target.partial_path.string() + ": " + std::strerror(errno);
       return errc::storage_io;
     }
-    hashing.hash(sink, bytes);
+    if (bytes.data() == piece.data()) hashing.hash(sink, std::move(piece), bytes.size());  // no copy
+    else hashing.hash(sink, bytes);
     written += bytes.size();
     counted += bytes.size();
     return {};
@@ -486,6 +511,7 @@ boost::asio::awaitable<bool> pull_download(pull_run<Fetcher>& run, const pull_ta
       stream.from = part.written;
       stream.if_range = t.etag;
       stream.on_head = [&](const http_response& head) { return part.on_head(head); };
+      stream.next_buffer = [&] { return part.next_buffer(); };
       stream.on_data = [&](std::string_view bytes) -> error_code {
         if (run.options.stop.stop_requested()) return boost::asio::error::operation_aborted;
         if (auto ec = part.on_data(bytes)) return ec;
