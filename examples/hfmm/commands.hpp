@@ -586,6 +586,7 @@ struct pull_command {
   std::string revision = "main", cache, local_dir;
   std::vector<std::string> include, exclude;
   std::size_t concurrency = 8;
+  std::uint64_t range_mb = 0;
   void setup(CLI::App& c) {
     c.add_option("ID", ids, "repo ids (org/name); one not in the catalog is fetched and added first")->required();
     c.add_option("--revision", revision, "the branch, tag or commit, when the catalog does not pin the model");
@@ -595,6 +596,10 @@ struct pull_command {
         "--cache", cache, "the Hugging Face cache (default: HF_HUB_CACHE, $HF_HOME/hub, ~/.cache/huggingface/hub)");
     c.add_option("--local-dir", local_dir, "plain files in this directory instead of the cache")->excludes(cache_option);
     c.add_option("--concurrency", concurrency, "files downloaded at once")->check(CLI::Range(1, 256));
+    c.add_option("--range-mb", range_mb,
+                 "fetch large files over several connections: a connection with no file left to start takes the "
+                 "second half of a download that has at least twice this many MB left (default 0: one per file)")
+        ->check(CLI::Range(0, 1 << 20));
   }
 
   template <class Manager>
@@ -618,6 +623,7 @@ struct pull_command {
         o.include = include;
         o.exclude = exclude;
         o.concurrency = concurrency;
+        o.min_range_bytes = range_mb << 20;
         o.on_progress = pull_progress_printer(id);
         auto report = hfmm::pull(mm.fetcher(), *s, o);
         if (!report) {

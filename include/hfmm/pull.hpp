@@ -5,6 +5,7 @@
 // client use what hfmm pulled):
 //   {cache}/models--org--name/blobs/{etag}             sha256 for LFS files, the git blob id otherwise
 //   {cache}/models--org--name/blobs/{etag}.incomplete  a partial download (resumed by the next pull)
+//   {cache}/models--org--name/blobs/{etag}.incomplete.{offset}  bytes from {offset} on, fetched ahead
 //   {cache}/models--org--name/snapshots/{commit}/{path} -> ../../blobs/{etag}  (one more ../ per directory)
 //   {cache}/models--org--name/refs/{branch}            the commit, when the structure names a branch
 //   {cache}/models--org--name/.no_exist/{commit}/{path} a file the Hub says it does not have
@@ -20,7 +21,15 @@
 // already in the cache — in this repository or another one, identical tokenizers and
 // .gitattributes are common — is hashed (unless recheck_existing is false) and linked, not
 // downloaded. A cut connection is resumed from the bytes written (`Range`, with `If-Range` on
-// the endpoint's origin); a partial left by a killed run is resumed by the next one. Files are
+// the endpoint's origin); a partial left by a killed run is resumed by the next one.
+//
+// Several connections per large file (pull_options::min_range_bytes, off by default): a
+// connection with no file left to start takes the second half of what another connection of a
+// download has left (`Range: bytes=a-b`) and writes it to `{partial}.{a}`; the file's main
+// stream appends those bytes to the partial file, hashing them, when it reaches `a`. The partial
+// file thus stays a contiguous prefix (huggingface_hub resumes a `.incomplete` from its size),
+// the digest is still computed in order, and a killed run's part files are taken up by the next.
+// A server that answers a range with a 200 gets one connection for that file. Files are
 // not fsynced before the rename (huggingface_hub does not either; it cost 15% of the throughput
 // on loopback): a blob a power loss tears is found by the next pull, which rehashes what is in
 // place (recheck_existing), and by hfmm verify. Hashing runs on a thread beside the one that
@@ -64,9 +73,15 @@ struct pull_options {
   /// Shell patterns on the repository path (fnmatch, `*` also crosses `/`; "dir/" means
   /// "dir/*"). A file is pulled when it matches an include (or none is given) and no exclude.
   std::vector<std::string> include, exclude;
-  std::size_t concurrency = 8;  ///< files at once
+  std::size_t concurrency = 8;  ///< connections at once (files, or ranges of large files)
   bool recheck_existing = true;  ///< hash files already in place before counting them
   int max_resumes = 5;           ///< per file and run, after a cut connection
+  /// A download with at least twice this much left can be split: a connection with no file left
+  /// to start fetches the second half into a part file (`<partial>.<offset>`), which the file's
+  /// main stream appends and hashes when it gets there. It pays where one connection is slower
+  /// than the link (a CDN); where the CPU is the limit (loopback) the read-back costs 7%, so
+  /// 0, one connection per file, is the default.
+  std::uint64_t min_range_bytes = 0;
   std::function<void(const pull_progress&)> on_progress;
   std::stop_token stop;  ///< stops between pieces; partial files stay for the next pull
 };

@@ -102,6 +102,34 @@ after=$(served)
 expect 0 "verify the resumed cache" "$hfmm" verify org/model --hf-cache killed
 [ -z "$(ls killed/models--org--model/blobs/*.incomplete 2>/dev/null)" ] || fail "no partial file stays after a complete pull"
 
+# The same with --range-mb: connections fetch ranges of model.bin ahead into part files; after
+# SIGKILL the next run (one connection per file) takes them up and fetches only what it lacks.
+start_hub --rate 3000000
+"$hfmm" pull org/model --cache ranged --concurrency 4 --range-mb 1 > /dev/null 2>&1 &
+puller=$!
+for _ in $(seq 200); do
+  [ -n "$(ls ranged/models--org--model/blobs/*.incomplete.* 2>/dev/null)" ] &&
+    [ "$(cat ranged/models--org--model/blobs/*.incomplete* 2>/dev/null | wc -c)" -gt 2000000 ] && break
+  sleep 0.05
+done
+kill -9 "$puller"
+wait "$puller" 2>/dev/null
+sleep 0.3
+[ -n "$(ls ranged/models--org--model/blobs/*.incomplete.* 2>/dev/null)" ] || fail "the killed ranged pull should leave part files"
+have=0 partial_only=0
+for f in ranged/models--org--model/blobs/*; do have=$((have + $(stat -c %s "$f"))); done
+for f in ranged/models--org--model/blobs/*.incomplete; do partial_only=$((partial_only + $(stat -c %s "$f"))); done
+before=$(served)
+expect 0 "the ranged pull after SIGKILL" "$hfmm" --json pull org/model --cache ranged
+contains '"resumed":1' "the second run takes up the partial blob and its parts"
+fetched=$(($(served) - before))
+# At least what was missing (the main stream may have appended some of a part already), and
+# less than the partial file alone would have left: the parts' bytes were used.
+[ "$fetched" -ge $((total - have)) ] && [ "$fetched" -lt $((total - partial_only - 500000)) ] ||
+  fail "after SIGKILL the second run fetched $fetched bytes (had $have of $total, $partial_only in the partial file)"
+expect 0 "verify the ranged cache" "$hfmm" verify org/model --hf-cache ranged
+[ -z "$(ls ranged/models--org--model/blobs/*.incomplete* 2>/dev/null)" ] || fail "no partial or part file stays after a complete pull"
+
 if [ "$failures" -ne 0 ]; then
   echo "$failures pull check(s) failed"
   exit 1

@@ -43,12 +43,12 @@ std::string digest_of(const hosted_file& f) {
 
 struct pull_fixture {
   hfmm_test::scratch_dir dir;
-  local_hub hub{{}};
+  local_hub hub;
   std::string ca_file = hub.write_certificate(dir / "hub.pem");
   fs::path cache = dir / "cache";
   std::vector<hosted_file> files = model_files();
 
-  pull_fixture() { hub.host_repo("org/model", commit, files); }
+  explicit pull_fixture(local_hub::options o = {}) : hub(std::move(o)) { hub.host_repo("org/model", commit, files); }
 
   hfmm::hub_options options(std::string token = "secret-token") {
     hfmm::hub_options o;
@@ -98,6 +98,18 @@ std::vector<std::string> leftovers(const fs::path& root, std::string_view suffix
     if (it->path().string().ends_with(suffix)) out.push_back(it->path().string());
   return out;
 }
+
+/// Part files of ranges fetched ahead (`<partial>.<offset>`) under `root`.
+std::vector<std::string> part_files(const fs::path& root) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(root, ec); !ec && it != fs::recursive_directory_iterator(); it.increment(ec))
+    if (it->path().filename().string().find(".incomplete.") != std::string::npos) out.push_back(it->path().string());
+  return out;
+}
+
+/// A ranged GET: `bytes=a-b`, as a connection fetching ahead asks.
+bool bounded_range(const std::string& range) { return range.starts_with("bytes=") && !range.ends_with("-"); }
 
 }  // namespace
 
@@ -496,4 +508,122 @@ TEST_CASE("download headers: Content-Range and ETag") {
   CHECK(hfmm::parse_etag("\"abc").empty());
   CHECK(hfmm::parse_etag("\"a\"b\"").empty());
   CHECK(hfmm::parse_etag("").empty());
+}
+
+TEST_CASE("pull: a large file is fetched over several connections at once, and hashed in order") {
+  // 3 MB at 6 MB/s per connection: idle connections split what the busy ones have left.
+  pull_fixture f(local_hub::options{.file_bytes_per_second = 6'000'000});
+  const hosted_file big{"weights.bin", random_bytes(3'000'000, 7), true};
+  f.hub.host_repo("org/big", commit, {big, {"config.json", "{}", false}});
+  auto s = f.structure("org/big");
+  hfmm::pull_options o;
+  o.concurrency = 4;
+  o.min_range_bytes = 128 * 1024;
+  auto ranged_asks = [&] {
+    std::vector<seen_request> out;
+    for (const auto& r : f.hub.seen())
+      if (r.target.starts_with("/cdn/") && bounded_range(r.range)) out.push_back(r);
+    return out;
+  };
+
+  SUBCASE("into the cache") {
+    auto report = f.pull(s, o);
+    CHECK(report.ok());
+    CHECK(report.downloaded == 2);
+    auto verified = hfmm::verify_hf_cache(s, f.cache);
+    REQUIRE(verified);
+    CHECK(verified->ok());
+    CHECK(report.bytes_downloaded == big.content.size() + 2);
+  }
+  SUBCASE("into a local directory") {
+    o.local_dir = f.dir / "plain";
+    auto report = f.pull(s, o);
+    CHECK(report.ok());
+    CHECK(hfmm_test::slurp(f.dir / "plain" / "weights.bin") == big.content);
+  }
+  auto asks = ranged_asks();
+  CHECK(asks.size() >= 2);  // connections beside the first one, each on a range of its own
+  for (const auto& r : asks) CHECK(r.authorization.empty());  // the CDN host gets no token
+  // Nothing fetched twice but what was in flight when a stream was cut at a split.
+  CHECK(f.hub.file_bytes_served() <= big.content.size() + 2 + 8 * 64 * 1024);
+  CHECK(part_files(f.dir.path).empty());
+  CHECK(leftovers(f.dir.path, ".incomplete").empty());
+}
+
+TEST_CASE("pull: ranges fetched ahead survive a stopped run and are taken up by the next") {
+  pull_fixture f(local_hub::options{.file_bytes_per_second = 6'000'000});
+  const hosted_file big{"weights.bin", random_bytes(3'000'000, 8), true};
+  f.hub.host_repo("org/big", commit, {big});
+  auto s = f.structure("org/big");
+  auto blobs = f.cache / "models--org--big" / "blobs";
+  std::stop_source stop;
+  hfmm::pull_options o;
+  o.cache = f.cache;
+  o.concurrency = 4;
+  o.min_range_bytes = 128 * 1024;
+  o.stop = stop.get_token();
+  o.on_progress = [&](const hfmm::pull_progress& p) {
+    if (p.bytes_downloaded > 1'200'000) stop.request_stop();
+  };
+  auto fetcher = f.fetcher();
+  auto first = hfmm::pull(fetcher, s, o).value();
+  REQUIRE(first.stopped);
+  auto parts = part_files(blobs);
+  REQUIRE_FALSE(parts.empty());
+  // Each part file holds the file's bytes from its offset on.
+  for (const auto& p : parts) {
+    auto offset = std::stoull(p.substr(p.rfind('.') + 1));
+    auto bytes = hfmm_test::slurp(p);
+    CHECK(bytes == big.content.substr(offset, bytes.size()));
+  }
+  auto served_first = f.hub.file_bytes_served();
+
+  SUBCASE("right bytes: only the rest is fetched") {
+    o.stop = {};
+    o.on_progress = nullptr;
+    auto rest = hfmm::pull(fetcher, s, o).value();
+    CHECK(rest.ok());
+    CHECK(rest.resumed == 1);
+    CHECK(f.hub.file_bytes_served() - served_first <= big.content.size() - first.bytes_downloaded + 8 * 64 * 1024);
+    CHECK(rest.bytes_downloaded < big.content.size() - 1'000'000);
+  }
+  SUBCASE("a part file with wrong bytes: the digest fails, and the file is fetched again from byte 0") {
+    auto victim = parts.front();
+    auto bytes = hfmm_test::slurp(victim);
+    hfmm_test::spit(victim, std::string(bytes.size(), 'z'));
+    o.stop = {};
+    o.on_progress = nullptr;
+    o.min_range_bytes = 0;
+    auto rest = hfmm::pull(fetcher, s, o).value();
+    CHECK(rest.ok());
+    CHECK(rest.bytes_downloaded >= big.content.size());
+  }
+  auto verified = hfmm::verify_hf_cache(s, f.cache);
+  REQUIRE(verified);
+  CHECK(verified->ok());
+  CHECK(part_files(f.cache).empty());
+  CHECK(leftovers(f.cache, ".incomplete").empty());
+}
+
+TEST_CASE("pull: a server that will not answer a range with 206 gets one connection for the file") {
+  pull_fixture f(local_hub::options{.file_bytes_per_second = 6'000'000});
+  const hosted_file big{"weights.bin", random_bytes(2'000'000, 9), true};
+  f.hub.host_repo("org/big", commit, {big});
+  auto s = f.structure("org/big");
+  std::size_t refused = 0;
+  f.hub.script([&](const seen_request& r, std::size_t) -> std::optional<scripted_reply> {
+    if (!bounded_range(r.range)) return std::nullopt;
+    ++refused;
+    return scripted_reply{.status = 200, .body = big.content};  // the whole file, as a server without ranges answers
+  });
+  hfmm::pull_options o;
+  o.concurrency = 4;
+  o.min_range_bytes = 128 * 1024;
+  auto report = f.pull(s, o);
+  CHECK(report.ok());
+  CHECK(refused >= 1);
+  auto verified = hfmm::verify_hf_cache(s, f.cache);
+  REQUIRE(verified);
+  CHECK(verified->ok());
+  CHECK(part_files(f.cache).empty());
 }

@@ -20,6 +20,7 @@ namespace hfmm {
 /// fetcher never retries (the caller knows how far it got and asks again with `from`).
 struct download_stream {
   std::uint64_t from = 0;  ///< sends `Range: bytes=<from>-` when > 0
+  std::uint64_t until = 0;  ///< when > 0, the range ends before this byte: `bytes=<from>-<until - 1>`
   /// Sent as `If-Range` with the range, to the endpoint's origin only: its ETags are the
   /// digests a pinned file has; another host (a CDN) names the same bytes differently.
   std::string if_range;

@@ -371,8 +371,9 @@ boost::asio::awaitable<result<detail::http_response>> basic_hub_fetcher<U>::send
   // The token goes to the endpoint's origin only: never to a redirect or page elsewhere.
   bool with_token = at_endpoint && !s.options.token.empty();
   if (with_token) req.set(http::field::authorization, "Bearer " + s.options.token);
-  if (stream && stream->from > 0) {
-    req.set(http::field::range, "bytes=" + std::to_string(stream->from) + "-");
+  if (stream && (stream->from > 0 || stream->until > 0)) {
+    req.set(http::field::range, "bytes=" + std::to_string(stream->from) + "-" +
+                                    (stream->until > 0 ? std::to_string(stream->until - 1) : std::string()));
     if (at_endpoint && !stream->if_range.empty()) req.set(http::field::if_range, "\"" + stream->if_range + "\"");
   }
 

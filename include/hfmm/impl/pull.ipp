@@ -22,6 +22,8 @@
 #include <condition_variable>
 #include <cstring>
 #include <deque>
+#include <map>
+#include <memory>
 #include <mutex>
 #include <optional>
 #include <thread>
@@ -57,6 +59,8 @@ public:
   void note_missing(const pull_target& t) const;
   /// refs/{branch} ← commit, when `branch` names a branch rather than the commit.
   result<void> write_ref(std::string_view branch) const;
+  /// The part files of ranges an earlier run fetched ahead, by the partial file they belong to.
+  std::map<std::filesystem::path, std::vector<std::uint64_t>> leftover_parts() const;
 
 private:
   std::string commit_;
@@ -134,6 +138,27 @@ HFMM_DECL pull_target pull_layout::target(const file_ref& f) const {
     t.lock_path = download_meta_ / (t.path + ".lock");
   }
   return t;
+}
+
+HFMM_DECL std::map<std::filesystem::path, std::vector<std::uint64_t>> pull_layout::leftover_parts() const {
+  namespace fs = std::filesystem;
+  std::map<fs::path, std::vector<std::uint64_t>> out;
+  auto note = [&](const fs::path& p) {
+    auto name = p.filename().string();
+    auto dot = name.rfind('.');
+    std::uint64_t start = 0;
+    if (dot == std::string::npos || !std::string_view(name).substr(0, dot).ends_with(".incomplete") ||
+        !parse_decimal(std::string_view(name).substr(dot + 1), start))
+      return;
+    out[p.parent_path() / name.substr(0, dot)].push_back(start);
+  };
+  std::error_code ec;
+  if (in_cache()) {
+    for (fs::directory_iterator it(repo_ / "blobs", ec), end; !ec && it != end; it.increment(ec)) note(it->path());
+  } else {
+    for (fs::recursive_directory_iterator it(download_meta_, ec), end; !ec && it != end; it.increment(ec)) note(it->path());
+  }
+  return out;
 }
 
 HFMM_DECL std::optional<std::filesystem::path> pull_layout::blob_elsewhere(const pull_target& t) const {
@@ -262,7 +287,7 @@ public:
     std::vector<char> buffer;
     {
       std::unique_lock lock(mutex_);
-      done_cv_.wait(lock, [&] { return pending_ < max_pending_; });
+      wait_done(lock, [&] { return pending_ < max_pending_; });
       if (!pool_.empty()) {
         buffer = std::move(pool_.back());
         pool_.pop_back();
@@ -274,13 +299,15 @@ public:
 
   /// Queues the first `n` bytes of `piece` to be hashed into `f.digest` after the pieces before it.
   void hash(file& f, std::vector<char> piece, std::size_t n) {
+    bool wake;
     {
       std::lock_guard lock(mutex_);
       pending_ += n;
       ++f.queued;
       queues_[f.worker].push_back({&f, std::move(piece), n});
+      wake = idle_workers_ > 0;
     }
-    work_cv_.notify_all();
+    if (wake) work_cv_.notify_all();
   }
 
   /// Queues a copy of `bytes`.
@@ -293,7 +320,7 @@ public:
   /// Waits until every queued piece of `f` is hashed.
   void drain(file& f) {
     std::unique_lock lock(mutex_);
-    done_cv_.wait(lock, [&] { return f.queued == 0; });
+    wait_done(lock, [&] { return f.queued == 0; });
   }
 
 private:
@@ -303,10 +330,20 @@ private:
     std::size_t size;  ///< of `bytes`, the part to hash
   };
 
+  // A futex wake per 64 KiB piece cost more than the hashing's lock: wake only a waiting side.
+  template <class Ready>
+  void wait_done(std::unique_lock<std::mutex>& lock, Ready ready) {
+    ++done_waiters_;
+    done_cv_.wait(lock, ready);
+    --done_waiters_;
+  }
+
   void work(std::size_t index) {
     std::unique_lock lock(mutex_);
     for (;;) {
+      ++idle_workers_;
       work_cv_.wait(lock, [&] { return stopping_ || !queues_[index].empty(); });
+      --idle_workers_;
       if (queues_[index].empty()) return;  // stopping, nothing left
       auto p = std::move(queues_[index].front());
       queues_[index].pop_front();
@@ -316,7 +353,7 @@ private:
       pending_ -= p.size;
       --p.owner->queued;
       pool_.push_back(std::move(p.bytes));
-      done_cv_.notify_all();
+      if (done_waiters_ > 0) done_cv_.notify_all();
     }
   }
 
@@ -325,7 +362,7 @@ private:
   std::vector<std::deque<piece>> queues_;
   std::vector<std::vector<char>> pool_;
   std::vector<std::thread> threads_;
-  std::size_t max_pending_, pending_ = 0, next_worker_ = 0;
+  std::size_t max_pending_, pending_ = 0, next_worker_ = 0, idle_workers_ = 0, done_waiters_ = 0;
   bool stopping_ = false;
 };
 
@@ -333,7 +370,32 @@ private:
 /// (256 KiB measured the same, 1 MiB 25% slower on bench/pull).
 inline constexpr std::size_t pull_piece_bytes = 64 * 1024;
 
-/// One file's download into its partial file, hashed as written (by a background_hasher worker).
+/// A byte range of a file that a second connection fetches ahead of the file's main stream, into
+/// a part file `<partial>.<start>` of its own: the partial file stays a contiguous prefix, which
+/// is what huggingface_hub assumes when it resumes a `.incomplete`. The main stream appends a
+/// range's bytes (hashing them) when it gets there; a killed run's part files are taken up by
+/// the next run.
+struct ahead_range {
+  std::uint64_t start = 0, end = 0;  ///< [start, end); `end` moves down when the range is split
+  std::uint64_t written = 0;         ///< bytes in the part file, from `start`
+  std::uint64_t absorbed = 0;        ///< of those, appended to the partial file already
+  bool running = false;              ///< a connection is writing it
+  bool halted = false;               ///< its download ended early: stop writing
+  std::filesystem::path path;
+  unique_fd fd;
+  std::uint64_t next() const noexcept { return start + written; }
+  bool complete() const noexcept { return next() >= end; }
+};
+
+/// The name of a part file: `<partial>.<start>`.
+inline std::filesystem::path ahead_part_path(const std::filesystem::path& partial, std::uint64_t start) {
+  auto p = partial;
+  p += "." + std::to_string(start);
+  return p;
+}
+
+/// One file's download into its partial file, hashed as written (by a background_hasher worker),
+/// with the ranges other connections fetch ahead of it.
 struct partial_download {
   const pull_target& target;
   std::uint64_t& counted;  ///< the pull's bytes done: grows with `written`, shrinks on a restart
@@ -343,17 +405,23 @@ struct partial_download {
   background_hasher::file sink;
   std::vector<char> piece;  ///< the buffer the fetcher fills next, handed to the hasher whole
   std::uint64_t written = 0;  ///< bytes in the partial file (hashed once drained)
-  std::uint64_t resumed_from = 0;
-  std::string detail;
+  std::uint64_t ceiling;  ///< where the main stream stops: the first ahead range, or the end
+  std::vector<std::shared_ptr<ahead_range>> ahead;  ///< by start; each ends where the next starts
+  bool ranges_refused = false;  ///< a server answered a range with something else: no more splits
+  bool from_earlier_run = false;  ///< began with bytes a killed or failed run left
+  std::size_t helpers = 0;        ///< connections fetching ranges of it (they reference it)
+  std::string url, detail;
+  std::function<void()> changed;  ///< wakes the main stream waiting for an ahead range
 
   partial_download(const pull_target& t, std::uint64_t& counted_bytes, background_hasher& h)
-      : target(t), counted(counted_bytes), hashing(h), digest(digest_hasher(t)) {}
+      : target(t), counted(counted_bytes), hashing(h), digest(digest_hasher(t)), ceiling(t.size) {}
   partial_download(const partial_download&) = delete;
   partial_download& operator=(const partial_download&) = delete;
   ~partial_download() { hashing.drain(sink); }  // a worker may still hash into `digest`
 
-  /// Opens (or creates) the partial file and hashes what an earlier run left in it.
-  result<void> open() {
+  /// Opens (or creates) the partial file, hashes what an earlier run left in it and takes up the
+  /// part files it left (`parts`: their starts).
+  result<void> open(std::vector<std::uint64_t> parts) {
     fd.reset(::open(target.partial_path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644));
     if (!fd) {
       detail = "cannot create " + target.partial_path.string() + ": " + std::strerror(errno);
@@ -370,14 +438,49 @@ struct partial_download {
       return {};
     });
     if (!ok) return restart();
-    resumed_from = written;
     counted += written;
+    take_up_parts(std::move(parts));
+    from_earlier_run = written > 0 || !ahead.empty();
     return {};
   }
 
-  /// Empties the partial file: the next bytes are the file's first.
+  /// The ranges an earlier run fetched ahead: each is kept up to where the next one starts.
+  void take_up_parts(std::vector<std::uint64_t> starts) {
+    std::sort(starts.begin(), starts.end());
+    for (auto start : starts) {
+      auto path = ahead_part_path(target.partial_path, start);
+      unique_fd part(::open(path.c_str(), O_RDWR | O_CLOEXEC));
+      struct stat st;
+      if (start >= target.size || !part || ::fstat(part.get(), &st) != 0 ||
+          start + static_cast<std::uint64_t>(st.st_size) <= written) {
+        ::unlink(path.c_str());  // unusable, or all in the partial file already
+        continue;
+      }
+      auto r = std::make_shared<ahead_range>();
+      r->start = start;
+      r->written = static_cast<std::uint64_t>(st.st_size);
+      r->absorbed = written > start ? written - start : 0;  // the main stream had begun taking it
+      r->path = std::move(path);
+      r->fd = std::move(part);
+      ahead.push_back(std::move(r));
+    }
+    for (std::size_t i = 0; i < ahead.size(); ++i) {
+      auto& r = *ahead[i];
+      r.end = i + 1 < ahead.size() ? ahead[i + 1]->start : target.size;
+      if (r.written > r.end - r.start) {  // it ran into the next one: the next one has those bytes
+        r.written = r.end - r.start;
+        if (::ftruncate(r.fd.get(), static_cast<off_t>(r.written)) != 0) r.written = r.absorbed;
+      }
+      if (::lseek(r.fd.get(), static_cast<off_t>(r.written), SEEK_SET) < 0) r.written = r.absorbed;
+      counted += r.written - std::min(r.written, r.absorbed);
+    }
+    ceiling = ahead.empty() ? target.size : ahead.front()->start;
+  }
+
+  /// Empties the partial file and drops the ranges fetched ahead: the next bytes are the file's first.
   result<void> restart() {
     hashing.drain(sink);
+    drop_ahead();
     if (::ftruncate(fd.get(), 0) != 0 || ::lseek(fd.get(), 0, SEEK_SET) != 0) {
       detail = "cannot truncate " + target.partial_path.string();
       return errc::storage_io;
@@ -388,7 +491,19 @@ struct partial_download {
     return {};
   }
 
-  error_code on_head(const http_response& head) {
+  void drop_ahead() {
+    for (auto& r : ahead) {
+      r->halted = true;
+      counted -= std::min(counted, r->written - r->absorbed);
+      r->fd.reset();
+      ::unlink(r->path.c_str());
+    }
+    ahead.clear();
+    ceiling = target.size;
+  }
+
+  /// `ranged`: the request asked for a range (a 200 then means the server would not give one).
+  error_code on_head(const http_response& head, bool ranged) {
     // The Hub's own answers (they carry X-Repo-Commit) name the file's digest in their ETag:
     // a different one is another file, refused before a byte is written.
     if (!head.header("X-Repo-Commit").empty())
@@ -404,9 +519,11 @@ struct partial_download {
       }
       return {};
     }
-    // 200: the whole file (a server without ranges, or If-Range said the file changed).
-    if (written > 0)
+    // 200 to a range: the whole file (a server without ranges, or If-Range said the file changed).
+    if (ranged) {
+      ranges_refused = true;
       if (auto ok = restart(); !ok) return ok.error();
+    }
     return {};
   }
 
@@ -415,20 +532,109 @@ struct partial_download {
     return piece;
   }
 
+  /// Appends bytes of the main stream (the fetcher's buffer, or `piece`, handed on whole).
   error_code on_data(std::string_view bytes) {
     if (written + bytes.size() > target.size) {
       detail = "the server sent more than the " + std::to_string(target.size) + " bytes the catalog lists";
       return errc::bad_response;
     }
-    if (!write_all(fd.get(), bytes)) {
+    if (bytes.data() == piece.data()) {
+      if (auto ec = append(std::move(piece), bytes.size())) return ec;
+    } else {
+      auto copy = hashing.acquire(bytes.size());
+      std::copy(bytes.begin(), bytes.end(), copy.begin());
+      if (auto ec = append(std::move(copy), bytes.size())) return ec;
+    }
+    counted += bytes.size();
+    return {};
+  }
+
+  /// Appends the first `n` bytes of `bytes` to the partial file and hands them to the hasher.
+  error_code append(std::vector<char> bytes, std::size_t n) {
+    if (!write_all(fd.get(), {bytes.data(), n})) {
       detail = "cannot write " + target.partial_path.string() + ": " + std::strerror(errno);
       return errc::storage_io;
     }
-    if (bytes.data() == piece.data()) hashing.hash(sink, std::move(piece), bytes.size());  // no copy
-    else hashing.hash(sink, bytes);
-    written += bytes.size();
-    counted += bytes.size();
+    hashing.hash(sink, std::move(bytes), n);
+    written += n;
     return {};
+  }
+
+  /// Appends what the first ahead range has that the partial file has not; when that range is
+  /// complete it is removed and the main stream goes on after it.
+  error_code absorb_front() {
+    auto& r = *ahead.front();
+    while (r.absorbed < r.written) {
+      auto want = static_cast<std::size_t>(std::min<std::uint64_t>(pull_piece_bytes, r.written - r.absorbed));
+      auto bytes = hashing.acquire(want);
+      auto n = ::pread(r.fd.get(), bytes.data(), want, static_cast<off_t>(r.absorbed));
+      if (n <= 0) {
+        if (n < 0 && errno == EINTR) continue;
+        detail = "cannot read " + r.path.string() + ": " + (n < 0 ? std::strerror(errno) : "it is shorter than written");
+        return errc::storage_io;
+      }
+      if (auto ec = append(std::move(bytes), static_cast<std::size_t>(n))) return ec;
+      r.absorbed += static_cast<std::uint64_t>(n);
+    }
+    return {};
+  }
+
+  /// Removes the first ahead range (absorbed, or left for the main stream to fetch the rest of).
+  void pop_front() {
+    auto r = ahead.front();
+    ahead.erase(ahead.begin());
+    counted -= std::min(counted, r->written - r->absorbed);  // not absorbed: fetched again
+    r->halted = true;
+    r->fd.reset();
+    ::unlink(r->path.c_str());
+    ceiling = r->end;
+  }
+
+  /// The bytes of [from, to) that a split can hand to another connection: the second half,
+  /// starting at a 64 KiB boundary; 0 when less than `min_bytes` would be left on either side.
+  static std::uint64_t split_point(std::uint64_t from, std::uint64_t to, std::uint64_t min_bytes) {
+    if (min_bytes == 0 || to <= from || to - from < 2 * min_bytes) return 0;
+    return (from + (to - from) / 2) & ~std::uint64_t(pull_piece_bytes - 1);
+  }
+
+  struct split_plan {
+    std::uint64_t at = 0, end = 0;  ///< the range handed out; at == 0: none
+    std::size_t insert_at = 0;      ///< its index in `ahead`
+  };
+
+  /// The second half of the longest stretch a connection of this download has left.
+  split_plan best_split(std::uint64_t min_bytes, bool main_streaming) const {
+    split_plan best;
+    if (ranges_refused) return best;
+    auto consider = [&](std::uint64_t from, std::uint64_t to, std::size_t insert_at) {
+      if (auto at = split_point(from, to, min_bytes); at && to - at > best.end - best.at) best = {at, to, insert_at};
+    };
+    if (main_streaming) consider(written, ceiling, 0);
+    for (std::size_t i = 0; i < ahead.size(); ++i)
+      if (ahead[i]->running) consider(ahead[i]->next(), ahead[i]->end, i + 1);
+    return best;
+  }
+
+  /// A range nobody fetches (left by a connection that gave up, or by an earlier run).
+  std::shared_ptr<ahead_range> idle_range() const {
+    if (ranges_refused) return nullptr;
+    for (const auto& r : ahead)
+      if (!r->running && !r->halted && !r->complete()) return r;
+    return nullptr;
+  }
+
+  /// Makes the range of `plan`: its part file, and the stretch it came from ends where it starts.
+  std::shared_ptr<ahead_range> split(const split_plan& plan) {
+    auto r = std::make_shared<ahead_range>();
+    r->start = plan.at;
+    r->end = plan.end;
+    r->path = ahead_part_path(target.partial_path, plan.at);
+    r->fd.reset(::open(r->path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));  // read back by absorb_front
+    if (!r->fd) return nullptr;
+    if (plan.insert_at == 0) ceiling = plan.at;
+    else ahead[plan.insert_at - 1]->end = plan.at;
+    ahead.insert(ahead.begin() + static_cast<std::ptrdiff_t>(plan.insert_at), r);
+    return r;
   }
 
   /// fsyncs and renames the partial file into place when its digest is the expected one.
@@ -449,6 +655,7 @@ struct partial_download {
   }
 
   void discard() {
+    drop_ahead();
     fd.reset();
     ::unlink(target.partial_path.c_str());
   }
@@ -462,6 +669,12 @@ inline bool resumable_failure(const error_code& ec) {
          ec == boost::beast::http::error::partial_message || ec == boost::asio::ssl::error::stream_truncated;
 }
 
+/// A download in progress, as the pull's idle connections see it.
+struct active_download {
+  partial_download* part;
+  bool main_streaming = false;  ///< the main stream is fetching its own range (it can be split)
+};
+
 /// The state all workers of one pull share (they run on one executor, one at a time).
 template <class Fetcher>
 struct pull_run {
@@ -474,6 +687,14 @@ struct pull_run {
   std::size_t next = 0, done = 0;
   std::uint64_t bytes_done = 0;
   pull_report& report;
+  std::map<std::filesystem::path, std::vector<std::uint64_t>> leftover_parts;  ///< by partial path
+  std::vector<active_download*> active;
+  std::size_t busy = 0;  ///< workers on a file of their own (pull_one)
+  /// Never expires: idle workers wait on it, and cancel() wakes them when there may be a range
+  /// to take (a stream started, a download ended, a range was given back).
+  boost::asio::steady_timer changes;
+
+  void wake_idle() { changes.cancel(); }
 
   void progress(std::string_view current) {
     if (options.on_progress)
@@ -492,34 +713,134 @@ boost::asio::awaitable<void> pull_sleep(std::chrono::milliseconds d) {
   co_await timer.async_wait(boost::asio::redirect_error(boost::asio::use_awaitable, ignored));
 }
 
+/// Fetches one ahead range into its part file on a connection of its own, resuming a cut
+/// connection as the main stream does. When it gives up, the range stays for the main stream.
+template <class Fetcher>
+boost::asio::awaitable<void> pull_ahead(pull_run<Fetcher>& run, partial_download& part, std::shared_ptr<ahead_range> range) {
+  auto& r = *range;
+  r.running = true;
+  for (int resumes = 0; !r.complete() && !r.halted && !run.options.stop.stop_requested();) {
+    download_stream stream;
+    stream.from = r.next();
+    stream.until = r.end;
+    stream.if_range = part.target.etag;
+    stream.on_head = [&](const http_response& head) -> error_code {
+      auto got = parse_content_range(head.header("Content-Range"));
+      if (head.status != 206 || !got || !got->first || *got->first != r.next()) return errc::bad_response;
+      return {};
+    };
+    stream.on_data = [&](std::string_view bytes) -> error_code {
+      if (r.halted || run.options.stop.stop_requested()) return boost::asio::error::operation_aborted;
+      auto room = r.end - r.next();  // the range may have been split since it was asked for
+      auto n = std::min<std::uint64_t>(bytes.size(), room);
+      if (n > 0 && !write_all(r.fd.get(), bytes.substr(0, n))) return errc::storage_io;
+      r.written += n;
+      run.bytes_done += n;
+      run.report.bytes_downloaded += n;
+      if (part.changed) part.changed();
+      run.progress(part.target.path);
+      return n < bytes.size() ? error_code(boost::asio::error::operation_aborted) : error_code{};
+    };
+    auto answer = co_await run.fetcher.async_download(part.url, stream);
+    if (r.complete() || r.halted) break;
+    error_code failure = !answer ? answer.error() : classify_response(*answer);
+    if (!failure) failure = boost::beast::http::error::partial_message;  // a 2xx that ended early
+    if (resumable_failure(failure) && resumes < run.options.max_resumes) {
+      ++resumes;
+      co_await pull_sleep<Fetcher>(std::chrono::milliseconds(100) * resumes);
+      continue;
+    }
+    part.ranges_refused = true;  // this server (or this file) will not do it: the main stream takes the range back
+    break;
+  }
+  r.running = false;
+  --part.helpers;
+  if (part.changed) part.changed();
+  if (!r.complete()) run.wake_idle();
+}
+
 /// Downloads one target into place; false when it failed (recorded in the report).
 template <class Fetcher>
 boost::asio::awaitable<bool> pull_download(pull_run<Fetcher>& run, const pull_target& t) {
   partial_download part(t, run.bytes_done, run.hashing);
-  if (auto ok = part.open(); !ok) {
+  std::vector<std::uint64_t> parts;
+  if (auto it = run.leftover_parts.find(t.partial_path); it != run.leftover_parts.end()) parts = std::move(it->second);
+  if (auto ok = part.open(std::move(parts)); !ok) {
     run.fail(t, ok.error(), part.detail);
     co_return false;
   }
-  if (part.resumed_from > 0) ++run.report.resumed;
-  std::string url = run.url_prefix;
-  append_encoded_path(url, t.path);
+  if (part.from_earlier_run) ++run.report.resumed;
+  part.url = run.url_prefix;
+  append_encoded_path(part.url, t.path);
+  const auto& url = part.url;
+
+  // The main stream waits here for an ahead range to grow or end.
+  boost::asio::steady_timer changed(co_await boost::asio::this_coro::executor);
+  bool waiting = false;
+  part.changed = [&] {
+    if (waiting) changed.cancel();
+  };
+  active_download listed{&part};
+  run.active.push_back(&listed);
+  // Leaves no ahead connection writing into `part`, and takes it off the list idle connections split.
+  auto settle = [&]() -> boost::asio::awaitable<void> {
+    for (auto& r : part.ahead) r->halted = true;
+    while (part.helpers > 0) {
+      waiting = true;
+      changed.expires_at(boost::asio::steady_timer::time_point::max());
+      error_code ignored;
+      co_await changed.async_wait(boost::asio::redirect_error(boost::asio::use_awaitable, ignored));
+      waiting = false;
+    }
+    std::erase(run.active, &listed);
+    run.wake_idle();
+  };
+
   bool retried_from_zero = false;
+  error_code failure;
   for (int resumes = 0;;) {
-    error_code failure;
-    if (part.written < t.size || t.size == 0) {
+    failure = {};
+    // At the start of an ahead range: take its bytes, wait for more, or fetch the rest ourselves.
+    if (part.written >= part.ceiling && !part.ahead.empty()) {  // past the ceiling while absorbing
+      if (auto ec = part.absorb_front()) {
+        failure = ec;
+        break;
+      }
+      auto& front = *part.ahead.front();
+      if (front.absorbed == front.end - front.start || !front.running) {
+        part.pop_front();
+        continue;
+      }
+      waiting = true;
+      changed.expires_at(boost::asio::steady_timer::time_point::max());
+      error_code ignored;
+      co_await changed.async_wait(boost::asio::redirect_error(boost::asio::use_awaitable, ignored));
+      waiting = false;
+      if (run.options.stop.stop_requested()) break;
+      continue;
+    }
+    if (part.written < part.ceiling || t.size == 0) {
       download_stream stream;
       stream.from = part.written;
+      if (part.ceiling < t.size) stream.until = part.ceiling;
       stream.if_range = t.etag;
-      stream.on_head = [&](const http_response& head) { return part.on_head(head); };
+      stream.on_head = [&](const http_response& head) { return part.on_head(head, stream.from > 0 || stream.until > 0); };
       stream.next_buffer = [&] { return part.next_buffer(); };
       stream.on_data = [&](std::string_view bytes) -> error_code {
         if (run.options.stop.stop_requested()) return boost::asio::error::operation_aborted;
-        if (auto ec = part.on_data(bytes)) return ec;
-        run.report.bytes_downloaded += bytes.size();
+        // Past the ceiling (an idle connection took the rest since this was asked for): stop there.
+        // More than the file itself is refused by on_data.
+        auto n = part.ceiling == t.size ? bytes.size() : std::min<std::uint64_t>(bytes.size(), part.ceiling - part.written);
+        if (auto ec = part.on_data(bytes.substr(0, n))) return ec;
+        run.report.bytes_downloaded += n;
         run.progress(t.path);
-        return {};
+        return n < bytes.size() ? error_code(boost::asio::error::operation_aborted) : error_code{};
       };
+      listed.main_streaming = true;
+      run.wake_idle();
       auto answer = co_await run.fetcher.async_download(url, stream);
+      listed.main_streaming = false;
+      if (part.written >= part.ceiling && part.ceiling < t.size && !run.options.stop.stop_requested()) continue;
       if (!answer) failure = answer.error();
       else if (answer->status == 416 && stream.from > 0) {
         // The partial file is longer than what the server has: start again from 0.
@@ -528,46 +849,52 @@ boost::asio::awaitable<bool> pull_download(pull_run<Fetcher>& run, const pull_ta
         if (!failure) continue;
       } else if (auto ec = classify_response(*answer)) {
         if (ec == errc::file_not_found) run.layout.note_missing(t);
+        co_await settle();
         part.discard();
         std::string why = "HTTP " + std::to_string(answer->status);
         if (auto code = answer->header("X-Error-Code"); !code.empty()) why += " " + std::string(code);
         run.fail(t, ec, why + " for " + url);
         co_return false;
-      } else if (part.written < t.size) {
+      } else if (part.written < part.ceiling) {
         failure = boost::beast::http::error::partial_message;  // the answer ended early
       }
     }
     if (failure) {
-      if (run.options.stop.stop_requested()) {
-        run.report.stopped = true;  // the partial file stays for the next pull
-        co_return false;
-      }
-      if (resumable_failure(failure) && resumes < run.options.max_resumes) {
+      if (!run.options.stop.stop_requested() && resumable_failure(failure) && resumes < run.options.max_resumes) {
         ++resumes;
         co_await pull_sleep<Fetcher>(std::chrono::milliseconds(100) * resumes);
         continue;
       }
-      run.fail(t, failure, part.detail.empty() ? failure.message() + " after " + std::to_string(part.written) + " of " +
-                                                       std::to_string(t.size) + " bytes of " + url
-                                               : part.detail);
-      co_return false;  // a partial file of right bytes stays for the next pull
+      break;
     }
+    if (part.written < t.size) continue;  // the ahead ranges are next
+    co_await settle();
     auto finished = part.finish();
     if (finished) co_return true;
-    if (finished.error() == errc::hash_mismatch && part.resumed_from > 0 && !retried_from_zero) {
+    if (finished.error() == errc::hash_mismatch && part.from_earlier_run && !retried_from_zero) {
       // The earlier run's bytes may be the wrong ones: once more from byte 0.
       retried_from_zero = true;
-      part.resumed_from = 0;
       if (auto ok = part.restart(); !ok) {
-        run.fail(t, ok.error(), part.detail);
-        co_return false;
+        failure = ok.error();
+        break;
       }
+      run.active.push_back(&listed);
       continue;
     }
     if (finished.error() == errc::hash_mismatch) part.discard();
     run.fail(t, finished.error(), part.detail);
     co_return false;
   }
+  // Stopped, or failed: the partial file and the ranges fetched ahead stay for the next pull.
+  co_await settle();
+  if (run.options.stop.stop_requested()) {
+    run.report.stopped = true;
+    co_return false;
+  }
+  run.fail(t, failure, part.detail.empty() ? failure.message() + " after " + std::to_string(part.written) + " of " +
+                                                 std::to_string(t.size) + " bytes of " + url
+                                           : part.detail);
+  co_return false;
 }
 
 /// One file: present, linked from another repository, or downloaded.
@@ -617,13 +944,43 @@ boost::asio::awaitable<void> pull_one(pull_run<Fetcher>& run, const pull_target&
   if (co_await pull_download(run, t)) finish(report.downloaded);
 }
 
+/// A range of a download in progress for a connection with no file left to start: one nobody
+/// fetches, else the second half of the longest stretch one connection has left.
+template <class Fetcher>
+std::pair<partial_download*, std::shared_ptr<ahead_range>> next_ahead(pull_run<Fetcher>& run) {
+  active_download* best = nullptr;
+  partial_download::split_plan plan;
+  for (auto* a : run.active) {
+    if (auto idle = a->part->idle_range()) return {a->part, std::move(idle)};
+    auto p = a->part->best_split(run.options.min_range_bytes, a->main_streaming);
+    if (p.at && p.end - p.at > plan.end - plan.at) best = a, plan = p;
+  }
+  if (!best) return {};
+  return {best->part, best->part->split(plan)};
+}
+
 template <class Fetcher>
 boost::asio::awaitable<void> pull_worker(pull_run<Fetcher>& run) {
-  while (run.next < run.targets.size() && !run.options.stop.stop_requested()) {
-    const auto& t = run.targets[run.next++];
-    co_await pull_one(run, t);
-    ++run.done;
-    run.progress(t.path);
+  while (!run.options.stop.stop_requested()) {
+    if (run.next < run.targets.size()) {
+      const auto& t = run.targets[run.next++];
+      ++run.busy;
+      co_await pull_one(run, t);
+      --run.busy;
+      ++run.done;
+      run.progress(t.path);
+      if (run.busy == 0) run.wake_idle();  // the idle ones may be done too
+      continue;
+    }
+    // No file left to start: help a large download along with a range of it.
+    if (auto [part, range] = next_ahead(run); range) {
+      ++part->helpers;
+      co_await pull_ahead(run, *part, std::move(range));
+      continue;
+    }
+    if (run.busy == 0) break;  // no download left that could be split
+    error_code woken;
+    co_await run.changes.async_wait(boost::asio::redirect_error(boost::asio::use_awaitable, woken));
   }
   if (run.options.stop.stop_requested()) run.report.stopped = true;
 }
@@ -643,19 +1000,25 @@ boost::asio::awaitable<result<pull_report>> async_pull(Fetcher& fetcher, const r
   // Hashing beside the network thread; more than one worker only where there are cores for them.
   auto cores = std::max(1u, std::thread::hardware_concurrency());
   detail::background_hasher hashing(std::clamp<std::size_t>(cores - 1, 1, 4));
+  auto ex = co_await asio::this_coro::executor;
   detail::pull_run<Fetcher> run{fetcher, options, *layout, hashing,
                                 standard_url_prefix(fetcher.endpoint(), s.repo_type, s.model_id, s.commit_sha),
-                                {}, 0, 0, 0, report};
+                                {}, 0, 0, 0, report, layout->leftover_parts(), {}, 0,
+                                asio::steady_timer(ex, asio::steady_timer::time_point::max())};
   for (auto f : s.files) {
     if (!pull_selects(f.path(), options)) continue;
     run.targets.push_back(layout->target(f));
     report.bytes_total += f.size();
   }
   report.files = run.targets.size();
+  // Largest first: a large file started last runs alone on one connection at the end (a pull of
+  // 200 small files and one of 1 GB spent its last second that way).
+  std::stable_sort(run.targets.begin(), run.targets.end(), [](const auto& a, const auto& b) { return a.size > b.size; });
 
-  auto ex = co_await asio::this_coro::executor;
   asio::steady_timer all_done(ex, asio::steady_timer::time_point::max());
-  std::size_t running = std::clamp<std::size_t>(options.concurrency, 1, std::max<std::size_t>(1, run.targets.size()));
+  // With ranges, connections beyond the number of files fetch ranges of the large ones.
+  std::size_t running = std::clamp<std::size_t>(
+      options.concurrency, 1, options.min_range_bytes > 0 ? options.concurrency : std::max<std::size_t>(1, run.targets.size()));
   std::exception_ptr failure;
   for (std::size_t i = 0, n = running; i < n; ++i)
     asio::co_spawn(ex, detail::pull_worker(run), [&](std::exception_ptr e) {
