@@ -557,10 +557,9 @@ inline std::function<void(const hfmm::pull_progress&)> pull_progress_printer(std
     st->last = now;
     double seconds = std::chrono::duration<double>(now - st->start).count();
     double rate = seconds > 0 ? static_cast<double>(p.bytes_downloaded) / seconds : 0;
-    constexpr int width = 30;
-    int filled = p.bytes_total ? static_cast<int>(width * static_cast<double>(p.bytes_done) / static_cast<double>(p.bytes_total)) : width;
-    std::cerr << "\r[" << std::string(filled, '#') << std::string(width - filled, '.') << "] " << human_size(p.bytes_done)
-              << "/" << human_size(p.bytes_total) << " " << human_size(static_cast<std::uint64_t>(rate)) << "/s";
+    std::cerr << progress_bar(p.bytes_total ? static_cast<double>(p.bytes_done) / static_cast<double>(p.bytes_total) : 1.0)
+              << human_size(p.bytes_done) << "/" << human_size(p.bytes_total) << " "
+              << human_size(static_cast<std::uint64_t>(rate)) << "/s";
     if (rate > 0 && p.bytes_total > p.bytes_done)
       std::cerr << " eta " << static_cast<long long>(static_cast<double>(p.bytes_total - p.bytes_done) / rate) << "s";
     std::cerr << " " << p.files_done << "/" << p.files_total << " files\033[K" << (last ? "\n" : "") << std::flush;

@@ -7,6 +7,7 @@
 
 #include <boost/json/serialize.hpp>
 
+#include <algorithm>
 #include <cstdio>
 #include <functional>
 #include <iostream>
@@ -141,6 +142,13 @@ inline json::array string_array(const std::vector<std::string>& v) {
   return a;
 }
 
+/// "\r[#######.......]": the start of a progress bar redrawn in place, `fraction` (0 to 1) filled.
+inline std::string progress_bar(double fraction) {
+  constexpr int width = 30;
+  int filled = static_cast<int>(width * std::clamp(fraction, 0.0, 1.0));
+  return "\r[" + std::string(filled, '#') + std::string(width - filled, '.') + "] ";
+}
+
 /// A terminal progress bar, or plain lines ("<verb> 3/10 org/name") when stderr is not a terminal.
 inline std::function<void(const hfmm::refresh_progress&)> progress_printer(std::string verb) {
   bool tty = ::isatty(STDERR_FILENO);
@@ -149,9 +157,8 @@ inline std::function<void(const hfmm::refresh_progress&)> progress_printer(std::
       std::cerr << verb << " " << p.done << "/" << p.total << " " << p.current << "\n";
       return;
     }
-    constexpr int width = 30;
-    int filled = p.total ? static_cast<int>(width * p.done / p.total) : width;
-    std::cerr << "\r[" << std::string(filled, '#') << std::string(width - filled, '.') << "] " << p.done << "/" << p.total;
+    std::cerr << progress_bar(p.total ? static_cast<double>(p.done) / static_cast<double>(p.total) : 1.0) << p.done << "/"
+              << p.total;
     if (p.eta) std::cerr << " eta " << p.eta->count() << "s";
     std::cerr << " " << p.current << "\033[K" << (p.done == p.total ? "\n" : "") << std::flush;
   };

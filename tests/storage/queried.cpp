@@ -195,6 +195,28 @@ TEST_CASE_TEMPLATE("a queryable store's answers follow its own writes (no plan k
   CHECK_FALSE(store.contains("org/z").value());
 }
 
+TEST_CASE_TEMPLATE("text with the bulk formats' special characters is stored as it is", S, HFMM_QUERYABLE_STORAGES) {
+  // PostgreSQL's COPY text format escapes tab, newline, carriage return and backslash, and
+  // reads \N as NULL; a Python catalog's free-form ids and a mirror's URLs may hold any of them.
+  hfmm_test::store_place<S> place;
+  if (!place.available()) return;
+  const std::string odd = "odd/tab\there \\back\\N new\nline\rreturn";
+  hfmm::model_metadata m{.model_id = odd, .model_name = odd};
+  m.repository_structure = hfmm::repo_structure{.model_id = odd, .commit_sha = std::string(40, 'c')};
+  m.repository_structure->files.insert("dir\\N/tab\t.txt", {.size = 3, .oid = std::string(40, 'a')});
+  m.repository_structure->files.insert(
+      "w.bin", {.size = 9, .oid = std::string(40, 'b'), .lfs = hfmm::lfs_info{.sha256 = std::string(64, 'e'), .size = 9, .pointer_size = 130},
+                .download_url = "https://mirror.example/a\\N\tb\nc"});
+  auto store = place.make();
+  REQUIRE(store.open());
+  REQUIRE(store.upsert(m));
+  auto back = store.find_model(odd).value();
+  REQUIRE(back);
+  CHECK(back->model_id == odd);
+  CHECK(*back->repository_structure == *m.repository_structure);
+  CHECK(store.models_with_path("tab\t").value() == std::vector<std::string>{odd});
+}
+
 TEST_CASE_TEMPLATE("an import streams into the store in batches, all or nothing", S, HFMM_QUERYABLE_STORAGES) {
   static_assert(hfmm::batch_writing_storage<S>);
   hfmm_test::store_place<S> place;

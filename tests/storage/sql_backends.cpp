@@ -341,8 +341,8 @@ TEST_CASE("postgres fleet: a writer that loses its connection mid-batch leaves n
     manager seed(place.make());
     REQUIRE(seed.add_model(named("fleet/existing")));
   }
-  // One batch of 3000 models (60 000 files): its file rows go in several statements, so the
-  // connection is cut between or during them.
+  // One batch of 3000 models (60 000 files): the connection is cut while its file rows stream
+  // in (COPY).
   pid_t pid = ::fork();
   if (pid == 0) {
     auto mm = manager::open(place.make());
@@ -361,7 +361,7 @@ TEST_CASE("postgres fleet: a writer that loses its connection mid-batch leaves n
   for (int i = 0; i < 2000 && !cut; ++i) {
     PGconn* c = PQconnectdb(place.db.conninfo.c_str());
     PGresult* r = PQexec(c, "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = current_database() "
-                            "AND pid <> pg_backend_pid() AND state = 'active' AND query LIKE 'INSERT INTO files%'");
+                            "AND pid <> pg_backend_pid() AND state = 'active' AND query LIKE 'COPY files%'");
     cut = PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) > 0;
     PQclear(r);
     PQfinish(c);
@@ -397,6 +397,11 @@ TEST_CASE("postgres: a lost connection gives a clear error, the next call reconn
   CHECK(failed.error() == hfmm::errc::storage_io);
   CHECK(s.error_detail().find("connection") != std::string::npos);
   CHECK(s.upsert(named("org/c")));  // reconnected
+  // ... with the session's settings again (a reconnect had lost `SET jit = off`).
+  auto jit = s.backend().rows("SHOW jit", {});
+  REQUIRE(jit);
+  REQUIRE(jit->size() == 1);
+  CHECK((*jit)[0][0] == std::optional<std::string>("off"));
   auto all = s.load();
   REQUIRE(all);
   CHECK(all->size() == 2);

@@ -373,11 +373,18 @@ public:
       if (bulk)
         for (const auto& index : lookup_indexes)
           if (auto ok = db_.exec(std::string("DROP INDEX ") + index.first); !ok) return ok;
-      batch_writer write = [&](std::span<const model_metadata> models) { return write_checked(models); };
+      std::size_t written = 0;
+      batch_writer write = [&](std::span<const model_metadata> models) {
+        written += models.size();
+        return write_checked(models);
+      };
       if (auto ok = produce(write); !ok) return ok;
       if (bulk)
         if (auto ok = db_.exec(files_lookup_indexes()); !ok) return ok;
-      return Backend::dialect.refresh_statistics ? db_.exec(Backend::dialect.refresh_statistics) : result<void>{};
+      // Statistics after an import, not after refresh's batches of 100 (ANALYZE reads a sample
+      // of every table each time); the database's own upkeep covers small writes.
+      bool large = bulk || written >= 10'000;
+      return large && Backend::dialect.refresh_statistics ? db_.exec(Backend::dialect.refresh_statistics) : result<void>{};
     });
   }
 

@@ -5,6 +5,10 @@
 #include <hfmm/concepts.hpp>
 #include <hfmm/detail/hub_protocol.hpp>
 
+#include <boost/asio/error.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/beast/http/error.hpp>
+
 #include <charconv>
 #include <cstdint>
 #include <functional>
@@ -49,6 +53,16 @@ struct content_range {
 };
 
 namespace detail {
+
+/// Errors of a broken connection: the fetcher retries a request on a new one, and a download's
+/// owner resumes from the bytes it has.
+inline bool is_connection_failure(const error_code& ec) {
+  namespace http = boost::beast::http;
+  return ec == boost::asio::error::eof || ec == boost::asio::error::connection_reset ||
+         ec == boost::asio::error::broken_pipe || ec == boost::asio::error::connection_aborted ||
+         ec == boost::asio::error::connection_refused || ec == http::error::end_of_stream ||
+         ec == http::error::partial_message || ec == boost::asio::ssl::error::stream_truncated;
+}
 
 inline bool parse_decimal(std::string_view s, std::uint64_t& out) noexcept {
   if (s.empty() || s.size() > 19) return false;

@@ -153,15 +153,6 @@ inline std::uint64_t next_fetcher_id() {
   return ++counter;
 }
 
-/// Errors of a broken connection, worth a retry on a new one.
-inline bool is_connection_failure(const error_code& ec) {
-  namespace http = boost::beast::http;
-  return ec == boost::asio::error::eof || ec == boost::asio::error::connection_reset ||
-         ec == boost::asio::error::broken_pipe || ec == boost::asio::error::connection_aborted ||
-         ec == boost::asio::error::connection_refused || ec == http::error::end_of_stream ||
-         ec == http::error::partial_message || ec == boost::asio::ssl::error::stream_truncated;
-}
-
 /// Maps transport errors to hfmm's where it has a name for them.
 inline error_code map_transport_error(const error_code& ec) {
   namespace http = boost::beast::http;

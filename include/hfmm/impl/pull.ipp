@@ -11,7 +11,6 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/error.hpp>
 #include <boost/asio/redirect_error.hpp>
-#include <boost/asio/ssl/error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -27,6 +26,7 @@
 #include <mutex>
 #include <optional>
 #include <thread>
+#include <unordered_map>
 
 #include <fnmatch.h>
 
@@ -65,7 +65,9 @@ public:
 private:
   std::string commit_;
   std::filesystem::path repo_, snapshot_, locks_, local_dir_, download_meta_;
-  std::vector<std::filesystem::path> other_blob_dirs_;
+  /// The blobs of the cache's other repositories, by name (listed once: a stat per file and
+  /// repository grew as files × repositories).
+  std::unordered_map<std::string, std::filesystem::path> other_blobs_;
 };
 
 /// Whether the regular file at `p` has the target's size and (when `rehash`) its digest.
@@ -104,14 +106,15 @@ HFMM_DECL result<pull_layout> pull_layout::make(const repo_structure& s, const p
     l.locks_ = cache / ".locks" / folder;
     for (const auto& dir : {l.repo_ / "blobs", l.snapshot_, l.locks_, l.repo_ / "refs"})
       if (!ec) fs::create_directories(dir, ec);
-    // Other repositories' blob folders, where an identical file may already be.
+    // Other repositories' blobs, where an identical file may already be.
     std::error_code scan_ec;
     for (fs::directory_iterator it(cache, scan_ec), end; !scan_ec && it != end; it.increment(scan_ec)) {
       auto name = it->path().filename().string();
       if (name == folder || !(name.starts_with("models--") || name.starts_with("datasets--") || name.starts_with("spaces--")))
         continue;
-      if (fs::is_directory(it->path() / "blobs", scan_ec)) l.other_blob_dirs_.push_back(it->path() / "blobs");
-      scan_ec.clear();
+      std::error_code blobs_ec;
+      for (fs::directory_iterator b(it->path() / "blobs", blobs_ec), b_end; !blobs_ec && b != b_end; b.increment(blobs_ec))
+        l.other_blobs_.emplace(b->path().filename().string(), b->path());
     }
   }
   if (ec) {
@@ -162,12 +165,12 @@ HFMM_DECL std::map<std::filesystem::path, std::vector<std::uint64_t>> pull_layou
 }
 
 HFMM_DECL std::optional<std::filesystem::path> pull_layout::blob_elsewhere(const pull_target& t) const {
-  for (const auto& dir : other_blob_dirs_) {
-    struct stat st;
-    auto p = dir / t.etag;
-    if (::stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode) && static_cast<std::uint64_t>(st.st_size) == t.size) return p;
-  }
-  return std::nullopt;
+  auto found = other_blobs_.find(t.etag);
+  struct stat st;
+  if (found == other_blobs_.end() || ::stat(found->second.c_str(), &st) != 0 || !S_ISREG(st.st_mode) ||
+      static_cast<std::uint64_t>(st.st_size) != t.size)
+    return std::nullopt;
+  return found->second;
 }
 
 HFMM_DECL result<void> pull_layout::publish(const pull_target& t, std::string& detail) const {
@@ -662,12 +665,7 @@ struct partial_download {
 };
 
 /// A broken or stalled transfer, worth continuing from where it got to.
-inline bool resumable_failure(const error_code& ec) {
-  return ec == errc::timeout || ec == boost::asio::error::eof || ec == boost::asio::error::connection_reset ||
-         ec == boost::asio::error::broken_pipe || ec == boost::asio::error::connection_aborted ||
-         ec == boost::asio::error::connection_refused || ec == boost::beast::http::error::end_of_stream ||
-         ec == boost::beast::http::error::partial_message || ec == boost::asio::ssl::error::stream_truncated;
-}
+inline bool resumable_failure(const error_code& ec) { return ec == errc::timeout || is_connection_failure(ec); }
 
 /// A download in progress, as the pull's idle connections see it.
 struct active_download {
