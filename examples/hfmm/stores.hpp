@@ -41,7 +41,7 @@ int with_store(const std::string& spec, hfmm::open_mode mode, F&& f, Usage&& usa
   }
   if (spec.starts_with("duckdb:")) {
 #ifdef HFMM_HAVE_DUCKDB
-    return f(hfmm::duckdb_storage(spec.substr(7)));
+    return f(hfmm::duckdb_storage(spec.substr(7), mode));
 #else
     return missing("DuckDB");
 #endif

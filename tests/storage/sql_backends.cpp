@@ -433,6 +433,36 @@ TEST_CASE("compressed stores are standard .gz / .zst files; a truncated one is r
 }
 #endif
 
+#ifdef HFMM_HAVE_DUCKDB
+TEST_CASE("duckdb: readers open read-only, several at once, and change nothing") {
+  hfmm_test::scratch_dir dir;
+  auto path = dir / "c.duckdb";
+  using manager = hfmm::model_manager<hfmm::duckdb_storage, hfmm::mock_fetcher>;
+  {
+    hfmm::duckdb_storage missing(path, hfmm::open_mode::read_only);
+    CHECK(missing.open().error() == hfmm::errc::file_not_found);  // nothing created
+    CHECK(missing.error_detail().find("hfmm add") != std::string::npos);
+    CHECK_FALSE(std::filesystem::exists(path));
+  }
+  {
+    manager writer(hfmm::duckdb_storage{path});
+    REQUIRE(writer.add_model(named("org/a")));
+  }
+  auto bytes = hfmm_test::slurp(path);
+  {
+    auto first = manager::open(hfmm::duckdb_storage(path, hfmm::open_mode::read_only));
+    auto second = manager::open(hfmm::duckdb_storage(path, hfmm::open_mode::read_only));
+    REQUIRE(first);
+    REQUIRE(second);  // while the first reader has it open
+    CHECK(first->get_model("org/a") != nullptr);
+    CHECK(second->get_model("org/a") != nullptr);
+    CHECK(first->add_model(named("org/c")).error() == hfmm::errc::storage_read_only);
+    CHECK(first->remove_model("org/a").error() == hfmm::errc::storage_read_only);
+  }
+  CHECK(hfmm_test::slurp(path) == bytes);  // no checkpoint, no WAL
+}
+#endif
+
 #ifdef HFMM_HAVE_SQLITE
 TEST_CASE("sqlite: a read-only reader is not blocked by the writer, sees its commits, changes nothing") {
   hfmm_test::scratch_dir dir;

@@ -36,6 +36,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <filesystem>
 #include <optional>
 #include <span>
 #include <string>
@@ -44,6 +45,12 @@
 #include <vector>
 
 namespace hfmm::detail {
+
+/// A reader's open of a database file that is not there (a writer creates it).
+inline error_code no_such_database(const std::filesystem::path& p, std::string& detail) {
+  detail = p.string() + ": no such database (a write, e.g. hfmm add, creates it)";
+  return errc::file_not_found;
+}
 
 using sql_value = std::optional<std::string>;
 using sql_row = std::vector<sql_value>;

@@ -50,6 +50,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <random>
 
 namespace hfmm {
@@ -211,7 +212,11 @@ private:
     error_code init_error;
     bool offline = false;
     std::uint64_t id = detail::next_fetcher_id();
-    boost::asio::ssl::context tls{boost::asio::ssl::context::tls_client};
+    /// Made at the first TLS connection: loading the CA bundle cost 27 ms of every one-shot
+    /// command, most of which never connect.
+    std::optional<boost::asio::ssl::context> tls;
+    std::once_flag tls_once;
+    error_code tls_error;
     detail::http_origin endpoint_origin;
     std::optional<detail::http_url> proxy;
     std::string no_proxy;
@@ -237,6 +242,8 @@ private:
   boost::asio::awaitable<result<detail::http_response>> send_once(const detail::http_url& url, bool at_endpoint,
                                                                   download_stream* stream);
   boost::asio::awaitable<result<std::unique_ptr<detail::hub_connection>>> connect(const detail::http_origin& origin);
+  /// The TLS context, made once (thread-safe); invalid_argument when the CA file cannot be loaded.
+  result<boost::asio::ssl::context*> tls_context();
   template <class Stream>
   boost::asio::awaitable<error_code> exchange(Stream& stream, detail::hub_connection& c,
                                               const boost::beast::http::request<boost::beast::http::empty_body>& req,

@@ -13,11 +13,6 @@ basic_hub_fetcher<U>::basic_hub_fetcher(hub_options options) : state_(std::make_
   s.offline = detail::hub_offline_from_env();
   if (auto url = detail::parse_http_url(s.options.endpoint)) s.endpoint_origin = url->origin;
   else s.init_error = errc::invalid_argument;
-  error_code ec;
-  if (!s.options.ca_file.empty()) s.tls.load_verify_file(s.options.ca_file, ec);
-  else s.tls.set_default_verify_paths(ec);
-  if (ec) s.init_error = errc::invalid_argument;
-  s.tls.set_verify_mode(boost::asio::ssl::verify_peer);
   auto proxy = detail::env_or("HTTPS_PROXY", detail::env_or("https_proxy"));
   if (!proxy.empty()) {
     if (proxy.find("://") == std::string::npos) proxy = "http://" + proxy;
@@ -25,6 +20,21 @@ basic_hub_fetcher<U>::basic_hub_fetcher(hub_options options) : state_(std::make_
     else s.init_error = errc::invalid_argument;  // only http:// proxies (CONNECT) are supported
   }
   s.no_proxy = detail::env_or("NO_PROXY", detail::env_or("no_proxy"));
+}
+
+template <class U>
+result<boost::asio::ssl::context*> basic_hub_fetcher<U>::tls_context() {
+  auto& s = *state_;
+  std::call_once(s.tls_once, [&s] {
+    s.tls.emplace(boost::asio::ssl::context::tls_client);
+    error_code ec;
+    if (!s.options.ca_file.empty()) s.tls->load_verify_file(s.options.ca_file, ec);
+    else s.tls->set_default_verify_paths(ec);
+    if (ec) s.tls_error = errc::invalid_argument;
+    s.tls->set_verify_mode(boost::asio::ssl::verify_peer);
+  });
+  if (s.tls_error) return s.tls_error;
+  return &*s.tls;
 }
 
 template <class U>
@@ -277,6 +287,8 @@ boost::asio::awaitable<result<std::unique_ptr<detail::hub_connection>>> basic_hu
   using asio::redirect_error;
   using asio::use_awaitable;
   auto& s = *state_;
+  auto tls = origin.tls ? tls_context() : result<asio::ssl::context*>(nullptr);
+  if (!tls) co_return tls.error();
   auto ex = co_await asio::this_coro::executor;
   bool via_proxy = s.proxy && origin.tls && !detail::proxy_exempt(s.no_proxy, origin.host);
   const auto& hop = via_proxy ? s.proxy->origin : origin;
@@ -320,7 +332,7 @@ boost::asio::awaitable<result<std::unique_ptr<detail::hub_connection>>> basic_hu
     c->plain = std::move(tcp);
     co_return c;
   }
-  c->secure = std::make_unique<boost::beast::ssl_stream<boost::beast::tcp_stream>>(std::move(*tcp), s.tls);
+  c->secure = std::make_unique<boost::beast::ssl_stream<boost::beast::tcp_stream>>(std::move(*tcp), **tls);
   SSL* ssl = c->secure->native_handle();
   auto* param = SSL_get0_param(ssl);
   error_code ip_ec;

@@ -49,8 +49,7 @@ public:
       if (!lock) return lock.error();
       lock_ = std::move(*lock);
     } else if (!std::filesystem::exists(path_)) {
-      detail_ = path_.string() + ": no such database (a write, e.g. hfmm add, creates it)";
-      return errc::file_not_found;
+      return no_such_database(path_, detail_);
     }
     sqlite3* db = nullptr;
     int flags = (writer ? SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE : SQLITE_OPEN_READONLY) | SQLITE_OPEN_NOMUTEX;
