@@ -33,7 +33,7 @@
 // not fsynced before the rename (huggingface_hub does not either; it cost 15% of the throughput
 // on loopback): a blob a power loss tears is found by the next pull, which rehashes what is in
 // place (recheck_existing), and by hfmm verify. Hashing runs on a thread beside the one that
-// receives and writes (bench/pull: 0.86-0.87 of curl's throughput with every byte hashed).
+// receives and writes (bench/pull measures the throughput against curl's, every byte hashed).
 //
 // Whole-pull errors: invalid_argument (no commit sha, no repo id), storage_io (the cache
 // folders cannot be made). Per-file failures are in pull_report::failed and the rest goes on:

@@ -74,6 +74,19 @@ struct pull_fixture {
     return *r;
   }
   fs::path repo() const { return cache / "models--org--model"; }
+  /// Makes a pull with `o` stop once it has downloaded more than `bytes` (as a user's Ctrl-C would).
+  void stop_after(hfmm::pull_options& o, std::uint64_t bytes) {
+    o.stop = stopper.get_token();
+    o.on_progress = [this, bytes](const hfmm::pull_progress& p) {
+      if (p.bytes_downloaded > bytes) stopper.request_stop();
+    };
+  }
+  /// Undoes stop_after: the next pull with `o` runs to the end.
+  static void run_to_end(hfmm::pull_options& o) {
+    o.stop = {};
+    o.on_progress = nullptr;
+  }
+  std::stop_source stopper;
   /// hfmm verify accepts the cache's snapshot of `s`.
   void check_intact(const hfmm::repo_structure& s) const {
     auto verified = hfmm::verify_hf_cache(s, cache);
@@ -461,15 +474,11 @@ TEST_CASE("pull: rate limits, missing files, unsafe paths and offline") {
 TEST_CASE("pull: the stop token ends a pull and keeps its partial file") {
   pull_fixture f;
   auto s = f.structure();
-  std::stop_source stop;
   hfmm::pull_options o;
   o.cache = f.cache;
   o.concurrency = 1;
   o.include = {"model.safetensors"};
-  o.stop = stop.get_token();
-  o.on_progress = [&](const hfmm::pull_progress& p) {
-    if (p.bytes_downloaded > 100'000) stop.request_stop();
-  };
+  f.stop_after(o, 100'000);
   auto fetcher = f.fetcher();
   auto report = hfmm::pull(fetcher, s, o).value();
   CHECK(report.stopped);
@@ -479,8 +488,7 @@ TEST_CASE("pull: the stop token ends a pull and keeps its partial file") {
   auto kept = fs::file_size(partial);
   CHECK(kept > 100'000);
   CHECK(hfmm_test::slurp(partial) == f.file("model.safetensors").content.substr(0, kept));
-  o.stop = {};
-  o.on_progress = nullptr;
+  f.run_to_end(o);
   auto rest = hfmm::pull(fetcher, s, o).value();
   CHECK(rest.ok());
   CHECK(rest.resumed == 1);
@@ -556,15 +564,11 @@ TEST_CASE("pull: ranges fetched ahead survive a stopped run and are taken up by 
   f.hub.host_repo("org/big", commit, {big});
   auto s = f.structure("org/big");
   auto blobs = f.cache / "models--org--big" / "blobs";
-  std::stop_source stop;
   hfmm::pull_options o;
   o.cache = f.cache;
   o.concurrency = 4;
   o.min_range_bytes = 128 * 1024;
-  o.stop = stop.get_token();
-  o.on_progress = [&](const hfmm::pull_progress& p) {
-    if (p.bytes_downloaded > 1'200'000) stop.request_stop();
-  };
+  f.stop_after(o, 1'200'000);
   auto fetcher = f.fetcher();
   auto first = hfmm::pull(fetcher, s, o).value();
   REQUIRE(first.stopped);
@@ -579,8 +583,7 @@ TEST_CASE("pull: ranges fetched ahead survive a stopped run and are taken up by 
   auto served_first = f.hub.file_bytes_served();
 
   SUBCASE("right bytes: only the rest is fetched") {
-    o.stop = {};
-    o.on_progress = nullptr;
+    f.run_to_end(o);
     auto rest = hfmm::pull(fetcher, s, o).value();
     CHECK(rest.ok());
     CHECK(rest.resumed == 1);
@@ -591,8 +594,7 @@ TEST_CASE("pull: ranges fetched ahead survive a stopped run and are taken up by 
     auto victim = parts.front();
     auto bytes = hfmm_test::slurp(victim);
     hfmm_test::spit(victim, std::string(bytes.size(), 'z'));
-    o.stop = {};
-    o.on_progress = nullptr;
+    f.run_to_end(o);
     o.min_range_bytes = 0;
     auto rest = hfmm::pull(fetcher, s, o).value();
     CHECK(rest.ok());

@@ -369,6 +369,33 @@ private:
   bool stopping_ = false;
 };
 
+/// Wakes the coroutines waiting for something to change (a range grew or ended, a download
+/// started or ended). The timer never expires: notify() cancels the waits, which then return.
+/// (Not a coroutine itself: an inline coroutine costs compile time in every TU that includes it.)
+struct change_signal {
+  explicit change_signal(const boost::asio::any_io_executor& ex) : timer_(ex, boost::asio::steady_timer::time_point::max()) {}
+
+  void notify() {
+    if (waiters_ == 0) return;  // a futex-free no-op while nobody waits
+    waiters_ = 0;               // cancel() wakes every one of them
+    timer_.cancel();
+  }
+  auto wait() {
+    ++waiters_;
+    return timer_.async_wait(boost::asio::redirect_error(boost::asio::use_awaitable, woken_));
+  }
+
+private:
+  boost::asio::steady_timer timer_;
+  std::size_t waiters_ = 0;
+  error_code woken_;  ///< always operation_aborted: the timer only ends by cancel()
+};
+
+/// The first bytes of `bytes` that fit in `room`.
+inline std::string_view bytes_within(std::string_view bytes, std::uint64_t room) {
+  return bytes.substr(0, static_cast<std::size_t>(std::min<std::uint64_t>(bytes.size(), room)));
+}
+
 /// The pieces a download is read in, for the hasher: 64 KiB stay in the worker's L2 cache
 /// (256 KiB measured the same, 1 MiB 25% slower on bench/pull).
 inline constexpr std::size_t pull_piece_bytes = 64 * 1024;
@@ -408,19 +435,23 @@ struct partial_download {
   background_hasher::file sink;
   std::vector<char> piece;  ///< the buffer the fetcher fills next, handed to the hasher whole
   std::uint64_t written = 0;  ///< bytes in the partial file (hashed once drained)
-  std::uint64_t ceiling;  ///< where the main stream stops: the first ahead range, or the end
   std::vector<std::shared_ptr<ahead_range>> ahead;  ///< by start; each ends where the next starts
   bool ranges_refused = false;  ///< a server answered a range with something else: no more splits
   bool from_earlier_run = false;  ///< began with bytes a killed or failed run left
+  bool main_streaming = false;    ///< the main stream is fetching up to the ceiling (it can be split)
   std::size_t helpers = 0;        ///< connections fetching ranges of it (they reference it)
   std::string url, detail;
-  std::function<void()> changed;  ///< wakes the main stream waiting for an ahead range
+  change_signal changed;  ///< wakes the main stream waiting for an ahead range
 
-  partial_download(const pull_target& t, std::uint64_t& counted_bytes, background_hasher& h)
-      : target(t), counted(counted_bytes), hashing(h), digest(digest_hasher(t)), ceiling(t.size) {}
+  partial_download(const pull_target& t, std::uint64_t& counted_bytes, background_hasher& h,
+                   const boost::asio::any_io_executor& ex)
+      : target(t), counted(counted_bytes), hashing(h), digest(digest_hasher(t)), changed(ex) {}
   partial_download(const partial_download&) = delete;
   partial_download& operator=(const partial_download&) = delete;
   ~partial_download() { hashing.drain(sink); }  // a worker may still hash into `digest`
+
+  /// Where the main stream stops: the first ahead range, or the end of the file.
+  std::uint64_t ceiling() const noexcept { return ahead.empty() ? target.size : ahead.front()->start; }
 
   /// Opens (or creates) the partial file, hashes what an earlier run left in it and takes up the
   /// part files it left (`parts`: their starts).
@@ -477,7 +508,6 @@ struct partial_download {
       if (::lseek(r.fd.get(), static_cast<off_t>(r.written), SEEK_SET) < 0) r.written = r.absorbed;
       counted += r.written - std::min(r.written, r.absorbed);
     }
-    ceiling = ahead.empty() ? target.size : ahead.front()->start;
   }
 
   /// Empties the partial file and drops the ranges fetched ahead: the next bytes are the file's first.
@@ -502,7 +532,6 @@ struct partial_download {
       ::unlink(r->path.c_str());
     }
     ahead.clear();
-    ceiling = target.size;
   }
 
   /// `ranged`: the request asked for a range (a 200 then means the server would not give one).
@@ -541,25 +570,31 @@ struct partial_download {
       detail = "the server sent more than the " + std::to_string(target.size) + " bytes the catalog lists";
       return errc::bad_response;
     }
-    if (bytes.data() == piece.data()) {
-      if (auto ec = append(std::move(piece), bytes.size())) return ec;
-    } else {
-      auto copy = hashing.acquire(bytes.size());
-      std::copy(bytes.begin(), bytes.end(), copy.begin());
-      if (auto ec = append(std::move(copy), bytes.size())) return ec;
-    }
-    counted += bytes.size();
+    auto ec = bytes.data() == piece.data() ? append(std::move(piece), bytes.size()) : append(bytes);
+    if (!ec) counted += bytes.size();
+    return ec;
+  }
+
+  /// Appends the first `n` bytes of `bytes` to the partial file and hands the buffer to the hasher.
+  error_code append(std::vector<char> bytes, std::size_t n) {
+    if (auto ec = write_out({bytes.data(), n})) return ec;
+    hashing.hash(sink, std::move(bytes), n);
     return {};
   }
 
-  /// Appends the first `n` bytes of `bytes` to the partial file and hands them to the hasher.
-  error_code append(std::vector<char> bytes, std::size_t n) {
-    if (!write_all(fd.get(), {bytes.data(), n})) {
+  /// Appends `bytes` (a buffer the fetcher keeps) and hands a copy to the hasher.
+  error_code append(std::string_view bytes) {
+    if (auto ec = write_out(bytes)) return ec;
+    hashing.hash(sink, bytes);
+    return {};
+  }
+
+  error_code write_out(std::string_view bytes) {
+    if (!write_all(fd.get(), bytes)) {
       detail = "cannot write " + target.partial_path.string() + ": " + std::strerror(errno);
       return errc::storage_io;
     }
-    hashing.hash(sink, std::move(bytes), n);
-    written += n;
+    written += bytes.size();
     return {};
   }
 
@@ -590,7 +625,6 @@ struct partial_download {
     r->halted = true;
     r->fd.reset();
     ::unlink(r->path.c_str());
-    ceiling = r->end;
   }
 
   /// The bytes of [from, to) that a split can hand to another connection: the second half,
@@ -606,13 +640,13 @@ struct partial_download {
   };
 
   /// The second half of the longest stretch a connection of this download has left.
-  split_plan best_split(std::uint64_t min_bytes, bool main_streaming) const {
+  split_plan best_split(std::uint64_t min_bytes) const {
     split_plan best;
     if (ranges_refused) return best;
     auto consider = [&](std::uint64_t from, std::uint64_t to, std::size_t insert_at) {
       if (auto at = split_point(from, to, min_bytes); at && to - at > best.end - best.at) best = {at, to, insert_at};
     };
-    if (main_streaming) consider(written, ceiling, 0);
+    if (main_streaming) consider(written, ceiling(), 0);
     for (std::size_t i = 0; i < ahead.size(); ++i)
       if (ahead[i]->running) consider(ahead[i]->next(), ahead[i]->end, i + 1);
     return best;
@@ -634,8 +668,7 @@ struct partial_download {
     r->path = ahead_part_path(target.partial_path, plan.at);
     r->fd.reset(::open(r->path.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));  // read back by absorb_front
     if (!r->fd) return nullptr;
-    if (plan.insert_at == 0) ceiling = plan.at;
-    else ahead[plan.insert_at - 1]->end = plan.at;
+    if (plan.insert_at > 0) ahead[plan.insert_at - 1]->end = plan.at;  // at 0 it is the new ceiling
     ahead.insert(ahead.begin() + static_cast<std::ptrdiff_t>(plan.insert_at), r);
     return r;
   }
@@ -667,12 +700,6 @@ struct partial_download {
 /// A broken or stalled transfer, worth continuing from where it got to.
 inline bool resumable_failure(const error_code& ec) { return ec == errc::timeout || is_connection_failure(ec); }
 
-/// A download in progress, as the pull's idle connections see it.
-struct active_download {
-  partial_download* part;
-  bool main_streaming = false;  ///< the main stream is fetching its own range (it can be split)
-};
-
 /// The state all workers of one pull share (they run on one executor, one at a time).
 template <class Fetcher>
 struct pull_run {
@@ -686,13 +713,13 @@ struct pull_run {
   std::uint64_t bytes_done = 0;
   pull_report& report;
   std::map<std::filesystem::path, std::vector<std::uint64_t>> leftover_parts;  ///< by partial path
-  std::vector<active_download*> active;
+  std::vector<partial_download*> active;  ///< downloads in progress, for idle workers to split
   std::size_t busy = 0;  ///< workers on a file of their own (pull_one)
-  /// Never expires: idle workers wait on it, and cancel() wakes them when there may be a range
-  /// to take (a stream started, a download ended, a range was given back).
-  boost::asio::steady_timer changes;
+  /// Wakes idle workers when there may be a range to take (a stream started, a download ended,
+  /// a range was given back).
+  change_signal changes;
 
-  void wake_idle() { changes.cancel(); }
+  void wake_idle() { changes.notify(); }
 
   void progress(std::string_view current) {
     if (options.on_progress)
@@ -709,6 +736,16 @@ boost::asio::awaitable<void> pull_sleep(std::chrono::milliseconds d) {
   boost::asio::steady_timer timer(co_await boost::asio::this_coro::executor, d);
   error_code ignored;
   co_await timer.async_wait(boost::asio::redirect_error(boost::asio::use_awaitable, ignored));
+}
+
+/// After a transfer ended with `failure`: waits 100 ms × n and returns true when it is worth
+/// continuing from where it got to (a cut or stalled connection, resumes left, not stopped).
+template <class Fetcher>
+boost::asio::awaitable<bool> should_resume(const pull_options& options, const error_code& failure, int& resumes) {
+  if (options.stop.stop_requested() || !resumable_failure(failure) || resumes >= options.max_resumes) co_return false;
+  ++resumes;
+  co_await pull_sleep<Fetcher>(std::chrono::milliseconds(100) * resumes);
+  co_return true;
 }
 
 /// Fetches one ahead range into its part file on a connection of its own, resuming a cut
@@ -729,38 +766,33 @@ boost::asio::awaitable<void> pull_ahead(pull_run<Fetcher>& run, partial_download
     };
     stream.on_data = [&](std::string_view bytes) -> error_code {
       if (r.halted || run.options.stop.stop_requested()) return boost::asio::error::operation_aborted;
-      auto room = r.end - r.next();  // the range may have been split since it was asked for
-      auto n = std::min<std::uint64_t>(bytes.size(), room);
-      if (n > 0 && !write_all(r.fd.get(), bytes.substr(0, n))) return errc::storage_io;
-      r.written += n;
-      run.bytes_done += n;
-      run.report.bytes_downloaded += n;
-      if (part.changed) part.changed();
+      auto kept = bytes_within(bytes, r.end - r.next());  // the range may have been split since it was asked for
+      if (!kept.empty() && !write_all(r.fd.get(), kept)) return errc::storage_io;
+      r.written += kept.size();
+      run.bytes_done += kept.size();
+      run.report.bytes_downloaded += kept.size();
+      part.changed.notify();
       run.progress(part.target.path);
-      return n < bytes.size() ? error_code(boost::asio::error::operation_aborted) : error_code{};
+      return kept.size() < bytes.size() ? error_code(boost::asio::error::operation_aborted) : error_code{};
     };
     auto answer = co_await run.fetcher.async_download(part.url, stream);
     if (r.complete() || r.halted) break;
     error_code failure = !answer ? answer.error() : classify_response(*answer);
     if (!failure) failure = boost::beast::http::error::partial_message;  // a 2xx that ended early
-    if (resumable_failure(failure) && resumes < run.options.max_resumes) {
-      ++resumes;
-      co_await pull_sleep<Fetcher>(std::chrono::milliseconds(100) * resumes);
-      continue;
-    }
+    if (co_await should_resume<Fetcher>(run.options, failure, resumes)) continue;
     part.ranges_refused = true;  // this server (or this file) will not do it: the main stream takes the range back
     break;
   }
   r.running = false;
   --part.helpers;
-  if (part.changed) part.changed();
+  part.changed.notify();
   if (!r.complete()) run.wake_idle();
 }
 
 /// Downloads one target into place; false when it failed (recorded in the report).
 template <class Fetcher>
 boost::asio::awaitable<bool> pull_download(pull_run<Fetcher>& run, const pull_target& t) {
-  partial_download part(t, run.bytes_done, run.hashing);
+  partial_download part(t, run.bytes_done, run.hashing, co_await boost::asio::this_coro::executor);
   std::vector<std::uint64_t> parts;
   if (auto it = run.leftover_parts.find(t.partial_path); it != run.leftover_parts.end()) parts = std::move(it->second);
   if (auto ok = part.open(std::move(parts)); !ok) {
@@ -772,25 +804,12 @@ boost::asio::awaitable<bool> pull_download(pull_run<Fetcher>& run, const pull_ta
   append_encoded_path(part.url, t.path);
   const auto& url = part.url;
 
-  // The main stream waits here for an ahead range to grow or end.
-  boost::asio::steady_timer changed(co_await boost::asio::this_coro::executor);
-  bool waiting = false;
-  part.changed = [&] {
-    if (waiting) changed.cancel();
-  };
-  active_download listed{&part};
-  run.active.push_back(&listed);
+  run.active.push_back(&part);
   // Leaves no ahead connection writing into `part`, and takes it off the list idle connections split.
   auto settle = [&]() -> boost::asio::awaitable<void> {
     for (auto& r : part.ahead) r->halted = true;
-    while (part.helpers > 0) {
-      waiting = true;
-      changed.expires_at(boost::asio::steady_timer::time_point::max());
-      error_code ignored;
-      co_await changed.async_wait(boost::asio::redirect_error(boost::asio::use_awaitable, ignored));
-      waiting = false;
-    }
-    std::erase(run.active, &listed);
+    while (part.helpers > 0) co_await part.changed.wait();
+    std::erase(run.active, &part);
     run.wake_idle();
   };
 
@@ -799,7 +818,7 @@ boost::asio::awaitable<bool> pull_download(pull_run<Fetcher>& run, const pull_ta
   for (int resumes = 0;;) {
     failure = {};
     // At the start of an ahead range: take its bytes, wait for more, or fetch the rest ourselves.
-    if (part.written >= part.ceiling && !part.ahead.empty()) {  // past the ceiling while absorbing
+    if (part.written >= part.ceiling() && !part.ahead.empty()) {  // past the ceiling while absorbing
       if (auto ec = part.absorb_front()) {
         failure = ec;
         break;
@@ -809,18 +828,14 @@ boost::asio::awaitable<bool> pull_download(pull_run<Fetcher>& run, const pull_ta
         part.pop_front();
         continue;
       }
-      waiting = true;
-      changed.expires_at(boost::asio::steady_timer::time_point::max());
-      error_code ignored;
-      co_await changed.async_wait(boost::asio::redirect_error(boost::asio::use_awaitable, ignored));
-      waiting = false;
+      co_await part.changed.wait();
       if (run.options.stop.stop_requested()) break;
       continue;
     }
-    if (part.written < part.ceiling || t.size == 0) {
+    if (part.written < part.ceiling() || t.size == 0) {
       download_stream stream;
       stream.from = part.written;
-      if (part.ceiling < t.size) stream.until = part.ceiling;
+      if (part.ceiling() < t.size) stream.until = part.ceiling();
       stream.if_range = t.etag;
       stream.on_head = [&](const http_response& head) { return part.on_head(head, stream.from > 0 || stream.until > 0); };
       stream.next_buffer = [&] { return part.next_buffer(); };
@@ -828,17 +843,17 @@ boost::asio::awaitable<bool> pull_download(pull_run<Fetcher>& run, const pull_ta
         if (run.options.stop.stop_requested()) return boost::asio::error::operation_aborted;
         // Past the ceiling (an idle connection took the rest since this was asked for): stop there.
         // More than the file itself is refused by on_data.
-        auto n = part.ceiling == t.size ? bytes.size() : std::min<std::uint64_t>(bytes.size(), part.ceiling - part.written);
-        if (auto ec = part.on_data(bytes.substr(0, n))) return ec;
-        run.report.bytes_downloaded += n;
+        auto kept = part.ahead.empty() ? bytes : bytes_within(bytes, part.ceiling() - part.written);
+        if (auto ec = part.on_data(kept)) return ec;
+        run.report.bytes_downloaded += kept.size();
         run.progress(t.path);
-        return n < bytes.size() ? error_code(boost::asio::error::operation_aborted) : error_code{};
+        return kept.size() < bytes.size() ? error_code(boost::asio::error::operation_aborted) : error_code{};
       };
-      listed.main_streaming = true;
+      part.main_streaming = true;
       run.wake_idle();
       auto answer = co_await run.fetcher.async_download(url, stream);
-      listed.main_streaming = false;
-      if (part.written >= part.ceiling && part.ceiling < t.size && !run.options.stop.stop_requested()) continue;
+      part.main_streaming = false;
+      if (part.written >= part.ceiling() && part.ceiling() < t.size && !run.options.stop.stop_requested()) continue;
       if (!answer) failure = answer.error();
       else if (answer->status == 416 && stream.from > 0) {
         // The partial file is longer than what the server has: start again from 0.
@@ -853,16 +868,12 @@ boost::asio::awaitable<bool> pull_download(pull_run<Fetcher>& run, const pull_ta
         if (auto code = answer->header("X-Error-Code"); !code.empty()) why += " " + std::string(code);
         run.fail(t, ec, why + " for " + url);
         co_return false;
-      } else if (part.written < part.ceiling) {
+      } else if (part.written < part.ceiling()) {
         failure = boost::beast::http::error::partial_message;  // the answer ended early
       }
     }
     if (failure) {
-      if (!run.options.stop.stop_requested() && resumable_failure(failure) && resumes < run.options.max_resumes) {
-        ++resumes;
-        co_await pull_sleep<Fetcher>(std::chrono::milliseconds(100) * resumes);
-        continue;
-      }
+      if (co_await should_resume<Fetcher>(run.options, failure, resumes)) continue;
       break;
     }
     if (part.written < t.size) continue;  // the ahead ranges are next
@@ -876,7 +887,7 @@ boost::asio::awaitable<bool> pull_download(pull_run<Fetcher>& run, const pull_ta
         failure = ok.error();
         break;
       }
-      run.active.push_back(&listed);
+      run.active.push_back(&part);
       continue;
     }
     if (finished.error() == errc::hash_mismatch) part.discard();
@@ -946,15 +957,15 @@ boost::asio::awaitable<void> pull_one(pull_run<Fetcher>& run, const pull_target&
 /// fetches, else the second half of the longest stretch one connection has left.
 template <class Fetcher>
 std::pair<partial_download*, std::shared_ptr<ahead_range>> next_ahead(pull_run<Fetcher>& run) {
-  active_download* best = nullptr;
+  partial_download* best = nullptr;
   partial_download::split_plan plan;
-  for (auto* a : run.active) {
-    if (auto idle = a->part->idle_range()) return {a->part, std::move(idle)};
-    auto p = a->part->best_split(run.options.min_range_bytes, a->main_streaming);
-    if (p.at && p.end - p.at > plan.end - plan.at) best = a, plan = p;
+  for (auto* part : run.active) {
+    if (auto idle = part->idle_range()) return {part, std::move(idle)};
+    auto p = part->best_split(run.options.min_range_bytes);
+    if (p.at && p.end - p.at > plan.end - plan.at) best = part, plan = p;
   }
   if (!best) return {};
-  return {best->part, best->part->split(plan)};
+  return {best, best->split(plan)};
 }
 
 template <class Fetcher>
@@ -977,8 +988,7 @@ boost::asio::awaitable<void> pull_worker(pull_run<Fetcher>& run) {
       continue;
     }
     if (run.busy == 0) break;  // no download left that could be split
-    error_code woken;
-    co_await run.changes.async_wait(boost::asio::redirect_error(boost::asio::use_awaitable, woken));
+    co_await run.changes.wait();
   }
   if (run.options.stop.stop_requested()) run.report.stopped = true;
 }
@@ -1001,8 +1011,7 @@ boost::asio::awaitable<result<pull_report>> async_pull(Fetcher& fetcher, const r
   auto ex = co_await asio::this_coro::executor;
   detail::pull_run<Fetcher> run{fetcher, options, *layout, hashing,
                                 standard_url_prefix(fetcher.endpoint(), s.repo_type, s.model_id, s.commit_sha),
-                                {}, 0, 0, 0, report, layout->leftover_parts(), {}, 0,
-                                asio::steady_timer(ex, asio::steady_timer::time_point::max())};
+                                {}, 0, 0, 0, report, layout->leftover_parts(), {}, 0, detail::change_signal(ex)};
   for (auto f : s.files) {
     if (!pull_selects(f.path(), options)) continue;
     run.targets.push_back(layout->target(f));

@@ -116,11 +116,13 @@ public:
   /// A few rows one statement each; a batch (an import's) through COPY into a session stage and
   /// one upsert from it: 20 000 single-row statements took longer than the files' COPY.
   result<void> upsert_models(const std::vector<model_row>& rows) {
+    auto one_by_one = [&] { return run_each(*this, models_upsert_statement(), rows); };
+    if (rows.size() < 64) return one_by_one();
+    // One statement may not update a row twice: a batch naming a model twice goes row by row.
     std::unordered_set<std::string_view> ids;
     for (const auto& r : rows)
       if (r[0]) ids.insert(*r[0]);
-    // One statement may not update a row twice: a batch naming a model twice goes row by row.
-    if (rows.size() < 64 || ids.size() != rows.size()) return run_each(*this, models_upsert_statement(), rows);
+    if (ids.size() != rows.size()) return one_by_one();
     static const std::string upsert = "INSERT INTO models (" + models_columns() + ") SELECT " + models_columns() +
                                       " FROM hfmm_models_stage" + models_on_conflict();
     if (auto ok = exec("CREATE TEMP TABLE IF NOT EXISTS hfmm_models_stage (LIKE models); TRUNCATE hfmm_models_stage"); !ok)
