@@ -19,3 +19,4 @@
 #include <hfmm/audit.hpp>  // (not in the umbrella: most programs lock and audit nothing)
 #include <hfmm/lock.hpp>
 #include <hfmm/pull.hpp>  // (nor pull: it needs a downloading fetcher)
+#include <hfmm/serve.hpp>  // (nor serve: Beast's server side)

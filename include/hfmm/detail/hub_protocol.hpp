@@ -97,6 +97,27 @@ std::optional<std::uint64_t> strict_unsigned(const boost::json::value* v);
 /// Sizes beyond this are not real files (the largest Hub files are a few hundred GB).
 inline constexpr std::uint64_t max_plausible_file_size = 1ull << 50;
 
+// ---- The same answers written, for a server of the catalog (hfmm serve): the inverses of
+// the parsers above, so that a client parsing them gets back what the catalog holds.
+
+/// The revision answer for a record: sha, id, the model info (pipeline_tag, library_name,
+/// gated, private, disabled, lastModified, createdAt, safetensors, cardData.license and
+/// base_model), config and tags; siblings with blobId, size and lfs when `blobs`
+/// (?blobs=true), else their names alone. `m.repository_structure` must be set.
+boost::json::object revision_answer(const model_metadata& m, bool blobs);
+
+/// A file as the tree and paths-info answers give it: type, oid, size, path, lfs (oid, size,
+/// pointerSize) for LFS files. No xetHash: a catalog server serves no Xet endpoints.
+boost::json::object tree_file_entry(const file_ref& f);
+boost::json::object tree_directory_entry(std::string_view path, std::string_view oid);
+
+/// Every directory of `files` with its git tree id, computed from the blob ids as git does
+/// (each file mode 100644, the Hub's for every file it lists), by path.
+std::vector<std::pair<std::string, std::string>> git_tree_oids(const file_table& files);
+
+/// The Hub's spelling of a time: "2026-09-22T17:25:10.000Z".
+std::string hub_timestamp(timestamp t);
+
 /// Appends the files of one tree page (a JSON array) to `files`; directories are skipped.
 /// Strict: wrong types, missing keys, non-hex digests or absurd sizes → bad_response.
 /// `entries` counts every entry seen so far, against `max_entries`.

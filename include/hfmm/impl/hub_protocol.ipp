@@ -1,8 +1,14 @@
 #pragma once
 // Bodies of <hfmm/detail/hub_protocol.hpp>.
 
+#include <hfmm/detail/digest.hpp>
+#include <hfmm/detail/hex.hpp>
+#include <hfmm/detail/time.hpp>
+
 #include <boost/json/parse.hpp>
 #include <boost/json/string.hpp>
+
+#include <map>
 
 namespace hfmm::detail {
 
@@ -241,6 +247,120 @@ HFMM_DECL bool parse_revision_siblings(std::string_view body, file_table& files,
   }
   if (file_table_access::finish(files) != 0) return give_up();  // a name listed twice
   return true;
+}
+
+HFMM_DECL std::string hub_timestamp(timestamp t) { return format_timestamp(t).substr(0, 23) + "Z"; }
+
+HFMM_DECL boost::json::object revision_answer(const model_metadata& m, bool blobs) {
+  const auto& s = *m.repository_structure;
+  boost::json::object a;
+  a["_id"] = s.commit_sha.substr(0, 24);
+  a["id"] = s.model_id;
+  if (s.repo_type == repo_type::model) a["modelId"] = s.model_id;
+  if (auto slash = s.model_id.find('/'); slash != std::string::npos) a["author"] = s.model_id.substr(0, slash);
+  a["sha"] = s.commit_sha;
+  const hub_model_info info = s.model_info.value_or(hub_model_info{});
+  a["private"] = info.is_private;
+  a["disabled"] = info.disabled;
+  if (info.gated.empty()) a["gated"] = false;
+  else a["gated"] = info.gated;
+  if (!info.pipeline_tag.empty()) a["pipeline_tag"] = info.pipeline_tag;
+  if (!info.library_name.empty()) a["library_name"] = info.library_name;
+  if (info.last_modified != timestamp{}) a["lastModified"] = hub_timestamp(info.last_modified);
+  if (info.created_at != timestamp{}) a["createdAt"] = hub_timestamp(info.created_at);
+  if (!info.parameters.empty() || info.total_parameters) {
+    boost::json::object parameters;
+    for (const auto& [dtype, n] : info.parameters) parameters[dtype] = n;
+    a["safetensors"] = {{"parameters", std::move(parameters)}, {"total", info.total_parameters}};
+  }
+  if (m.huggingface_config) a["config"] = *m.huggingface_config;
+  boost::json::array tags;
+  for (const auto& t : m.tags) tags.emplace_back(t);
+  a["tags"] = std::move(tags);
+  boost::json::object card;
+  if (m.license) card["license"] = *m.license;
+  if (!info.base_models.empty()) {
+    boost::json::array bases;
+    for (const auto& b : info.base_models) bases.emplace_back(b);
+    card["base_model"] = std::move(bases);
+  }
+  if (!card.empty()) a["cardData"] = std::move(card);
+  boost::json::array siblings;
+  siblings.reserve(s.files.size());
+  for (auto f : s.files) {
+    boost::json::object sibling{{"rfilename", f.path()}};
+    if (blobs) {
+      sibling["blobId"] = f.oid();
+      sibling["size"] = f.size();
+      if (auto lfs = f.lfs()) sibling["lfs"] = {{"sha256", lfs->sha256}, {"size", lfs->size}, {"pointerSize", lfs->pointer_size}};
+    }
+    siblings.emplace_back(std::move(sibling));
+  }
+  a["siblings"] = std::move(siblings);
+  return a;
+}
+
+HFMM_DECL boost::json::object tree_file_entry(const file_ref& f) {
+  boost::json::object e{{"type", "file"}, {"oid", f.oid()}, {"size", f.size()}, {"path", f.path()}};
+  if (auto lfs = f.lfs()) e["lfs"] = {{"oid", lfs->sha256}, {"size", lfs->size}, {"pointerSize", lfs->pointer_size}};
+  return e;
+}
+
+HFMM_DECL boost::json::object tree_directory_entry(std::string_view path, std::string_view oid) {
+  return {{"type", "directory"}, {"oid", oid}, {"size", 0}, {"path", path}};
+}
+
+HFMM_DECL std::vector<std::pair<std::string, std::string>> git_tree_oids(const file_table& files) {
+  // Each directory's entries: name, whether a tree, the 20-byte id (files' known, trees' filled
+  // in deepest first).
+  struct entry {
+    std::string name;
+    bool tree;
+    std::string id;  // binary
+  };
+  std::map<std::string, std::vector<entry>, std::less<>> dirs;  // "" is the root
+  auto binary = [](std::string_view hex) {  // blob ids in a file_table are 40 lower-case hex digits
+    auto bytes = parse_lower_hex<20>(hex).value_or(std::array<std::uint8_t, 20>{});
+    return std::string(bytes.begin(), bytes.end());
+  };
+  for (auto f : files) {
+    std::string_view path = f.path();
+    auto slash = path.rfind('/');
+    std::string parent(slash == std::string_view::npos ? std::string_view() : path.substr(0, slash));
+    bool known = dirs.contains(parent);
+    dirs[parent].push_back({std::string(path.substr(slash + 1)), false, binary(f.oid())});
+    while (!known && !parent.empty()) {  // a new directory: list it in its parent, and so on up
+      auto up = parent.rfind('/');
+      std::string grand = up == std::string::npos ? std::string() : parent.substr(0, up);
+      known = dirs.contains(grand);
+      dirs[grand].push_back({parent.substr(up + 1), true, {}});
+      parent = std::move(grand);
+    }
+  }
+  // Deepest first: a directory's id needs its subdirectories' ids.
+  std::vector<std::string> order;
+  for (const auto& d : dirs) order.push_back(d.first);
+  auto depth = [](const std::string& p) { return p.empty() ? 0 : 1 + std::count(p.begin(), p.end(), '/'); };
+  std::stable_sort(order.begin(), order.end(), [&](const auto& a, const auto& b) { return depth(a) > depth(b); });
+  std::map<std::string, std::string, std::less<>> ids;  // directory → hex tree id
+  for (const auto& dir : order) {
+    auto& entries = dirs[dir];
+    for (auto& e : entries)
+      if (e.tree) e.id = binary(ids.at(dir.empty() ? e.name : dir + "/" + e.name));
+    // git orders entries by name, a tree's name as if it ended in '/'.
+    std::sort(entries.begin(), entries.end(), [](const entry& a, const entry& b) {
+      return (a.tree ? a.name + "/" : a.name) < (b.tree ? b.name + "/" : b.name);
+    });
+    std::string body;
+    for (const auto& e : entries) body.append(e.tree ? "40000 " : "100644 ").append(e.name).append(1, '\0').append(e.id);
+    auto h = hasher::sha1();
+    auto header = "tree " + std::to_string(body.size());
+    h.update(header.data(), header.size() + 1);  // with the terminating NUL
+    h.update(body);
+    ids[dir] = h.hex_final();
+  }
+  ids.erase("");  // the root is not a directory entry
+  return {ids.begin(), ids.end()};
 }
 
 HFMM_DECL std::string listing_target(const repo_listing_query& q, std::size_t page_size) {
