@@ -42,6 +42,23 @@ def main():
                 write(out, "headers", "rec%d-%s" % (i, name), base + "\n" + headers[name])
         write(out, "encoding", "rec%d" % i, ex["request"]["target"].split("/")[3] + "/" +
               ex["request"]["target"].split("/")[4] + "\n" + ex["request"]["target"].split("/")[6].split("?")[0])
+    # requests hfmm serve answers (fuzz/serve_request.cpp's catalog: org/model)
+    for i, (method, target, extra) in enumerate([
+            ("GET", "/api/models/org/model/revision/main?blobs=true", ""),
+            ("GET", "/api/models/org/model", ""),
+            ("GET", "/api/models/org/model/tree/main/onnx?recursive=true&limit=1&cursor=1", ""),
+            ("POST", "/api/models/org/model/paths-info/main", "\npaths=onnx&paths=config.json"),
+            ("POST", "/api/models/org/model/paths-info/main", '\n{"paths": ["onnx/deep", "model.bin"]}'),
+            ("GET", "/api/models/org/model/refs", ""),
+            ("HEAD", "/org/model/resolve/main/model.bin", ""),
+            ("GET", "/org/model/resolve/" + "c" * 40 + "/onnx/deep/vocab.txt", "bytes=1-2"),
+            ("GET", "/org/model/resolve/main/model.bin", "bytes=-100"),
+            ("GET", "/org/model/raw/main/model.bin", ""),
+            ("GET", "/org/model/resolve/main/a%20b/%252e%252e.txt", ""),
+            ("GET", "/org/model/resolve/main/%2e%2e/%2e%2e/etc/passwd", ""),
+            ("GET", "/datasets/org/model/resolve/HEAD/config.json", "bytes=0-0"),
+            ("GET", "/api/whoami-v2", "")]):
+        write(out, "serve_request", "req%d" % i, ("%s\n%s\n%s" % (method, target, extra)).encode())
     # headers the Hub sends that the recordings do not show
     write(out, "headers", "ratelimit", 'https://huggingface.co/api/models/a/b\n"api";r=499;t=120')
     write(out, "headers", "retry-after", "https://huggingface.co/\n30")

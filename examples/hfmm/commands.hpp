@@ -13,10 +13,14 @@
 #include <hfmm/audit.hpp>
 #include <hfmm/lock.hpp>
 #include <hfmm/pull.hpp>
+#include <hfmm/serve.hpp>
+
+#include <boost/asio/signal_set.hpp>
 
 #include <CLI/CLI.hpp>
 
 #include <algorithm>
+#include <charconv>
 #include <fnmatch.h>
 
 namespace hfmm_cli {
@@ -665,6 +669,95 @@ private:
       return hfmm::errc::model_not_found;
     }
     return hfmm::detail::run_blocking(mm.fetcher().async_fetch_structure(id, revision));
+  }
+};
+
+struct serve_command {
+  static constexpr const char* name = "serve";
+  static constexpr const char* about = "serve the catalog and the cached files as the Hub's API, for clients with no internet";
+  static constexpr bool reads_only = true;
+  std::string cache, local_dir, listen = "127.0.0.1:8080", port_file, tls_cert, tls_key;
+  std::vector<std::string> tokens;
+  void setup(CLI::App& c) {
+    auto* cache_option = c.add_option(
+        "--cache", cache, "the Hugging Face cache holding the files (default: HF_HUB_CACHE, $HF_HOME/hub, ~/.cache/huggingface/hub)");
+    c.add_option("--local-dir", local_dir, "plain files instead: DIR/ID/PATH (hfmm pull ID --local-dir DIR/ID)")
+        ->excludes(cache_option);
+    c.add_option("--listen", listen, "ADDRESS:PORT to listen on (port 0: any free one; default 127.0.0.1:8080)");
+    c.add_option("--port-file", port_file, "write the port listened on to this file once listening (for scripts)");
+    auto* cert = c.add_option("--tls-cert", tls_cert, "serve HTTPS with this certificate chain (PEM)");
+    auto* key = c.add_option("--tls-key", tls_key, "and this private key (PEM)");
+    cert->needs(key);
+    key->needs(cert);
+    c.add_option("--token", tokens, "answer only requests with this bearer token (repeatable; default: anyone)");
+  }
+  std::optional<std::string> problem() const {
+    if (!endpoint()) return "--listen wants ADDRESS:PORT (127.0.0.1:8080, [::1]:0), not \"" + listen + "\"";
+    return std::nullopt;
+  }
+
+  template <class Manager>
+  int run(Manager& mm, context& cx) {
+    namespace asio = boost::asio;
+    hfmm::serve_options o;
+    o.cache = cache;
+    o.local_dir = local_dir;
+    o.tokens = tokens;
+    o.on_request = [](const hfmm::served_request& r) {  // one line per request, as web servers log
+      std::cerr << r.remote << " \"" << r.method << " " << r.target << "\" " << r.status << " " << r.body_bytes << " "
+                << r.took.count() / 1000.0 << " ms\n";
+    };
+    asio::io_context io(1);
+    asio::ip::tcp::acceptor acceptor(io);
+    boost::system::error_code ec;
+    auto where = *endpoint();
+    acceptor.open(where.protocol(), ec);
+    if (!ec) acceptor.set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) acceptor.bind(where, ec);
+    if (!ec) acceptor.listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) return cx.out.fail("listening on " + listen, hfmm::errc::storage_io, exit_error, ec.message());
+    std::optional<asio::ssl::context> tls;
+    if (!tls_cert.empty()) {
+      tls.emplace(asio::ssl::context::tls_server);
+      tls->use_certificate_chain_file(tls_cert, ec);
+      if (!ec) tls->use_private_key_file(tls_key, asio::ssl::context::pem, ec);
+      if (ec) return cx.out.fail("loading " + tls_cert + " and " + tls_key, hfmm::errc::invalid_argument, exit_usage, ec.message());
+    }
+    auto port = acceptor.local_endpoint().port();
+    if (!port_file.empty())
+      if (auto ok = hfmm::detail::atomic_replace(port_file, std::to_string(port) + "\n"); !ok)
+        return cx.out.fail("writing " + port_file, ok.error(), exit_error);
+    std::cerr << "hfmm: serving " << cx.store << " on " << (tls ? "https" : "http") << "://"
+              << (where.address().is_v6() ? "[" + where.address().to_string() + "]" : where.address().to_string()) << ":"
+              << port << " (Ctrl-C stops)\n";
+    hfmm::hub_server server(mm, std::move(o));
+    asio::signal_set signals(io, SIGINT, SIGTERM);
+    signals.async_wait([&](const boost::system::error_code&, int) {
+      boost::system::error_code ignored;
+      acceptor.close(ignored);
+      io.stop();  // connections in flight end with the process
+    });
+    if (tls) asio::co_spawn(io, server.async_serve(acceptor, *tls), asio::detached);
+    else asio::co_spawn(io, server.async_serve(acceptor), asio::detached);
+    io.run();
+    if (cx.out.json) cx.out.result(json::object{{"ok", true}, {"port", port}});
+    return exit_ok;
+  }
+
+private:
+  std::optional<boost::asio::ip::tcp::endpoint> endpoint() const {
+    auto colon = listen.rfind(':');
+    if (colon == std::string::npos) return std::nullopt;
+    auto host = listen.substr(0, colon);
+    if (host.size() >= 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+    unsigned port = 0;
+    auto digits = std::string_view(listen).substr(colon + 1);
+    auto [end, err] = std::from_chars(digits.data(), digits.data() + digits.size(), port);
+    if (digits.empty() || err != std::errc() || end != digits.data() + digits.size() || port > 65535) return std::nullopt;
+    boost::system::error_code ec;
+    auto address = boost::asio::ip::make_address(host.empty() ? "0.0.0.0" : host, ec);
+    if (ec) return std::nullopt;
+    return boost::asio::ip::tcp::endpoint(address, static_cast<unsigned short>(port));
   }
 };
 

@@ -11,8 +11,10 @@
 //   HEAD|GET /[datasets/|spaces/]{id}/resolve/{rev}/{path}   the bytes; Range (206, 416), If-Range,
 //        ETag and X-Linked-Etag (sha256 for LFS files, the git blob id otherwise), X-Linked-Size,
 //        X-Repo-Commit, Accept-Ranges
+//   HEAD|GET /[datasets/|spaces/]{id}/raw/{rev}/{path}       what git holds: an LFS file's pointer
 //
-// A revision is the catalog's pinned branch or commit; anything else is RevisionNotFound. A
+// A revision is the catalog's pinned branch or commit, or HEAD (the pinned branch); anything else
+// is RevisionNotFound. A
 // repository the catalog lacks is RepoNotFound, a path it lacks EntryNotFound; a file the catalog
 // lists but the cache lacks is a 404 saying so (pull it first). The request never names a file
 // on disk: the file is the blob the catalog's digest names (`{cache}/{repo folder}/blobs/{etag}`)
@@ -88,7 +90,7 @@ namespace detail {
 
 // ---- Without I/O: what a request asks, and the answer. Fuzzed (fuzz/serve_target.cpp).
 
-enum class api_call { unknown, model_info, revision, tree, paths_info, refs, whoami, resolve };
+enum class api_call { unknown, model_info, revision, tree, paths_info, refs, whoami, resolve, raw };
 
 struct api_request {
   api_call call = api_call::unknown;

@@ -279,6 +279,8 @@ struct repo_structure {
 std::string standard_url_prefix(std::string_view endpoint, repo_type type, std::string_view repo_id,
                                 std::string_view revision);
 
+/// A Git LFS pointer file for (sha256 hex, size): what git holds for an LFS file (and /raw/ serves).
+std::string lfs_pointer_text(std::string_view sha256_hex, std::uint64_t size);
 /// The git blob id of a Git LFS pointer file for (sha256 hex, size), and the pointer's length.
 std::string lfs_pointer_oid(std::string_view sha256_hex, std::uint64_t size);
 std::uint32_t lfs_pointer_size(std::uint64_t size) noexcept;

@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <charconv>
+#include <limits>
 
 namespace hfmm::detail {
 
@@ -57,6 +58,8 @@ HFMM_DECL api_request parse_api_target(std::string_view target) {
   using namespace serve_impl;
   api_request r;
   if (!target.starts_with('/') || target.size() > 8192) return r;
+  for (unsigned char c : target)  // not a request-target (RFC 9112): spaces, controls
+    if (c <= 0x20 || c == 0x7F) return r;
   auto question = target.find('?');
   r.path_part = std::string(target.substr(0, question));
   if (question != std::string_view::npos) r.query = std::string(target.substr(question + 1));
@@ -91,15 +94,15 @@ HFMM_DECL api_request parse_api_target(std::string_view target) {
     }
     return r;
   }
-  // /[datasets/|spaces/]{id}/resolve/{rev}/{path}
+  // /[datasets/|spaces/]{id}/{resolve|raw}/{rev}/{path}
   std::size_t from = 0;
   repo_type type = repo_type::model;
   if (!s.empty() && (s[0] == "datasets" || s[0] == "spaces")) type = *type_of_collection(s[0]), from = 1;
   for (std::size_t n : {2u, 1u}) {
-    if (s.size() < from + n + 3 || s[from + n] != "resolve") continue;
+    if (s.size() < from + n + 3 || (s[from + n] != "resolve" && s[from + n] != "raw")) continue;
     auto repo = repo_of(s, from, n, type);
     if (!repo) continue;
-    r.call = api_call::resolve;
+    r.call = s[from + n] == "raw" ? api_call::raw : api_call::resolve;
     r.repo = std::move(*repo);
     r.revision = s[from + n + 1];
     r.path = joined(s, from + n + 2);
@@ -154,7 +157,7 @@ HFMM_DECL range_answer parse_range_request(std::string_view header, std::uint64_
     return range_answer::partial;
   }
   auto first = number(first_text);
-  auto last = last_text.empty() ? std::optional<std::uint64_t>(size ? size - 1 : 0) : number(last_text);
+  auto last = last_text.empty() ? std::optional<std::uint64_t>(std::numeric_limits<std::uint64_t>::max()) : number(last_text);
   if (!first || !last || *last < *first) return range_answer::whole;  // not a valid range: ignored (RFC 9110)
   if (*first >= size) return range_answer::unsatisfiable;
   out.first = *first;
@@ -175,11 +178,15 @@ inline api_answer json_answer(unsigned status, const boost::json::value& body, h
   return a;
 }
 
-/// The Hub's error: `{"error": message}`, with X-Error-Code (when it has one) and X-Error-Message.
+/// The Hub's error: `{"error": message}`, with X-Error-Code (when it has one) and X-Error-Message
+/// (the message may quote the request: controls become '?', so it cannot end the header).
 inline api_answer hub_error(unsigned status, std::string_view code, const std::string& message) {
   header_list headers;
   if (!code.empty()) headers.emplace_back("X-Error-Code", std::string(code));
-  headers.emplace_back("X-Error-Message", message);
+  std::string in_header = message;
+  for (auto& c : in_header)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7F) c = '?';
+  headers.emplace_back("X-Error-Message", std::move(in_header));
   return json_answer(status, boost::json::object{{"error", message}}, std::move(headers));
 }
 
@@ -296,7 +303,7 @@ HFMM_DECL api_answer answer_api(std::string_view method, const api_request& requ
     return hub_error(404, "RepoNotFound", "Repository not found");
   // A revision is the pinned branch or commit: the catalog knows no other.
   const auto& rev = request.revision;
-  if (!rev.empty() && rev != s->branch && rev != s->commit_sha)
+  if (!rev.empty() && rev != "HEAD" && rev != s->branch && rev != s->commit_sha)
     return hub_error(404, "RevisionNotFound", "Invalid rev id: " + rev);
 
   switch (request.call) {
@@ -363,9 +370,16 @@ HFMM_DECL api_answer answer_api(std::string_view method, const api_request& requ
       }
       return json_answer(200, out);
     }
-    case api_call::resolve: {
+    case api_call::resolve:
+    case api_call::raw: {
       auto f = s->files.find_ref(request.path);
       if (!f) return hub_error(404, "EntryNotFound", "Entry not found");
+      if (auto lfs = f->lfs(); lfs && request.call == api_call::raw) {  // git holds the pointer
+        api_answer a;
+        a.body = lfs_pointer_text(lfs->sha256, lfs->size);
+        a.headers = {{"Content-Type", "text/plain; charset=utf-8"}, {"ETag", "\"" + f->oid() + "\""}, {"X-Repo-Commit", s->commit_sha}};
+        return a;
+      }
       return resolve_answer(method, *s, catalog_id, *f, h, o);
     }
     default:

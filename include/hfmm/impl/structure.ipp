@@ -306,11 +306,15 @@ HFMM_DECL std::uint32_t lfs_pointer_size(std::uint64_t size) noexcept {
   return 125 + digits;  // "version https://git-lfs.github.com/spec/v1\noid sha256:<64 hex>\nsize <n>\n"
 }
 
-HFMM_DECL std::string lfs_pointer_oid(std::string_view sha256_hex, std::uint64_t size) {
+HFMM_DECL std::string lfs_pointer_text(std::string_view sha256_hex, std::uint64_t size) {
   std::string pointer = "version https://git-lfs.github.com/spec/v1\noid sha256:";
   pointer.append(sha256_hex);
   pointer += "\nsize " + std::to_string(size) + "\n";
-  return detail::git_blob_oid(pointer);
+  return pointer;
+}
+
+HFMM_DECL std::string lfs_pointer_oid(std::string_view sha256_hex, std::uint64_t size) {
+  return detail::git_blob_oid(lfs_pointer_text(sha256_hex, size));
 }
 
 // ---- free look-ups
