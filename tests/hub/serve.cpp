@@ -354,3 +354,72 @@ TEST_CASE("serve: hub_fetcher pointed at a running server rebuilds the catalog")
   serving.join();
   CHECK(log.size() >= 3);
 }
+
+TEST_CASE("serve: a silent client is cut at the step deadline, an oversized request is refused") {
+  recorded_catalog c;
+  boost::asio::io_context io;
+  boost::asio::ip::tcp::acceptor acceptor(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
+  hfmm::serve_options o;
+  o.step_timeout = std::chrono::milliseconds(300);
+  o.max_header_bytes = 2048;
+  o.max_body_bytes = 4096;
+  hfmm::hub_server server(c.mm, o);
+  boost::asio::co_spawn(io, server.async_serve(acceptor), boost::asio::detached);
+  std::thread serving([&] { io.run(); });
+  auto port = acceptor.local_endpoint().port();
+  boost::asio::io_context client_io;
+  auto connect = [&] {
+    boost::asio::ip::tcp::socket s(client_io);
+    s.connect({boost::asio::ip::make_address("127.0.0.1"), port});
+    return s;
+  };
+  /// Everything the server sends until it closes the connection, and how long that took.
+  auto read_all = [](boost::asio::ip::tcp::socket& s) {
+    std::string got;
+    char buffer[4096];
+    boost::system::error_code ec;
+    for (;;) {
+      auto n = s.read_some(boost::asio::buffer(buffer), ec);
+      got.append(buffer, n);
+      if (ec) return got;
+    }
+  };
+  SUBCASE("silent") {
+    auto s = connect();
+    auto started = std::chrono::steady_clock::now();
+    CHECK(read_all(s).empty());
+    auto waited = std::chrono::steady_clock::now() - started;
+    CHECK(waited >= std::chrono::milliseconds(250));
+    CHECK(waited < std::chrono::seconds(5));
+  }
+  SUBCASE("headers beyond the limit: 431") {
+    auto s = connect();
+    std::string request = "GET /api/models/wzshiming/gpt2 HTTP/1.1\r\nHost: x\r\nX-Big: " + std::string(4000, 'a') + "\r\n\r\n";
+    boost::asio::write(s, boost::asio::buffer(request));
+    CHECK(read_all(s).starts_with("HTTP/1.1 431"));
+  }
+  SUBCASE("a body beyond the limit: 413") {
+    auto s = connect();
+    std::string request = "POST /api/models/wzshiming/gpt2/paths-info/main HTTP/1.1\r\nHost: x\r\nContent-Length: 100000\r\n\r\n";
+    boost::asio::write(s, boost::asio::buffer(request));
+    CHECK(read_all(s).starts_with("HTTP/1.1 413"));
+  }
+  SUBCASE("keep-alive: two requests on one connection, then HEAD has no body") {
+    auto s = connect();
+    std::string requests = "GET /api/models/wzshiming/gpt2/refs HTTP/1.1\r\nHost: x\r\n\r\n"
+                           "HEAD /api/models/wzshiming/gpt2/refs HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n";
+    boost::asio::write(s, boost::asio::buffer(requests));
+    auto got = read_all(s);
+    auto second = got.find("HTTP/1.1 200", 1);
+    REQUIRE(second != std::string::npos);
+    CHECK(got.starts_with("HTTP/1.1 200"));
+    CHECK(got.find("\"targetCommit\"") < second);           // the first answer's body
+    CHECK(got.substr(second).ends_with("\r\n\r\n"));         // the HEAD answer: headers only
+    CHECK(got.substr(second).find("Content-Length: 136") != std::string::npos);
+  }
+  boost::asio::post(io, [&] {
+    acceptor.close();
+    io.stop();
+  });
+  serving.join();
+}
