@@ -171,6 +171,19 @@ expect 0 "with the token over TLS" curl -sf --cacert tls.pem -H "Authorization: 
 cmp -s tls.bin repo/model.bin || fail "the bytes over TLS"
 expect 0 "whoami-v2 with the token" curl -sf --cacert tls.pem -H "Authorization: Bearer fleet-token" "$turl/api/whoami-v2"
 
+# ---- --local-dir: plain files at DIR/ID/PATH (as hfmm pull ID --local-dir DIR/ID writes them).
+HF_ENDPOINT="$url" MODEL_MANAGER_JSON_PATH="$work/catalog.json" \
+  expect 0 "pull into a local directory" "$hfmm" pull org/model --local-dir plain/org/model --exclude 'onnx/'
+"$hfmm" --store catalog.json serve --local-dir plain --listen 127.0.0.1:0 --port-file plain.port 2> plain.log &
+pids+=($!)
+wait_for_port plain.port || { echo "FAIL: hfmm serve --local-dir did not start"; cat plain.log; exit 1; }
+purl="http://127.0.0.1:$(cat plain.port)"
+expect 0 "a file from the local directory" curl -sf -o plain.bin -H "Range: bytes=10-" "$purl/org/model/resolve/main/model.bin"
+cmp -s plain.bin <(tail -c +11 repo/model.bin) || fail "the local directory's bytes"
+curl -s -D headers.txt -o body.txt "$purl/org/model/resolve/main/onnx/model.onnx"
+contains "404" "a file the local directory lacks" headers.txt
+contains "hfmm pull org/model" "the 404 says what to do" body.txt
+
 # ---- SIGTERM stops the server cleanly, and each request had its log line.
 kill -TERM "$server"
 for _ in $(seq 100); do kill -0 "$server" 2> /dev/null || break; sleep 0.05; done
