@@ -6,21 +6,13 @@
 set -u
 hfmm="$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"
 hub="$(cd "$(dirname "$2")" && pwd)/$(basename "$2")"
+here="$(cd "$(dirname "$0")" && pwd)"
 work=$(mktemp -d)
 server=
 cleanup() { [ -n "$server" ] && kill "$server" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 cd "$work"
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-expect() {  # expect CODE "description" command...
-  local code=$1 what=$2
-  shift 2
-  "$@" > out.txt 2> err.txt
-  local rc=$?
-  [ "$rc" -eq "$code" ] || { fail "$what: exit $rc, expected $code"; cat out.txt err.txt; }
-}
-contains() { grep -qF -- "$1" "${3:-out.txt}" || { fail "$2: lacks '$1'"; cat "${3:-out.txt}"; }; }
+source "$here/checks.sh"
 served() { sleep 0.1; cat stats; }  # the server rewrites it every 20 ms
 
 # A repository: small regular files, two LFS files (one of 6 MB), one in a subfolder.
@@ -37,7 +29,7 @@ start_hub() {  # start_hub [options...]: a fresh server; waits for its port
   rm -f port
   "$hub" --port-file port --cert-file hub.pem --stats-file stats "$@" org/model=repo &
   server=$!
-  for _ in $(seq 100); do [ -s port ] && break; sleep 0.05; done
+  wait_for_port port
   export HF_ENDPOINT="https://localhost:$(cat port)" SSL_CERT_FILE="$work/hub.pem"
 }
 start_hub

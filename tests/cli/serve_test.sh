@@ -14,18 +14,7 @@ pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; wait 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 cd "$work"
-failures=0
-fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-expect() {  # expect CODE "description" command...
-  local code=$1 what=$2
-  shift 2
-  "$@" > out.txt 2> err.txt
-  local rc=$?
-  [ "$rc" -eq "$code" ] || { fail "$what: exit $rc, expected $code"; cat out.txt err.txt; }
-}
-contains() { grep -qF -- "$1" "${3:-out.txt}" || { fail "$2: lacks '$1'"; cat "${3:-out.txt}"; }; }
-lacks() { ! grep -qiF -- "$1" "${3:-out.txt}" || { fail "$2: has '$1'"; cat "${3:-out.txt}"; }; }
-wait_for_port() { for _ in $(seq 200); do [ -s "$1" ] && return 0; sleep 0.05; done; return 1; }
+source "$here/checks.sh"
 
 # A repository: regular files, an LFS file of 3 MB, a subfolder.
 mkdir -p repo/onnx/deep
