@@ -86,6 +86,8 @@ TEST_CASE("serve: request targets") {
       {"/org/name/resolve/main/a//b", api_call::unknown, "", "", ""},
       {"/org/name/resolve/main/a/", api_call::unknown, "", "", ""},
       {"/org/name/resolve/main/a%00b", api_call::unknown, "", "", ""},
+      {"/org/name/resolve/main/..%2F..%2Fx", api_call::unknown, "", "", ""},
+      {"/api/models/org/name/tree/main/a%2F..%2F..", api_call::unknown, "", "", ""},
       {"/org/name/resolve/main/a b", api_call::unknown, "", "", ""},
       {"/org/na--me/resolve/main/x", api_call::unknown, "", "", ""},
       {"/api/models/org/name/unknown/main", api_call::unknown, "", "", ""},

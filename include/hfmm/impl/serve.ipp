@@ -32,9 +32,14 @@ inline std::optional<std::vector<std::string>> decoded_segments(std::string_view
   return out;
 }
 
-inline std::string joined(const std::vector<std::string>& segments, std::size_t from) {
+/// Segments [from, end) as a repository path; nullopt when one held an encoded '/' ("..%2F" would
+/// otherwise become a ".." segment of the joined path). Only a revision may hold one (refs%2Fpr%2F1).
+inline std::optional<std::string> joined(const std::vector<std::string>& segments, std::size_t from) {
   std::string out;
-  for (std::size_t i = from; i < segments.size(); ++i) out.append(i > from ? "/" : "").append(segments[i]);
+  for (std::size_t i = from; i < segments.size(); ++i) {
+    if (segments[i].find('/') != std::string::npos) return std::nullopt;
+    out.append(i > from ? "/" : "").append(segments[i]);
+  }
   return out;
 }
 
@@ -88,9 +93,11 @@ HFMM_DECL api_request parse_api_target(std::string_view target) {
       else if (call == "paths-info" && rest == 1) r.call = api_call::paths_info;
       else if (call == "tree" && rest >= 1) r.call = api_call::tree;
       else continue;
+      auto path = joined(s, 4 + n);
+      if (!path) return api_request{};
       r.repo = std::move(*repo);
       if (rest >= 1) r.revision = s[3 + n];
-      r.path = joined(s, 4 + n);
+      r.path = std::move(*path);
     }
     return r;
   }
@@ -101,11 +108,12 @@ HFMM_DECL api_request parse_api_target(std::string_view target) {
   for (std::size_t n : {2u, 1u}) {
     if (s.size() < from + n + 3 || (s[from + n] != "resolve" && s[from + n] != "raw")) continue;
     auto repo = repo_of(s, from, n, type);
-    if (!repo) continue;
+    auto path = joined(s, from + n + 2);
+    if (!repo || !path) continue;
     r.call = s[from + n] == "raw" ? api_call::raw : api_call::resolve;
     r.repo = std::move(*repo);
     r.revision = s[from + n + 1];
-    r.path = joined(s, from + n + 2);
+    r.path = std::move(*path);
     return r;
   }
   return r;
