@@ -33,4 +33,19 @@ T run_blocking(boost::asio::awaitable<T> op) {
   }
 }
 
+/// Runs `workers` coroutines made by `make()` on a private io_context until all are done; the
+/// first exception one of them throws is rethrown after. The blocking shape of a batch: workers
+/// taking items from a shared cursor (one thread, so no locks).
+template <class Make>
+void run_workers(std::size_t workers, Make make) {
+  boost::asio::io_context ctx;
+  std::exception_ptr failure;
+  for (std::size_t w = 0; w < workers; ++w)
+    boost::asio::co_spawn(ctx, make(), [&](std::exception_ptr e) {
+      if (e && !failure) failure = e;
+    });
+  ctx.run();
+  if (failure) std::rethrow_exception(failure);
+}
+
 }  // namespace hfmm::detail

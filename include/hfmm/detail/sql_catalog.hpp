@@ -583,12 +583,22 @@ private:
     return out;
   }
 
+  /// Marks a transaction open for its scope (an exception from `body` included).
+  struct open_transaction {
+    bool& flag;
+    explicit open_transaction(bool& f) : flag(f) { flag = true; }
+    open_transaction(const open_transaction&) = delete;
+    open_transaction& operator=(const open_transaction&) = delete;
+    ~open_transaction() { flag = false; }
+  };
+
   template <class F>
   result<void> transaction(F body) {
     if (auto ok = db_.exec("BEGIN"); !ok) return ok;
-    in_transaction_ = true;
-    auto ok = body();
-    in_transaction_ = false;
+    auto ok = [&] {
+      open_transaction open(in_transaction_);
+      return body();
+    }();
     if (!ok) {
       (void)db_.exec("ROLLBACK");
       return ok;
@@ -607,9 +617,10 @@ private:
   auto snapshot(F body) -> decltype(body()) {
     if (in_transaction_) return body();
     if (auto ok = db_.exec(Backend::dialect.begin_snapshot); !ok) return ok.error();
-    in_transaction_ = true;
-    auto out = body();
-    in_transaction_ = false;
+    auto out = [&] {
+      open_transaction open(in_transaction_);
+      return body();
+    }();
     (void)db_.exec(out ? "COMMIT" : "ROLLBACK");  // it only read: what it read stands either way
     return out;
   }

@@ -1,8 +1,6 @@
 #pragma once
 // Bodies of <hfmm/manager.hpp>.
 
-#include <boost/asio/detached.hpp>
-#include <boost/asio/io_context.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -724,10 +722,7 @@ void model_manager<S, F>::run_batch(refresh_report& report, const refresh_option
     }
   };
 
-  asio::io_context ctx;
-  auto workers = std::max<std::size_t>(1, std::min(options.concurrency, total));
-  for (std::size_t w = 0; w < workers; ++w) asio::co_spawn(ctx, worker(), asio::detached);
-  ctx.run();
+  detail::run_workers(std::max<std::size_t>(1, std::min(options.concurrency, total)), worker);
   flush();
   for (std::size_t i = next; i < total; ++i) report.items[i].outcome = asio::error::operation_aborted;
 }
@@ -766,10 +761,7 @@ std::unordered_map<std::string, std::string> model_manager<S, F>::listed_commits
           if (!r.sha.empty()) commits.emplace(std::move(r.id), std::move(r.sha));
       }
     };
-    asio::io_context ctx;
-    auto workers = std::min(std::max<std::size_t>(1, options.concurrency), queries.size());
-    for (std::size_t w = 0; w < workers; ++w) asio::co_spawn(ctx, worker(), asio::detached);
-    ctx.run();
+    detail::run_workers(std::min(std::max<std::size_t>(1, options.concurrency), queries.size()), worker);
   }
   return commits;
 }
