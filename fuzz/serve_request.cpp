@@ -19,6 +19,7 @@ namespace {
 struct served_catalog {
   hfmm::model_metadata model;
   hfmm::serve_options options;
+  hfmm::detail::folder_cache folders;
   std::map<std::string, std::uint64_t> blobs;  ///< path → size
 
   served_catalog() {
@@ -85,7 +86,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   auto find = [&](std::string_view id) -> const hfmm::model_metadata* {
     return id == catalog.model.model_id ? &catalog.model : nullptr;
   };
-  auto answer = answer_api(method, request, headers, body, find, catalog.options, false);
+  auto answer = answer_api(method, request, headers, body, find, catalog.folders, catalog.options, false);
   HFMM_FUZZ_CHECK(answer.status >= 200 && answer.status < 600);
   if (answer.file) {
     auto it = catalog.blobs.find(answer.file->path.string());

@@ -1,11 +1,13 @@
 #pragma once
 // The two policies of model_manager, as concepts. Valid-expression tables: docs/policies.md.
 
+#include <hfmm/detail/ascii.hpp>
 #include <hfmm/error.hpp>
 #include <hfmm/model.hpp>
 
 #include <boost/asio/awaitable.hpp>
 
+#include <algorithm>
 #include <concepts>
 #include <cstdint>
 #include <functional>
@@ -80,12 +82,45 @@ struct stored_path {
   bool operator==(const stored_path&) const = default;
 };
 
+/// All given conditions must hold; every listed tag must be present.
+struct model_filter {
+  std::optional<hfmm::model_type> model_type;
+  std::optional<std::string> architecture;
+  std::vector<std::string> tags;
+};
+
+/// What list_models, search_models and the io-type queries ask of a record's own fields (never
+/// its files); a part left unset matches every record. matches() is the one definition the
+/// resident manager and a queryable store both answer by.
+struct record_query {
+  model_filter filter;
+  /// An ASCII case-insensitive substring of the name, the description or a tag ("": any).
+  std::string text;
+  std::optional<data_type> input, output;  ///< an input (output) of this data type
+
+  bool matches(const model_metadata& m) const {
+    auto has_type = [](const std::vector<io_spec>& specs, data_type t) {
+      return std::any_of(specs.begin(), specs.end(), [t](const io_spec& s) { return s.data_type == t; });
+    };
+    auto has_tag = [&](const std::string& tag) { return std::find(m.tags.begin(), m.tags.end(), tag) != m.tags.end(); };
+    if (filter.model_type && m.model_type != *filter.model_type) return false;
+    if (filter.architecture && m.architecture != *filter.architecture) return false;
+    if (!std::all_of(filter.tags.begin(), filter.tags.end(), has_tag)) return false;
+    if ((input && !has_type(m.inputs, *input)) || (output && !has_type(m.outputs, *output))) return false;
+    if (text.empty()) return true;
+    auto needle = detail::to_lower_ascii(text);
+    return detail::icontains(m.model_name, needle) || detail::icontains(m.description, needle) ||
+           std::any_of(m.tags.begin(), m.tags.end(), [&](const std::string& t) { return detail::icontains(t, needle); });
+  }
+};
+
 /// A store that answers the manager's queries itself (the SQL stores): model_manager then
 /// does not load the catalog on open, materializes only the models a result names, and
 /// writes straight through. Every answer is in catalog (first-insert) order, as the
 /// resident manager gives it; valid expressions and semantics: docs/policies.md.
 template <class S>
-concept queryable_storage = storage<S> && requires(S s, std::string_view text, std::span<const std::string> ids) {
+concept queryable_storage = storage<S> && requires(S s, std::string_view text, std::span<const std::string> ids,
+                                                    const record_query& query) {
   { s.model_count() } -> std::same_as<result<std::size_t>>;
   { s.contains(text) } -> std::same_as<result<bool>>;
   { s.find_model(text) } -> std::same_as<result<std::optional<model_metadata>>>;
@@ -94,6 +129,7 @@ concept queryable_storage = storage<S> && requires(S s, std::string_view text, s
   { s.models_with_path(text) } -> std::same_as<result<std::vector<std::string>>>;
   { s.files_with_content(text) } -> std::same_as<result<std::vector<stored_path>>>;
   { s.stats() } -> std::same_as<result<manager_stats>>;
+  { s.models_matching(query) } -> std::same_as<result<std::vector<std::string>>>;
 };
 
 /// Writes one batch of a stream (see batch_writing_storage).

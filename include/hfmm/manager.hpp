@@ -43,13 +43,6 @@
 
 namespace hfmm {
 
-/// All given conditions must hold; every listed tag must be present.
-struct model_filter {
-  std::optional<hfmm::model_type> model_type;
-  std::optional<std::string> architecture;
-  std::vector<std::string> tags;
-};
-
 struct refresh_progress {
   std::size_t done, total;
   std::string_view current;
@@ -259,8 +252,8 @@ private:
                                                               const refresh_options& options);
   /// A copy of the stored model, materializing nothing (refresh_all's workers).
   result<std::optional<model_metadata>> stored_copy(std::string_view id) const;
-  template <class Pred>
-  std::vector<const model_metadata*> select(Pred pred) const;
+  /// The models a record query names: asked of a queried store, else scanned.
+  std::vector<const model_metadata*> select_records(const record_query& q) const;
   /// Calls f(const model_metadata&) for every model in catalog order (queried mode: all of
   /// them materialized first). Errors: the store's.
   template <class F>

@@ -29,6 +29,7 @@
 #include <hfmm/detail/hub_protocol.hpp>
 #include <hfmm/error.hpp>
 #include <hfmm/model.hpp>
+#include <hfmm/verify.hpp>
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -48,7 +49,9 @@
 #include <chrono>
 #include <filesystem>
 #include <functional>
+#include <map>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -138,11 +141,29 @@ struct api_answer {
   std::optional<served_file> file;
 };
 
+/// The folders (git tree ids by path) of the repositories served, computed at a repository's
+/// first tree or paths-info request and kept per id and commit: a listing paged by 1000 would
+/// otherwise hash every tree of the repository for each page. Safe to share between threads.
+class folder_cache {
+public:
+  using folders = std::vector<std::pair<std::string, std::string>>;
+  std::shared_ptr<const folders> of(std::string_view catalog_id, const repo_structure& s);
+
+private:
+  struct entry {
+    std::string commit;
+    std::shared_ptr<const folders> list;
+  };
+  std::mutex mutex_;
+  std::map<std::string, entry, std::less<>> by_id_;
+};
+
 /// The answer to one request. `find_model(display id)` gives the catalog's record or null;
-/// `secure` says the connection is TLS (for Link's scheme).
+/// `secure` says the connection is TLS (for Link's scheme). The blobs are under `options.cache`
+/// (or local_dir); an empty cache means default_hf_cache().
 api_answer answer_api(std::string_view method, const api_request& request, const api_headers& headers, std::string_view body,
-                      const std::function<const model_metadata*(std::string_view)>& find_model, const serve_options& options,
-                      bool secure);
+                      const std::function<const model_metadata*(std::string_view)>& find_model, folder_cache& folders,
+                      const serve_options& options, bool secure);
 
 }  // namespace detail
 
@@ -151,7 +172,9 @@ api_answer answer_api(std::string_view method, const api_request& request, const
 template <class Catalog>
 class hub_server {
 public:
-  hub_server(const Catalog& catalog, serve_options options) : catalog_(catalog), options_(std::move(options)) {}
+  hub_server(const Catalog& catalog, serve_options options) : catalog_(catalog), options_(std::move(options)) {
+    if (options_.cache.empty() && options_.local_dir.empty()) options_.cache = default_hf_cache();  // once, not per request
+  }
 
   /// Accepts plain HTTP connections until the acceptor is closed; each is served by its own
   /// coroutine on the acceptor's executor.
@@ -162,6 +185,10 @@ public:
   const serve_options& options() const noexcept { return options_; }
 
 private:
+  /// Accepts until the acceptor closes; `serve_connection(tcp_stream, remote)` gives the
+  /// connection's coroutine.
+  template <class ServeConnection>
+  boost::asio::awaitable<void> accept_loop(boost::asio::ip::tcp::acceptor& acceptor, ServeConnection serve_connection);
   template <class Stream>
   boost::asio::awaitable<void> session(Stream stream, std::string remote, bool secure);
   template <class Stream>
@@ -171,6 +198,7 @@ private:
 
   const Catalog& catalog_;
   serve_options options_;
+  detail::folder_cache folders_;
 };
 
 }  // namespace hfmm

@@ -285,6 +285,15 @@ std::string lfs_pointer_text(std::string_view sha256_hex, std::uint64_t size);
 std::string lfs_pointer_oid(std::string_view sha256_hex, std::uint64_t size);
 std::uint32_t lfs_pointer_size(std::uint64_t size) noexcept;
 
+namespace detail {
+/// The identity of a file's content, and its name in a Hugging Face cache's blobs/ and in the
+/// Hub's ETag: its LFS SHA-256, else its git blob id.
+inline std::string content_key(const file_ref& f) {
+  if (auto lfs = f.lfs()) return lfs->sha256;
+  return f.oid();
+}
+}  // namespace detail
+
 // ---- free look-ups (the Python Model Manager's helpers). Absent structure → empty result.
 
 /// Git oid of exactly `path` (case-sensitive).

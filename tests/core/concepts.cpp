@@ -67,6 +67,12 @@ struct archetype_queryable_storage : archetype_storage {
   }
   hfmm::result<std::vector<hfmm::stored_path>> files_with_content(std::string_view) { return std::vector<hfmm::stored_path>{}; }
   hfmm::result<hfmm::manager_stats> stats() { return hfmm::manager_stats{.total_models = models.size()}; }
+  hfmm::result<std::vector<std::string>> models_matching(const hfmm::record_query& q) {
+    std::vector<std::string> out;
+    for (const auto& m : models)
+      if (q.matches(m)) out.push_back(m.model_id);
+    return out;
+  }
 
 private:
   const hfmm::model_metadata* find(std::string_view id) const {
@@ -93,6 +99,9 @@ struct archetype_batch_storage : archetype_queryable_storage {
 };
 struct queryable_without_stats : archetype_queryable_storage {
   void stats() = delete;
+};
+struct queryable_without_record_queries : archetype_queryable_storage {
+  void models_matching() = delete;
 };
 struct storage_without_erase {
   hfmm::result<void> open();
@@ -122,6 +131,7 @@ static_assert(!hfmm::storage<storage_with_bool_results>);
 static_assert(!hfmm::reloadable_storage<hfmm::memory_storage>);
 static_assert(hfmm::queryable_storage<archetype_queryable_storage>);
 static_assert(!hfmm::queryable_storage<queryable_without_stats>);
+static_assert(!hfmm::queryable_storage<queryable_without_record_queries>);
 static_assert(!hfmm::queryable_storage<archetype_storage>);
 static_assert(!hfmm::queryable_storage<hfmm::memory_storage>);     // resident: loaded, indexed in memory
 static_assert(!hfmm::queryable_storage<hfmm::json_file_storage>);  // the same (its find_model serves the CLI)
@@ -171,9 +181,11 @@ TEST_CASE("a manager over a queryable store asks it and never loads the catalog 
   CHECK(mm.remove_model("org/b"));
   CHECK(mm.remove_model("org/b").error() == hfmm::errc::model_not_found);
   CHECK(mm.size() == 1);
+  CHECK(mm.list_models().size() == 1);
+  CHECK(mm.search_models("ORG").empty());  // names and tags, not ids
+  CHECK(mm.get_models_by_input_type(hfmm::data_type::text).empty());
   CHECK(loads == 0);
-  CHECK(mm.list_models().size() == 1);  // not answered by the store: one load, then materialized
-  CHECK(mm.get_duplicate_report().groups.empty());
+  CHECK(mm.get_duplicate_report().groups.empty());  // not answered by the store: one load
   CHECK(loads == 1);
   CHECK(!mm.query_error());
 }

@@ -38,8 +38,10 @@ struct recorded_catalog {
   api_answer ask(std::string_view method, std::string_view target, const hfmm::serve_options& o = {}, api_headers h = {},
                  std::string_view body = {}) const {
     if (h.host.empty()) h.host = "mirror.local:8080";
-    return answer_api(method, parse_api_target(target), h, body, [&](std::string_view id) { return mm.get_model(id); }, o, false);
+    return answer_api(method, parse_api_target(target), h, body, [&](std::string_view id) { return mm.get_model(id); }, folders,
+                      o, false);
   }
+  mutable hfmm::detail::folder_cache folders;
 };
 
 std::string_view header(const api_answer& a, std::string_view name) {

@@ -45,6 +45,7 @@ struct random_catalog {
     if (rng() % 3 == 0) m.inputs.push_back({.name = "mask", .data_type = hfmm::data_type::tokens});
     m.outputs = {{.name = "out", .data_type = rng() % 2 ? hfmm::data_type::logits : hfmm::data_type::embeddings}};
     m.tags = {rng() % 2 ? "text" : "vision", "t" + std::to_string(rng() % 4)};
+    if (rng() % 5 == 0) m.tags.push_back("odd \"tag\" \\ %_");  // what JSON escapes, and LIKE's wildcards
     m.description = rng() % 2 ? "A model" : "Ein Modell — ünïcode";
     if (rng() % 2) m.huggingface_config = boost::json::object{{"n", static_cast<int>(rng() % 10)}};
     if (rng() % 4 == 0) m.inference_code_location = "/srv/code.py";
@@ -103,9 +104,22 @@ void check_agreement(const hfmm::offline_model_manager& resident, const Queried&
   for (const auto& d : digests)
     CHECK_MESSAGE(matches_of(queried.find_models_with_content(d)) == matches_of(resident.find_models_with_content(d)), d);
   CHECK(queried.get_stats() == resident.get_stats());
-  hfmm::model_filter vision_t1{.model_type = hfmm::model_type::vision_model, .tags = {"t1"}};
-  CHECK(ids_of(queried.list_models(vision_t1)) == ids_of(resident.list_models(vision_t1)));
-  CHECK(ids_of(queried.search_models("ünïcode")) == ids_of(resident.search_models("ünïcode")));
+  std::vector<hfmm::model_filter> filters = {
+      {.model_type = hfmm::model_type::vision_model, .tags = {"t1"}},
+      {.architecture = "ViTModel"},
+      {.architecture = "vitmodel"},
+      {.model_type = hfmm::model_type::language_model, .architecture = "GPT2LMHeadModel", .tags = {"text", "t2"}},
+      {.tags = {"odd \"tag\" \\ %_"}},
+      {.tags = {"t"}},  // a part of a tag is not the tag
+      {.tags = {"T1"}}};
+  for (const auto& f : filters) CHECK(ids_of(queried.list_models(f)) == ids_of(resident.list_models(f)));
+  for (std::string text : {"ünïcode", "ÜNÏCODE", "Ünï", "modell", "A MODEL", "m1", "t3", "vision", "ext", "\"", "\\", "%",
+                           "_", "odd \"tag", ",", "", "absent-text"})
+    CHECK_MESSAGE(ids_of(queried.search_models(text)) == ids_of(resident.search_models(text)), text);
+  for (auto t : {hfmm::data_type::tokens, hfmm::data_type::image, hfmm::data_type::text}) {
+    CHECK(ids_of(queried.get_models_by_input_type(t)) == ids_of(resident.get_models_by_input_type(t)));
+    CHECK(ids_of(queried.get_models_by_output_type(t)) == ids_of(resident.get_models_by_output_type(t)));
+  }
   CHECK(ids_of(queried.get_compatible_models(hfmm::data_type::image, hfmm::data_type::logits)) ==
         ids_of(resident.get_compatible_models(hfmm::data_type::image, hfmm::data_type::logits)));
   auto qd = queried.get_duplicate_report(), rd = resident.get_duplicate_report();

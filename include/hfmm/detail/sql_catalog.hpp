@@ -333,6 +333,13 @@ public:
     return snapshot([&] { return read_models_with_path(pattern); });
   }
 
+  /// Ids of the models `q` matches, in catalog order (list_models, search_models, the io-type
+  /// queries). No file is read.
+  result<std::vector<std::string>> models_matching(const record_query& q) {
+    if (!open_) return errc::invalid_argument;
+    return snapshot([&] { return read_models_matching(q); });
+  }
+
   /// Files whose LFS SHA-256 (64 lower-case hex) or git oid (40) is `digest`, in catalog order
   /// and, within a model, path order.
   result<std::vector<stored_path>> files_with_content(std::string_view digest) {
@@ -493,6 +500,61 @@ private:
     hits.erase(std::unique(hits.begin(), hits.end()), hits.end());
     out.reserve(hits.size());
     for (auto& h : hits) out.push_back(std::move(h.second));
+    return out;
+  }
+
+  /// SQL narrows the models to a superset of the answer by what it can test on their text
+  /// (architecture exactly; a tag, an io type or the search text as a substring of the stored
+  /// text); record_query::matches decides on each candidate's fields, read without files.
+  result<std::vector<std::string>> read_models_matching(const record_query& q) {
+    static constexpr std::string_view fields[] = {"model_name", "model_type", "architecture", "inputs",
+                                                  "outputs",    "tags",       "description"};
+    std::vector<sql_value> params;
+    auto param = [&](std::string value) {
+      params.emplace_back(std::move(value));
+      return "CAST($" + std::to_string(params.size()) + " AS TEXT)";
+    };
+    auto substring = [&](std::string_view text) { return "%" + like_escaped(text) + "%"; };
+    // JSON text holds a string's bytes as they are unless they are escaped: '"', '\', controls.
+    auto json_holds_as_is = [](std::string_view text) {
+      return std::none_of(text.begin(), text.end(), [](char c) { return c == '"' || c == '\\' || static_cast<unsigned char>(c) < 0x20; });
+    };
+    auto in_json = [&](std::string_view column, std::string quoted) {
+      return "CAST(" + std::string(column) + " AS TEXT) LIKE " + param(substring(quoted)) + " ESCAPE '\\'";
+    };
+    std::vector<std::string> conditions;
+    if (q.filter.architecture) conditions.push_back("architecture = " + param(*q.filter.architecture));
+    for (const auto& tag : q.filter.tags)
+      if (json_holds_as_is(tag)) conditions.push_back(in_json("tags", "\"" + tag + "\""));
+    if (q.input) conditions.push_back(in_json("inputs", "\"" + std::string(to_string(*q.input)) + "\""));
+    if (q.output) conditions.push_back(in_json("outputs", "\"" + std::string(to_string(*q.output)) + "\""));
+    if (!q.text.empty() && json_holds_as_is(q.text)) {
+      // lower() on both sides: PostgreSQL and DuckDB fold more than ASCII, alike on both.
+      auto folded = [&](std::string column) {
+        return "lower(" + column + ") LIKE lower(" + param(substring(q.text)) + ") ESCAPE '\\'";
+      };
+      conditions.push_back("(" + folded("model_name") + " OR " + folded("description") + " OR " +
+                           folded("CAST(tags AS TEXT)") + ")");
+    }
+    std::string sql = "SELECT model_id";
+    for (auto f : fields) sql.append(", ").append(f);
+    sql += " FROM models";
+    for (std::size_t i = 0; i < conditions.size(); ++i) sql.append(i ? " AND " : " WHERE ").append(conditions[i]);
+    sql += " ORDER BY position, model_id";
+    auto rows = db_.rows(sql, params);
+    if (!rows) return rows.error();
+    std::vector<std::string> out;
+    for (auto& row : *rows) {
+      boost::json::object record{{"model_id", row[0].value_or("")}};
+      for (std::size_t i = 0; i < std::size(fields); ++i)
+        for (auto f : model_fields)
+          if (f.key == fields[i])
+            if (auto ok = put_field(record, f, row[1 + i], "models", row[0]); !ok) return ok.error();
+      std::string why;
+      auto m = read_model(record, &why);
+      if (!m) return corrupt("model " + row[0].value_or("?") + ": " + why);
+      if (q.matches(*m)) out.push_back(std::move(m->model_id));
+    }
     return out;
   }
 

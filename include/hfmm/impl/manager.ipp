@@ -1,6 +1,8 @@
 #pragma once
 // Bodies of <hfmm/manager.hpp>.
 
+#include <hfmm/detail/pipeline.hpp>
+
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
@@ -8,14 +10,6 @@
 #include <set>
 
 namespace hfmm {
-
-namespace detail {
-/// The identity of a file's content: its LFS SHA-256, else its git oid.
-inline std::string content_key(const file_ref& f) {
-  if (auto lfs = f.lfs()) return lfs->sha256;
-  return f.oid();
-}
-}  // namespace detail
 
 #if HFMM_DEFINE_BODIES
 HFMM_DECL void tag_invoke(boost::json::value_from_tag, boost::json::value& jv, const manager_stats& s) {
@@ -311,17 +305,6 @@ result<void> model_manager<S, F>::remove_model(std::string_view id) {
 }
 
 template <hfmm::storage S, hfmm::fetcher F>
-template <class Pred>
-std::vector<const model_metadata*> model_manager<S, F>::select(Pred pred) const {
-  std::vector<const model_metadata*> out;
-  auto ok = for_each_model([&](const model_metadata& m) {
-    if (pred(m)) out.push_back(&m);
-  });
-  if (!ok) noted_error(ok.error());
-  return out;
-}
-
-template <hfmm::storage S, hfmm::fetcher F>
 template <class Fn>
 result<void> model_manager<S, F>::for_each_model(Fn f) const {
   if constexpr (queried) {
@@ -421,46 +404,42 @@ std::size_t model_manager<S, F>::size() const noexcept {
 }
 
 template <hfmm::storage S, hfmm::fetcher F>
-std::vector<const model_metadata*> model_manager<S, F>::list_models(const model_filter& f) const {
-  return select([&](const model_metadata& m) {
-    if (f.model_type && m.model_type != *f.model_type) return false;
-    if (f.architecture && m.architecture != *f.architecture) return false;
-    return std::all_of(f.tags.begin(), f.tags.end(), [&](const std::string& tag) {
-      return std::find(m.tags.begin(), m.tags.end(), tag) != m.tags.end();
-    });
+std::vector<const model_metadata*> model_manager<S, F>::select_records(const record_query& q) const {
+  if constexpr (queried) {
+    std::lock_guard lock(*materialized_.mutex);
+    return materialize(noted(storage_.models_matching(q), std::vector<std::string>()));
+  }
+  std::vector<const model_metadata*> out;
+  auto ok = for_each_model([&](const model_metadata& m) {
+    if (q.matches(m)) out.push_back(&m);
   });
+  if (!ok) noted_error(ok.error());
+  return out;
+}
+
+template <hfmm::storage S, hfmm::fetcher F>
+std::vector<const model_metadata*> model_manager<S, F>::list_models(const model_filter& f) const {
+  return select_records({.filter = f});
 }
 
 template <hfmm::storage S, hfmm::fetcher F>
 std::vector<const model_metadata*> model_manager<S, F>::search_models(std::string_view query) const {
-  auto q = detail::to_lower_ascii(query);
-  return select([&](const model_metadata& m) {
-    return detail::icontains(m.model_name, q) || detail::icontains(m.description, q) ||
-           std::any_of(m.tags.begin(), m.tags.end(), [&](const std::string& t) { return detail::icontains(t, q); });
-  });
+  return select_records({.text = std::string(query)});
 }
-
-namespace detail {
-inline bool has_io_type(const std::vector<io_spec>& specs, data_type t) {
-  return std::any_of(specs.begin(), specs.end(), [t](const io_spec& s) { return s.data_type == t; });
-}
-}  // namespace detail
 
 template <hfmm::storage S, hfmm::fetcher F>
 std::vector<const model_metadata*> model_manager<S, F>::get_models_by_input_type(data_type t) const {
-  return select([t](const model_metadata& m) { return detail::has_io_type(m.inputs, t); });
+  return select_records({.input = t});
 }
 
 template <hfmm::storage S, hfmm::fetcher F>
 std::vector<const model_metadata*> model_manager<S, F>::get_models_by_output_type(data_type t) const {
-  return select([t](const model_metadata& m) { return detail::has_io_type(m.outputs, t); });
+  return select_records({.output = t});
 }
 
 template <hfmm::storage S, hfmm::fetcher F>
 std::vector<const model_metadata*> model_manager<S, F>::get_compatible_models(data_type in, data_type out) const {
-  return select([=](const model_metadata& m) {
-    return detail::has_io_type(m.inputs, in) && detail::has_io_type(m.outputs, out);
-  });
+  return select_records({.input = in, .output = out});
 }
 
 template <hfmm::storage S, hfmm::fetcher F>
@@ -646,23 +625,26 @@ result<void> model_manager<S, F>::export_metadata(const std::filesystem::path& p
 template <hfmm::storage S, hfmm::fetcher F>
 result<void> model_manager<S, F>::import_metadata(const std::filesystem::path& p) {
   if constexpr (queried && batch_writing_storage<S>) {
-    // Streamed: a batch of records at a time, all in one transaction of the store.
+    // Streamed: a batch of records at a time, all in one transaction of the store. The next
+    // batch is parsed on another thread while the store writes this one.
     materialized_.forget();
+    using batch_type = std::vector<model_metadata>;
     return storage_.upsert_batches([&](const batch_writer& write) -> result<void> {
-      constexpr std::size_t batch_files = 50000, batch_models = 4096;
-      std::vector<model_metadata> batch;
-      std::size_t files = 0;
-      auto parsed = detail::for_each_catalog_record(p, [&](model_metadata&& m) -> result<void> {
-        files += m.repository_structure ? m.repository_structure->files.size() : 0;
-        batch.push_back(std::move(m));
-        if (files < batch_files && batch.size() < batch_models) return {};
-        auto ok = write(batch);
-        batch.clear();
-        files = 0;
-        return ok;
-      }, nullptr);
-      if (!parsed) return parsed;
-      return write(batch);
+      auto parse = [&](auto put) -> result<void> {
+        constexpr std::size_t batch_files = 50000, batch_models = 4096;
+        batch_type batch;
+        std::size_t files = 0;
+        auto parsed = detail::for_each_catalog_record(p, [&](model_metadata&& m) -> result<void> {
+          files += m.repository_structure ? m.repository_structure->files.size() : 0;
+          batch.push_back(std::move(m));
+          if (files < batch_files && batch.size() < batch_models) return {};
+          files = 0;
+          return put(std::exchange(batch, {}));
+        }, nullptr);
+        if (!parsed) return parsed;
+        return put(std::move(batch));
+      };
+      return detail::run_pipelined<batch_type>(parse, [&](batch_type&& batch) { return write(batch); });
     });
   }
   auto batch = detail::read_catalog_file(p, nullptr);  // the store's own reader

@@ -127,9 +127,8 @@ HFMM_DECL result<pull_layout> pull_layout::make(const repo_structure& s, const p
 HFMM_DECL pull_target pull_layout::target(const file_ref& f) const {
   pull_target t;
   t.path = std::string(f.path());
-  auto lfs = f.lfs();
-  t.lfs = lfs.has_value();
-  t.etag = lfs ? lfs->sha256 : f.oid();
+  t.lfs = f.is_lfs();
+  t.etag = detail::content_key(f);
   t.size = f.size();
   if (in_cache()) {
     t.final_path = repo_ / "blobs" / t.etag;

@@ -2,7 +2,6 @@
 // Bodies of <hfmm/serve.hpp> that do no I/O: request targets, ranges and the answers.
 
 #include <hfmm/detail/hex.hpp>
-#include <hfmm/verify.hpp>
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -203,25 +202,35 @@ inline std::string bearer_token(std::string_view authorization) {
   return {};
 }
 
-/// The entries of the tree at `folder` ("" the root): directories first, then files, each in
-/// path order (the Hub's order); every level below it too when `recursive`.
-inline std::optional<boost::json::array> tree_entries(const repo_structure& s, std::string_view folder, bool recursive) {
-  std::string prefix = folder.empty() ? std::string() : std::string(folder) + "/";
-  auto directories = git_tree_oids(s.files);
-  bool folder_exists = folder.empty();
-  boost::json::array entries;
-  auto below = [&](std::string_view path) {
-    if (!path.starts_with(prefix) || path.size() == prefix.size()) return false;
-    return recursive || path.find('/', prefix.size()) == std::string_view::npos;
-  };
-  for (const auto& [path, oid] : directories) {
-    if (path == folder) folder_exists = true;
-    if (below(path)) entries.emplace_back(tree_directory_entry(path, oid));
+/// The entries of the tree at `folder` ("" the root) in the Hub's order: directories first, then
+/// files, each by path; every level below it too when `recursive`. Indexes into `folders` and
+/// into the files; nullopt when there is no such folder.
+struct tree_listing {
+  std::vector<std::size_t> folders, files;
+  std::size_t size() const noexcept { return folders.size() + files.size(); }
+};
+
+inline std::optional<tree_listing> list_tree(const repo_structure& s, const folder_cache::folders& folders, std::string_view folder,
+                                             bool recursive) {
+  auto by_path = [](const auto& entry, std::string_view path) { return std::string_view(entry.first) < path; };
+  if (!folder.empty()) {
+    auto d = std::lower_bound(folders.begin(), folders.end(), folder, by_path);
+    if (d == folders.end() || d->first != folder) return std::nullopt;
   }
-  if (!folder_exists) return std::nullopt;
-  for (auto f : s.files)
-    if (below(f.path())) entries.emplace_back(tree_file_entry(f));
-  return entries;
+  std::string prefix = folder.empty() ? std::string() : std::string(folder) + "/";
+  auto below = [&](std::string_view path) {  // `path` starts with the prefix
+    return path.size() > prefix.size() && (recursive || path.find('/', prefix.size()) == std::string_view::npos);
+  };
+  // Paths under a prefix are one run of a path-sorted list.
+  tree_listing out;
+  for (auto d = std::lower_bound(folders.begin(), folders.end(), prefix, by_path);
+       d != folders.end() && d->first.starts_with(prefix); ++d)
+    if (below(d->first)) out.folders.push_back(static_cast<std::size_t>(d - folders.begin()));
+  auto f = std::lower_bound(s.files.begin(), s.files.end(), prefix,
+                            [](const file_ref& r, std::string_view path) { return r.path() < path; });
+  for (; f != s.files.end() && f->path().starts_with(prefix); ++f)
+    if (below(f->path())) out.files.push_back(static_cast<std::size_t>(f - s.files.begin()));
+  return out;
 }
 
 /// Where the catalog's file is on disk, checked against the catalog's size; empty when absent.
@@ -232,9 +241,8 @@ inline std::filesystem::path blob_path(const repo_structure& s, std::string_view
     if (!is_safe_repo_path(f.path())) return {};
     p = o.local_dir / std::string(catalog_id) / std::string(f.path());
   } else {
-    auto lfs = f.lfs();
-    auto etag = lfs ? lfs->sha256 : f.oid();
-    if (!is_lower_hex(etag, lfs ? 64 : 40)) return {};
+    auto etag = content_key(f);
+    if (!is_lower_hex(etag, f.is_lfs() ? 64 : 40)) return {};
     p = (o.cache.empty() ? default_hf_cache() : o.cache) / hf_cache_folder_name(s) / "blobs" / etag;
   }
   struct stat st;
@@ -250,8 +258,7 @@ inline api_answer resolve_answer(std::string_view method, const repo_structure& 
                      std::string(f.path()) + " at " + s.commit_sha + " is in the catalog but not in this server's " +
                          (o.local_dir.empty() ? "cache" : "directory") + ": pull it there first (hfmm pull " +
                          std::string(catalog_id) + ")");
-  auto lfs = f.lfs();
-  std::string etag = "\"" + (lfs ? lfs->sha256 : f.oid()) + "\"";
+  std::string etag = "\"" + content_key(f) + "\"";
   api_answer a;
   a.headers = {{"Accept-Ranges", "bytes"},
                {"Content-Type", "application/octet-stream"},
@@ -279,9 +286,18 @@ inline api_answer resolve_answer(std::string_view method, const repo_structure& 
 
 }  // namespace serve_impl
 
+HFMM_DECL std::shared_ptr<const folder_cache::folders> folder_cache::of(std::string_view catalog_id, const repo_structure& s) {
+  std::lock_guard lock(mutex_);
+  auto it = by_id_.find(catalog_id);
+  if (it == by_id_.end()) it = by_id_.emplace(std::string(catalog_id), entry{}).first;
+  if (!it->second.list || it->second.commit != s.commit_sha)
+    it->second = {s.commit_sha, std::make_shared<const folders>(git_tree_oids(s.files))};
+  return it->second.list;
+}
+
 HFMM_DECL api_answer answer_api(std::string_view method, const api_request& request, const api_headers& h, std::string_view body,
                                 const std::function<const model_metadata*(std::string_view)>& find_model,
-                                const serve_options& o, bool secure) {
+                                folder_cache& folder_ids, const serve_options& o, bool secure) {
   using namespace serve_impl;
   auto token = bearer_token(h.authorization);
   bool allowed = std::find(o.tokens.begin(), o.tokens.end(), token) != o.tokens.end();
@@ -326,8 +342,9 @@ HFMM_DECL api_answer answer_api(std::string_view method, const api_request& requ
                                                   {"converts", boost::json::array()}});
     }
     case api_call::tree: {
-      auto entries = tree_entries(*s, request.path, query_flag(request.query, "recursive"));
-      if (!entries) return hub_error(404, "EntryNotFound", request.path + " does not exist on \"" + rev + "\"");
+      auto folders = folder_ids.of(catalog_id, *s);
+      auto listing = list_tree(*s, *folders, request.path, query_flag(request.query, "recursive"));
+      if (!listing) return hub_error(404, "EntryNotFound", request.path + " does not exist on \"" + rev + "\"");
       std::size_t limit = o.tree_page_size, from = 0;
       if (auto l = query_values(request.query, "limit"); !l.empty()) {
         std::size_t asked = 0;
@@ -335,10 +352,11 @@ HFMM_DECL api_answer answer_api(std::string_view method, const api_request& requ
           limit = std::min(limit, asked);
       }
       if (auto c = query_values(request.query, "cursor"); !c.empty())
-        if (std::from_chars(c.front().data(), c.front().data() + c.front().size(), from).ec != std::errc() || from > entries->size())
+        if (std::from_chars(c.front().data(), c.front().data() + c.front().size(), from).ec != std::errc() ||
+            from > listing->size())
           return hub_error(400, {}, "Invalid cursor");
       header_list headers;
-      if (entries->size() - from > limit) {
+      if (listing->size() - from > limit) {
         // The next page: this request's query with the cursor after this page.
         std::string query;
         for (std::string_view rest = request.query; !rest.empty();) {
@@ -353,7 +371,14 @@ HFMM_DECL api_answer answer_api(std::string_view method, const api_request& requ
         headers.emplace_back("Link", "<" + base + request.path_part + "?" + query + ">; rel=\"next\"");
       }
       boost::json::array page;
-      for (std::size_t i = from; i < entries->size() && i < from + limit; ++i) page.push_back(std::move((*entries)[i]));
+      for (std::size_t i = from; i < listing->size() && i < from + limit; ++i) {
+        if (i < listing->folders.size()) {
+          const auto& [path, oid] = (*folders)[listing->folders[i]];
+          page.push_back(tree_directory_entry(path, oid));
+        } else {
+          page.push_back(tree_file_entry(s->files[listing->files[i - listing->folders.size()]]));
+        }
+      }
       return json_answer(200, page, std::move(headers));
     }
     case api_call::paths_info: {
@@ -368,7 +393,8 @@ HFMM_DECL api_answer answer_api(std::string_view method, const api_request& requ
       } else {
         paths = query_values(body, "paths");
       }
-      auto directories = git_tree_oids(s->files);
+      auto folders = folder_ids.of(catalog_id, *s);
+      const auto& directories = *folders;
       boost::json::array out;
       for (const auto& p : paths) {
         if (auto f = s->files.find_ref(p)) out.push_back(tree_file_entry(*f));

@@ -22,7 +22,9 @@ inline constexpr std::uint64_t small_file_bytes = 64 * 1024;
 }  // namespace detail
 
 template <class Catalog>
-boost::asio::awaitable<void> hub_server<Catalog>::async_serve(boost::asio::ip::tcp::acceptor& acceptor) {
+template <class ServeConnection>
+boost::asio::awaitable<void> hub_server<Catalog>::accept_loop(boost::asio::ip::tcp::acceptor& acceptor,
+                                                             ServeConnection serve_connection) {
   namespace asio = boost::asio;
   for (;;) {
     error_code ec;
@@ -36,32 +38,24 @@ boost::asio::awaitable<void> hub_server<Catalog>::async_serve(boost::asio::ip::t
     socket.set_option(asio::ip::tcp::no_delay(true), ec);
     auto peer = socket.remote_endpoint(ec);
     auto remote = ec ? std::string("?") : peer.address().to_string() + ":" + std::to_string(peer.port());
-    asio::co_spawn(acceptor.get_executor(), session(boost::beast::tcp_stream(std::move(socket)), std::move(remote), false),
+    asio::co_spawn(acceptor.get_executor(), serve_connection(boost::beast::tcp_stream(std::move(socket)), std::move(remote)),
                    asio::detached);
   }
 }
 
 template <class Catalog>
+boost::asio::awaitable<void> hub_server<Catalog>::async_serve(boost::asio::ip::tcp::acceptor& acceptor) {
+  return accept_loop(acceptor, [this](boost::beast::tcp_stream stream, std::string remote) {
+    return session(std::move(stream), std::move(remote), false);
+  });
+}
+
+template <class Catalog>
 boost::asio::awaitable<void> hub_server<Catalog>::async_serve(boost::asio::ip::tcp::acceptor& acceptor,
                                                                boost::asio::ssl::context& tls) {
-  namespace asio = boost::asio;
-  for (;;) {
-    error_code ec;
-    auto socket = co_await acceptor.async_accept(asio::redirect_error(asio::use_awaitable, ec));
-    if (!acceptor.is_open()) co_return;
-    if (ec) {
-      asio::steady_timer pause(acceptor.get_executor(), std::chrono::milliseconds(50));
-      co_await pause.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-      continue;
-    }
-    socket.set_option(asio::ip::tcp::no_delay(true), ec);
-    auto peer = socket.remote_endpoint(ec);
-    auto remote = ec ? std::string("?") : peer.address().to_string() + ":" + std::to_string(peer.port());
-    asio::co_spawn(acceptor.get_executor(),
-                   session(asio::ssl::stream<boost::beast::tcp_stream>(boost::beast::tcp_stream(std::move(socket)), tls),
-                           std::move(remote), true),
-                   asio::detached);
-  }
+  return accept_loop(acceptor, [this, &tls](boost::beast::tcp_stream stream, std::string remote) {
+    return session(boost::asio::ssl::stream<boost::beast::tcp_stream>(std::move(stream), tls), std::move(remote), true);
+  });
 }
 
 template <class Catalog>
@@ -103,7 +97,7 @@ boost::asio::awaitable<void> hub_server<Catalog>::session(Stream stream, std::st
                                   req[http::field::content_type], req[http::field::authorization]};
       answer = detail::answer_api(
           req.method_string(), request, headers, req.body(), [this](std::string_view id) { return catalog_.get_model(id); },
-          options_, secure);
+          folders_, options_, secure);
       keep_alive = req.keep_alive();
     }
     // The file is opened before the headers go out: one that vanished is a 404, not a cut answer.
