@@ -227,6 +227,51 @@ struct with_file_command {
   }
 };
 
+/// The catalog's models by their own fields: every condition given must hold. A SQL store
+/// selects them itself and only their ids are read.
+struct list_command {
+  static constexpr const char* name = "list";
+  static constexpr const char* about = "models of the catalog by type, architecture, tags, text or io data types";
+  static constexpr bool reads_only = true;
+  std::string type, architecture, match, input, output;
+  std::vector<std::string> tags;
+  void setup(CLI::App& c) {
+    auto names = [](const auto& list) { return std::vector<std::string>(std::begin(list), std::end(list)); };
+    c.add_option("--type", type, "a model type")->check(CLI::IsMember(names(hfmm::detail::model_type_names)));
+    c.add_option("--architecture", architecture, "exactly this architecture, e.g. GPT2LMHeadModel");
+    c.add_option("--tag", tags, "a tag the model carries (repeat it: all of them)");
+    c.add_option("--match", match, "part of the name, the description or a tag (ASCII case-insensitive)");
+    c.add_option("--input", input, "an input of this data type")->check(CLI::IsMember(names(hfmm::detail::data_type_names)));
+    c.add_option("--output", output, "an output of this data type")->check(CLI::IsMember(names(hfmm::detail::data_type_names)));
+  }
+
+  hfmm::record_query query() const {
+    hfmm::record_query q;
+    if (!type.empty()) q.filter.model_type = hfmm::parse_model_type(type);
+    if (!architecture.empty()) q.filter.architecture = architecture;
+    q.filter.tags = tags;
+    q.text = match;
+    if (!input.empty()) q.input = hfmm::parse_data_type(input);
+    if (!output.empty()) q.output = hfmm::parse_data_type(output);
+    return q;
+  }
+
+  template <class Manager>
+  int run(Manager& mm, context& cx) {
+    if constexpr (hfmm::queryable_storage<std::decay_t<decltype(mm.storage())>>) {
+      auto ids = mm.storage().models_matching(query());  // ids are all this prints: nothing materialized
+      if (!ids) return cx.out.fail("reading the store " + cx.store, ids.error(), exit_error, store_detail(mm.storage()));
+      return with_file_command::print(*ids, cx);
+    } else {
+      auto models = mm.query_models(query());
+      if (auto failed = query_failed(mm, cx)) return *failed;
+      std::vector<std::string_view> ids;
+      for (const auto* m : models) ids.push_back(m->model_id);
+      return with_file_command::print(ids, cx);
+    }
+  }
+};
+
 /// search, and add --author/...: the options of a search of the Hub's repositories.
 struct listing_options {
   hfmm::repo_listing_query query;

@@ -172,6 +172,9 @@ public:
   std::vector<const model_metadata*> get_models_by_input_type(data_type t) const;
   std::vector<const model_metadata*> get_models_by_output_type(data_type t) const;
   std::vector<const model_metadata*> get_compatible_models(data_type in, data_type out) const;
+  /// The models matching every condition `q` gives (list_models, search_models and the io-type
+  /// queries in one); a queryable store selects them itself.
+  std::vector<const model_metadata*> query_models(const record_query& q) const;
   std::optional<std::string> get_model_file_hash(std::string_view id, std::string_view path) const;
   /// ASCII case-insensitive substring of any file path; each model once.
   std::vector<const model_metadata*> get_models_with_file(std::string_view pattern) const;
@@ -252,8 +255,6 @@ private:
                                                               const refresh_options& options);
   /// A copy of the stored model, materializing nothing (refresh_all's workers).
   result<std::optional<model_metadata>> stored_copy(std::string_view id) const;
-  /// The models a record query names: asked of a queried store, else scanned.
-  std::vector<const model_metadata*> select_records(const record_query& q) const;
   /// Calls f(const model_metadata&) for every model in catalog order (queried mode: all of
   /// them materialized first). Errors: the store's.
   template <class F>

@@ -51,6 +51,27 @@ expect 0 "files --glob" "$hfmm" files wzshiming/gpt2 --glob 'onnx/*.json'
 expect 0 "with-file" "$hfmm" with-file CONFIG.JSON
 contains "google-bert/bert-base-uncased" "with-file is case-insensitive"
 expect 1 "with-file finds nothing" "$hfmm" with-file nonexistent.file
+lacks() {  # lacks "text" "description"
+  if grep -qF -- "$1" out.txt; then
+    echo "FAIL: $2: output has '$1'"; cat out.txt; failures=$((failures + 1))
+  fi
+}
+list_checks() {  # list_checks STORE: the catalog's models by their own fields
+  expect 0 "list, $1" "$hfmm" --store "$1" list
+  contains "wzshiming/gpt2" "list names every model, $1"
+  contains "google-bert/bert-base-uncased" "list names every model, $1"
+  expect 0 "list --architecture, $1" "$hfmm" --store "$1" list --architecture GPT2LMHeadModel
+  contains "wzshiming/gpt2" "list --architecture, $1"
+  lacks "google-bert/bert-base-uncased" "list --architecture, $1"
+  expect 0 "list --match, $1" "$hfmm" --store "$1" list --match BERT-BASE
+  contains "google-bert/bert-base-uncased" "list --match is case-insensitive, $1"
+  lacks "wzshiming/gpt2" "list --match, $1"
+  expect 1 "list --architecture finds nothing, $1" "$hfmm" --store "$1" list --architecture gpt2lmheadmodel
+  expect 1 "list --match finds nothing, $1" "$hfmm" --store "$1" list --match 'no such "text" %'
+}
+list_checks "$MODEL_MANAGER_JSON_PATH"
+expect 2 "list --type of no type" "$hfmm" list --type nonsense
+expect 2 "list --input of no data type" "$hfmm" list --input nonsense
 expect 0 "stats --json" "$hfmm" --json stats
 contains '"total_models":2' "stats counts models"
 contains '"total_tracked_files":31' "stats counts files"
@@ -288,6 +309,7 @@ for store in "${stores[@]}"; do
   expect 0 "import into $store" "$hfmm" --store "$store" import "$previous"
   expect 0 "hash from $store" "$hfmm" --store "$store" hash wzshiming/gpt2 config.json
   contains "10c66461e4c109db5a2196bff4bb59be30396ed8" "hash read back from $store"
+  list_checks "$store"
   expect 0 "export from $store" "$hfmm" --store "$store" export "$work/via.json"
   previous="$work/via-$RANDOM.json"
   mv "$work/via.json" "$previous"

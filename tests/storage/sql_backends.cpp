@@ -537,4 +537,82 @@ TEST_CASE("postgres: a batch with more file rows than one statement carries is s
   CHECK((*back)[models - 1] == batch[models - 1]);
   CHECK(s.close());
 }
+
+TEST_CASE("postgres: path search has pg_trgm's index where the role may make it, and works without it") {
+  hfmm_test::store_place<hfmm::postgres_storage> place;
+  if (!place.available()) return;
+  auto exec_in = [](const std::string& conninfo, const std::string& sql) {
+    PGconn* c = PQconnectdb(conninfo.c_str());
+    PGresult* r = PQexec(c, sql.c_str());
+    INFO(std::string(PQerrorMessage(c)));
+    CHECK(PQresultStatus(r) == PGRES_COMMAND_OK);
+    PQclear(r);
+    PQfinish(c);
+  };
+  auto a = named("org/a"), b = named("org/b");
+  b.repository_structure->files.insert("Deep/Folder/Weights-Final.bin", {.size = 3, .oid = std::string(40, 'e')});
+  auto search = [&](hfmm::postgres_storage& s) {
+    REQUIRE(s.open());
+    REQUIRE(s.upsert_many(std::vector{a, b}));
+    CHECK(s.models_with_path("folder/weights-f").value() == std::vector<std::string>{"org/b"});
+    CHECK(s.models_with_path("CONFIG").value() == std::vector<std::string>{"org/a", "org/b"});
+    CHECK(s.models_with_path("%").value().empty());
+    CHECK(s.close());
+  };
+  const std::string index_count = "SELECT COUNT(*) FROM pg_indexes WHERE indexname = 'paths_lower_trgm'";
+  {
+    auto s = place.make();  // the database's owner: the extension and its index are made
+    search(s);
+    CHECK(hfmm_test::postgres_count(place.db.conninfo, index_count) == 1);
+    // The index can answer the store's substring search (with a scan ruled out, the plan uses it).
+    PGconn* c = PQconnectdb(place.db.conninfo.c_str());
+    PGresult* r = PQexec(c, "SET enable_seqscan = off; EXPLAIN SELECT path_id, path FROM paths WHERE lower_path LIKE "
+                            "CAST('%folder/weights-f%' AS TEXT) ESCAPE '\\'");
+    std::string plan;
+    for (int i = 0; PQresultStatus(r) == PGRES_TUPLES_OK && i < PQntuples(r); ++i) plan.append(PQgetvalue(r, i, 0)).append("\n");
+    PQclear(r);
+    PQfinish(c);
+    CHECK_MESSAGE(plan.find("paths_lower_trgm") != std::string::npos, plan);
+  }
+  {
+    // While another process is making it, an open goes on without it rather than wait.
+    exec_in(place.db.conninfo, "DROP INDEX paths_lower_trgm");
+    PGconn* maker = PQconnectdb(place.db.conninfo.c_str());
+    PQclear(PQexec(maker, "BEGIN"));
+    PGresult* held = PQexec(maker, "SELECT pg_advisory_xact_lock(7236833651)");
+    CHECK(PQresultStatus(held) == PGRES_TUPLES_OK);
+    PQclear(held);
+    auto s = place.make();
+    REQUIRE(s.open());
+    CHECK(hfmm_test::postgres_count(place.db.conninfo, index_count) == 0);
+    CHECK(s.models_with_path("folder/weights-f").value() == std::vector<std::string>{"org/b"});
+    CHECK(s.close());
+    PQclear(PQexec(maker, "COMMIT"));
+    PQfinish(maker);
+    auto after = place.make();  // the next open makes it
+    REQUIRE(after.open());
+    CHECK(hfmm_test::postgres_count(place.db.conninfo, index_count) == 1);
+    CHECK(after.close());
+  }
+  // A role that may create tables but not extensions: the store is made without the index.
+  const std::string role = "hfmm_limited_" + std::to_string(::getpid());
+  place.db.run("CREATE ROLE " + role + " LOGIN");
+  hfmm_test::postgres_database other;
+  exec_in(other.conninfo, "GRANT CREATE ON SCHEMA public TO " + role);
+  {
+    hfmm::postgres_storage s(other.conninfo + " user=" + role);
+    search(s);
+    CHECK(hfmm_test::postgres_count(other.conninfo, index_count) == 0);
+  }
+  {
+    // A store without it (that role's, or an older hfmm's) gets it at a read-write open by one who may.
+    hfmm::postgres_storage s(other.conninfo);
+    REQUIRE(s.open());
+    CHECK(hfmm_test::postgres_count(other.conninfo, index_count) == 1);
+    CHECK(s.models_with_path("folder/weights-f").value() == std::vector<std::string>{"org/b"});
+    CHECK(s.close());
+  }
+  exec_in(other.conninfo, "DROP OWNED BY " + role);
+  place.db.run("DROP ROLE " + role);
+}
 #endif

@@ -76,6 +76,16 @@ struct sql_dialect {
   /// database keeps them itself). Without them PostgreSQL planned a one-model read of a fresh
   /// 24 M-file import as a parallel scan with JIT: 60 ms instead of 1.
   const char* refresh_statistics = nullptr;
+  /// Makes an index for substring search of paths.lower_path, when the database has one
+  /// (nullptr: the search scans the distinct paths). It may fail (an extension not installed or
+  /// not permitted): the store then works without it. Not a schema change: older hfmm
+  /// versions read and write a store that has it.
+  const char* path_search_index = nullptr;
+  /// A row when that index exists.
+  const char* path_search_index_exists = nullptr;
+  /// In a transaction, a row "t" when this process may make the index now (held to the end of
+  /// the transaction); another process making it is not waited for.
+  const char* path_search_index_claim = nullptr;
 };
 
 /// The files table, one row per file, in this column order. download_url is NULL when it is
@@ -326,8 +336,9 @@ public:
   }
 
   /// The models with a file path containing `pattern` (ASCII case-insensitive), each once, in
-  /// catalog order: a scan of the distinct paths' lower-cased forms (both sides folded the
-  /// same way, so a case-sensitive LIKE is exact), then the files of the paths found, by index.
+  /// catalog order: a search of the distinct paths' lower-cased forms (a scan, or PostgreSQL's
+  /// trigram index; both sides folded the same way, so a case-sensitive LIKE is exact), then
+  /// the files of the paths found, by index.
   result<std::vector<std::string>> models_with_path(std::string_view pattern) {
     if (!open_) return errc::invalid_argument;
     return snapshot([&] { return read_models_with_path(pattern); });
@@ -383,9 +394,9 @@ public:
     return transaction([&]() -> result<void> {
       auto any = db_.rows("SELECT 1 FROM files LIMIT 1", {});
       if (!any) return any.error();
-      bool bulk = any->empty();  // a first import: the lookup indexes are built after it
+      bool bulk = any->empty();  // a first import: the indexes are built after it
       if (bulk)
-        for (const auto& index : lookup_indexes)
+        for (const auto& index : file_indexes)
           if (auto ok = db_.exec(std::string("DROP INDEX ") + index.first); !ok) return ok;
       std::size_t written = 0;
       batch_writer write = [&](std::span<const model_metadata> models) {
@@ -394,7 +405,7 @@ public:
       };
       if (auto ok = produce(write); !ok) return ok;
       if (bulk)
-        if (auto ok = db_.exec(files_lookup_indexes()); !ok) return ok;
+        if (auto ok = db_.exec(files_indexes()); !ok) return ok;
       // Statistics after an import, not after refresh's batches of 100 (ANALYZE reads a sample
       // of every table each time); the database's own upkeep covers small writes.
       bool large = bulk || written >= 10'000;
@@ -731,16 +742,16 @@ private:
            ", path TEXT NOT NULL UNIQUE, lower_path TEXT NOT NULL);";
   }
 
+  /// The files table's indexes, name and columns: a bulk load into an empty table builds them
+  /// once at the end, sorted, instead of row by row (the load deletes no file rows it would
+  /// need files_model_path for, unless a catalog names a model twice).
+  static constexpr std::pair<const char*, const char*> file_indexes[] = {{"files_model_path", "model_id, path_id"},
+                                                                         {"files_path", "path_id"},
+                                                                         {"files_lfs_sha256", "lfs_sha256"},
+                                                                         {"files_oid", "oid"}};
   static std::string files_indexes() {
-    return "CREATE INDEX files_model_path ON files (model_id, path_id);" + files_lookup_indexes();
-  }
-  /// The indexes only questions use (writes need files_model_path), name and column: a bulk
-  /// load into an empty table builds them once at the end, sorted, instead of row by row.
-  static constexpr std::pair<const char*, const char*> lookup_indexes[] = {
-      {"files_path", "path_id"}, {"files_lfs_sha256", "lfs_sha256"}, {"files_oid", "oid"}};
-  static std::string files_lookup_indexes() {
     std::string sql;
-    for (auto [name, column] : lookup_indexes) sql.append("CREATE INDEX ").append(name).append(" ON files (").append(column).append(");");
+    for (auto [name, columns] : file_indexes) sql.append("CREATE INDEX ").append(name).append(" ON files (").append(columns).append(");");
     return sql;
   }
 
@@ -755,6 +766,28 @@ private:
         "CREATE INDEX models_position ON models (position);"
         "INSERT INTO hfmm_schema VALUES (" + std::to_string(sql_schema_version) + ");";
     return db_.exec(sql);
+  }
+
+  /// The dialect's path_search_index, made at a read-write open where it is missing and the
+  /// database can make it; where it cannot (no extension, no permission), the store goes on
+  /// without it and the next read-write open tries again. One process makes it (a large paths
+  /// table takes a while, once); the others go on without waiting.
+  result<void> ensure_path_search_index() {
+    if constexpr (Backend::dialect.path_search_index == nullptr) {
+      return {};
+    } else {
+      auto exists = db_.rows(Backend::dialect.path_search_index_exists, {});
+      if (!exists) return exists.error();
+      if (!exists->empty()) return {};
+      auto made = transaction([&]() -> result<void> {
+        auto claimed = db_.rows(Backend::dialect.path_search_index_claim, {});
+        if (!claimed) return claimed.error();
+        if (claimed->empty() || (*claimed)[0][0] != sql_value("t")) return {};  // another process is making it
+        return db_.exec(Backend::dialect.path_search_index);
+      });
+      if (!made) db_.detail().clear();
+      return {};
+    }
   }
 
   error_code newer_schema(int version) {
@@ -794,7 +827,8 @@ private:
     }
     auto ok = migrate_locked();
     if (Backend::dialect.migrate_unlock) (void)db_.exec(Backend::dialect.migrate_unlock);
-    return ok;
+    // Outside the migration lock: the other processes opening the store do not wait for it.
+    return ok ? ensure_path_search_index() : ok;
   }
 
   result<void> migrate_locked() {
@@ -1006,14 +1040,26 @@ private:
       ids.emplace_back(m.model_id);
       append_file_rows(m, files);
     }
-    if (auto ok = db_.upsert_models(rows); !ok) return ok;
     if (ids.size() == 1) {  // the common add_model: a point delete the index answers
+      if (auto ok = db_.upsert_models(rows); !ok) return ok;
       sql_value id{std::string(ids[0])};
       if (auto ok = db_.run("DELETE FROM files WHERE model_id = $1", {&id, 1}); !ok) return ok;
     } else {
+      // Only a model stored before has files to replace: asked of the models table (its key),
+      // not of files, which an import fills without an index on model_id.
       sql_value id_list = list_param(ids);
-      if (auto ok = db_.run(std::string("DELETE FROM files WHERE model_id") + Backend::dialect.in_strings, {&id_list, 1}); !ok)
-        return ok;
+      auto stored = db_.rows(std::string("SELECT model_id FROM models WHERE model_id") + Backend::dialect.in_strings, {&id_list, 1});
+      if (!stored) return stored.error();
+      if (auto ok = db_.upsert_models(rows); !ok) return ok;
+      if (!stored->empty()) {
+        std::vector<std::string_view> replaced;
+        for (const auto& r : *stored)
+          if (r[0]) replaced.emplace_back(*r[0]);
+        sql_value replaced_list = list_param(replaced);
+        if (auto ok = db_.run(std::string("DELETE FROM files WHERE model_id") + Backend::dialect.in_strings, {&replaced_list, 1});
+            !ok)
+          return ok;
+      }
     }
     if (files.empty()) return {};
     if (auto ok = assign_path_ids(files); !ok) return ok;

@@ -404,7 +404,7 @@ std::size_t model_manager<S, F>::size() const noexcept {
 }
 
 template <hfmm::storage S, hfmm::fetcher F>
-std::vector<const model_metadata*> model_manager<S, F>::select_records(const record_query& q) const {
+std::vector<const model_metadata*> model_manager<S, F>::query_models(const record_query& q) const {
   if constexpr (queried) {
     std::lock_guard lock(*materialized_.mutex);
     return materialize(noted(storage_.models_matching(q), std::vector<std::string>()));
@@ -419,27 +419,27 @@ std::vector<const model_metadata*> model_manager<S, F>::select_records(const rec
 
 template <hfmm::storage S, hfmm::fetcher F>
 std::vector<const model_metadata*> model_manager<S, F>::list_models(const model_filter& f) const {
-  return select_records({.filter = f});
+  return query_models({.filter = f});
 }
 
 template <hfmm::storage S, hfmm::fetcher F>
 std::vector<const model_metadata*> model_manager<S, F>::search_models(std::string_view query) const {
-  return select_records({.text = std::string(query)});
+  return query_models({.text = std::string(query)});
 }
 
 template <hfmm::storage S, hfmm::fetcher F>
 std::vector<const model_metadata*> model_manager<S, F>::get_models_by_input_type(data_type t) const {
-  return select_records({.input = t});
+  return query_models({.input = t});
 }
 
 template <hfmm::storage S, hfmm::fetcher F>
 std::vector<const model_metadata*> model_manager<S, F>::get_models_by_output_type(data_type t) const {
-  return select_records({.output = t});
+  return query_models({.output = t});
 }
 
 template <hfmm::storage S, hfmm::fetcher F>
 std::vector<const model_metadata*> model_manager<S, F>::get_compatible_models(data_type in, data_type out) const {
-  return select_records({.input = in, .output = out});
+  return query_models({.input = in, .output = out});
 }
 
 template <hfmm::storage S, hfmm::fetcher F>

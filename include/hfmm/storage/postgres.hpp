@@ -41,7 +41,14 @@ public:
       .migrate_unlock = "SELECT pg_advisory_unlock(7236833650)",
       .begin_snapshot = "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
       .array_lists = true,
-      .refresh_statistics = "ANALYZE models, files, paths"};
+      .refresh_statistics = "ANALYZE models, files, paths",
+      // pg_trgm ships with PostgreSQL (Debian's postgresql package) and is a trusted extension:
+      // a database owner may create it. Its GIN index answers LIKE '%text%' without a scan.
+      .path_search_index = "CREATE EXTENSION IF NOT EXISTS pg_trgm; "
+                           "CREATE INDEX IF NOT EXISTS paths_lower_trgm ON paths USING gin (lower_path gin_trgm_ops)",
+      .path_search_index_exists = "SELECT 1 FROM pg_indexes WHERE schemaname = current_schema() AND "
+                                  "indexname = 'paths_lower_trgm'",
+      .path_search_index_claim = "SELECT CASE WHEN pg_try_advisory_xact_lock(7236833651) THEN 't' ELSE 'f' END"};
 
   explicit postgres_backend(target_type conninfo) : conninfo_(std::move(conninfo)) {}
 
