@@ -419,27 +419,38 @@ std::vector<const model_metadata*> model_manager<S, F>::query_models(const recor
 
 template <hfmm::storage S, hfmm::fetcher F>
 std::vector<const model_metadata*> model_manager<S, F>::list_models(const model_filter& f) const {
-  return query_models({.filter = f});
+  record_query q;
+  q.filter = f;
+  return query_models(q);
 }
 
 template <hfmm::storage S, hfmm::fetcher F>
 std::vector<const model_metadata*> model_manager<S, F>::search_models(std::string_view query) const {
-  return query_models({.text = std::string(query)});
+  record_query q;
+  q.text = query;
+  return query_models(q);
 }
 
 template <hfmm::storage S, hfmm::fetcher F>
 std::vector<const model_metadata*> model_manager<S, F>::get_models_by_input_type(data_type t) const {
-  return query_models({.input = t});
+  record_query q;
+  q.input = t;
+  return query_models(q);
 }
 
 template <hfmm::storage S, hfmm::fetcher F>
 std::vector<const model_metadata*> model_manager<S, F>::get_models_by_output_type(data_type t) const {
-  return query_models({.output = t});
+  record_query q;
+  q.output = t;
+  return query_models(q);
 }
 
 template <hfmm::storage S, hfmm::fetcher F>
 std::vector<const model_metadata*> model_manager<S, F>::get_compatible_models(data_type in, data_type out) const {
-  return query_models({.input = in, .output = out});
+  record_query q;
+  q.input = in;
+  q.output = out;
+  return query_models(q);
 }
 
 template <hfmm::storage S, hfmm::fetcher F>
