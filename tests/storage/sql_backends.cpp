@@ -434,6 +434,22 @@ TEST_CASE("compressed stores are standard .gz / .zst files; a truncated one is r
 #endif
 
 #ifdef HFMM_HAVE_DUCKDB
+TEST_CASE("duckdb: the index of a model's files is on model_id alone (an ART index answers only its full key)") {
+  // On (model_id, path_id), a read of one model's files scanned all 24 M file rows of a
+  // 1 000 000-model store: 0.24 s and 165 MB per one-shot show, against 0.06 s and 63 MB.
+  hfmm_test::scratch_dir dir;
+  hfmm::duckdb_storage s(dir / "c.duckdb");
+  REQUIRE(s.open());
+  REQUIRE(s.upsert(named("org/m")));
+  auto index = s.backend().rows("SELECT sql FROM duckdb_indexes() WHERE index_name = 'files_model_path'", {});
+  REQUIRE(index);
+  REQUIRE(index->size() == 1);
+  auto sql = (*index)[0][0].value_or("");
+  CHECK_MESSAGE(sql.find("(model_id)") != std::string::npos, sql);
+  CHECK(s.find_model("org/m").value()->repository_structure->files.size() == 2);
+  CHECK(s.close());
+}
+
 TEST_CASE("duckdb: readers open read-only, several at once, and change nothing") {
   hfmm_test::scratch_dir dir;
   auto path = dir / "c.duckdb";

@@ -36,7 +36,8 @@ public:
       .in_numbers = " IN (SELECT unnest(from_json($1, '[\"BIGINT\"]')))",
       .path_key = "path_id BIGINT PRIMARY KEY DEFAULT nextval('paths_path_id')",
       .path_key_setup = "CREATE SEQUENCE paths_path_id;",
-      .column_exists = "SELECT column_name FROM information_schema.columns WHERE table_name = $1 AND column_name = $2"};
+      .column_exists = "SELECT column_name FROM information_schema.columns WHERE table_name = $1 AND column_name = $2",
+      .model_files_index_columns = "model_id"};
 
   explicit duckdb_backend(target_type path) : path_(std::move(path)) {}
 
