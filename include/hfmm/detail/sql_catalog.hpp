@@ -499,7 +499,7 @@ private:
   /// Ids of the models with a path containing `pattern`, in catalog order (models_with_path).
   result<std::vector<std::string>> read_models_with_path(std::string_view pattern) {
     auto needle = to_lower_ascii(pattern);
-    sql_value like = "%" + like_escaped(needle) + "%";
+    sql_value like = like_substring(needle);
     auto paths = db_.rows("SELECT path_id, path FROM paths WHERE lower_path LIKE CAST($1 AS TEXT) ESCAPE '\\'", {&like, 1});
     if (!paths) return paths.error();
     std::vector<std::string> path_ids;
@@ -547,13 +547,12 @@ private:
       params.emplace_back(std::move(value));
       return "CAST($" + std::to_string(params.size()) + " AS TEXT)";
     };
-    auto substring = [&](std::string_view text) { return "%" + like_escaped(text) + "%"; };
     // JSON text holds a string's bytes as they are unless they are escaped: '"', '\', controls.
     auto json_holds_as_is = [](std::string_view text) {
       return std::none_of(text.begin(), text.end(), [](char c) { return c == '"' || c == '\\' || static_cast<unsigned char>(c) < 0x20; });
     };
     auto in_json = [&](std::string_view column, std::string quoted) {
-      return "CAST(" + std::string(column) + " AS TEXT) LIKE " + param(substring(quoted)) + " ESCAPE '\\'";
+      return "CAST(" + std::string(column) + " AS TEXT) LIKE " + param(like_substring(quoted)) + " ESCAPE '\\'";
     };
     std::vector<std::string> conditions;
     if (q.filter.architecture) conditions.push_back("architecture = " + param(*q.filter.architecture));
@@ -564,7 +563,7 @@ private:
     if (!q.text.empty() && json_holds_as_is(q.text)) {
       // lower() on both sides: PostgreSQL and DuckDB fold more than ASCII, alike on both.
       auto folded = [&](std::string column) {
-        return "lower(" + column + ") LIKE lower(" + param(substring(q.text)) + ") ESCAPE '\\'";
+        return "lower(" + column + ") LIKE lower(" + param(like_substring(q.text)) + ") ESCAPE '\\'";
       };
       conditions.push_back("(" + folded("model_name") + " OR " + folded("description") + " OR " +
                            folded("CAST(tags AS TEXT)") + ")");
@@ -672,6 +671,8 @@ private:
   }
 
   /// `text` as a LIKE pattern that matches it literally (the escape character is a backslash).
+  /// A LIKE pattern (ESCAPE '\\') for "contains `text`".
+  static std::string like_substring(std::string_view text) { return "%" + like_escaped(text) + "%"; }
   static std::string like_escaped(std::string_view text) {
     std::string out;
     out.reserve(text.size());
