@@ -98,7 +98,9 @@ struct record_query {
   std::string text;
   std::optional<data_type> input, output;  ///< an input (output) of this data type
 
-  bool matches(const model_metadata& m) const {
+  bool matches(const model_metadata& m) const { return matches(m, detail::to_lower_ascii(text)); }
+  /// The same, with `folded_text` = to_lower_ascii(text), folded once for many models.
+  bool matches(const model_metadata& m, std::string_view folded_text) const {
     auto has_type = [](const std::vector<io_spec>& specs, data_type t) {
       return std::any_of(specs.begin(), specs.end(), [t](const io_spec& s) { return s.data_type == t; });
     };
@@ -107,10 +109,9 @@ struct record_query {
     if (filter.architecture && m.architecture != *filter.architecture) return false;
     if (!std::all_of(filter.tags.begin(), filter.tags.end(), has_tag)) return false;
     if ((input && !has_type(m.inputs, *input)) || (output && !has_type(m.outputs, *output))) return false;
-    if (text.empty()) return true;
-    auto needle = detail::to_lower_ascii(text);
-    return detail::icontains(m.model_name, needle) || detail::icontains(m.description, needle) ||
-           std::any_of(m.tags.begin(), m.tags.end(), [&](const std::string& t) { return detail::icontains(t, needle); });
+    if (folded_text.empty()) return true;
+    auto has_text = [&](const std::string& field) { return detail::icontains(field, folded_text); };
+    return has_text(m.model_name) || has_text(m.description) || std::any_of(m.tags.begin(), m.tags.end(), has_text);
   }
 };
 

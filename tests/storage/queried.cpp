@@ -284,6 +284,24 @@ TEST_CASE_TEMPLATE("an import streams into the store in batches, all or nothing"
   check_agreement(resident, queried);
 }
 
+TEST_CASE_TEMPLATE("a write that fails in a transaction the database already ended keeps its own reason", S,
+                   HFMM_QUERYABLE_STORAGES) {
+  // DuckDB ends the transaction itself when it runs out of memory; ROLLBACK's "no transaction
+  // is active" used to replace the cause in the message.
+  hfmm_test::store_place<S> place;
+  auto store = place.make();
+  REQUIRE(store.open());
+  auto failed = store.upsert_batches([&](const hfmm::batch_writer& write) -> hfmm::result<void> {
+    if (auto ok = write(std::vector<hfmm::model_metadata>{{.model_id = "org/lost"}}); !ok) return ok;
+    REQUIRE(store.backend().exec("ROLLBACK"));
+    store.backend().detail() = "the cause";
+    return hfmm::errc::storage_io;
+  });
+  CHECK(failed.error() == hfmm::errc::storage_io);
+  CHECK(store.error_detail() == "the cause");
+  CHECK_FALSE(store.contains("org/lost").value());
+}
+
 TEST_CASE_TEMPLATE("schema 3 (paths as text in files) is upgraded to the paths table, every answer kept", S,
                    HFMM_QUERYABLE_STORAGES) {
   hfmm_test::store_place<S> place;

@@ -450,6 +450,29 @@ TEST_CASE("duckdb: the index of a model's files is on model_id alone (an ART ind
   CHECK(s.close());
 }
 
+TEST_CASE("duckdb: a files index missing (an import killed after its load committed) is built by the next read-write open") {
+  hfmm_test::scratch_dir dir;
+  auto path = dir / "c.duckdb";
+  const std::set<std::string> all = {"files_model_path", "files_path", "files_lfs_sha256", "files_oid"};
+  {
+    hfmm::duckdb_storage s(path);
+    REQUIRE(s.open());
+    REQUIRE(s.upsert(named("org/m")));
+    REQUIRE(s.backend().exec("DROP INDEX files_path; DROP INDEX files_oid;"));
+    CHECK(hfmm_test::files_index_names(s) == std::set<std::string>{"files_model_path", "files_lfs_sha256"});
+  }
+  {
+    hfmm::duckdb_storage reader(path, hfmm::open_mode::read_only);  // builds nothing, answers all the same
+    REQUIRE(reader.open());
+    CHECK(hfmm_test::files_index_names(reader).size() == 2);
+    CHECK(reader.models_with_path("config.json").value() == std::vector<std::string>{"org/m"});
+  }
+  hfmm::duckdb_storage writer(path);
+  REQUIRE(writer.open());
+  CHECK(hfmm_test::files_index_names(writer) == all);
+  CHECK(writer.find_model("org/m").value()->repository_structure->files.size() == 2);
+}
+
 TEST_CASE("duckdb: readers open read-only, several at once, and change nothing") {
   hfmm_test::scratch_dir dir;
   auto path = dir / "c.duckdb";

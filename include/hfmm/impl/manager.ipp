@@ -410,8 +410,9 @@ std::vector<const model_metadata*> model_manager<S, F>::query_models(const recor
     return materialize(noted(storage_.models_matching(q), std::vector<std::string>()));
   }
   std::vector<const model_metadata*> out;
+  auto folded_text = detail::to_lower_ascii(q.text);
   auto ok = for_each_model([&](const model_metadata& m) {
-    if (q.matches(m)) out.push_back(&m);
+    if (q.matches(m, folded_text)) out.push_back(&m);
   });
   if (!ok) noted_error(ok.error());
   return out;
