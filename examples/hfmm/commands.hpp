@@ -191,19 +191,9 @@ struct with_file_command {
 
   template <class Manager>
   int run(Manager& mm, context& cx) {
-    if constexpr (hfmm::queryable_storage<std::decay_t<decltype(mm.storage())>>) {
-      // The store answers with ids, and ids are all this prints: no model is materialized
-      // (a common path names most of the catalog).
-      auto ids = mm.storage().models_with_path(pattern);
-      if (!ids) return cx.out.fail("reading the store " + cx.store, ids.error(), exit_error, store_detail(mm.storage()));
-      return print(*ids, cx);
-    } else {
-      auto models = mm.get_models_with_file(pattern);
-      if (auto failed = query_failed(mm, cx)) return *failed;
-      std::vector<std::string_view> ids;
-      for (const auto* m : models) ids.push_back(m->model_id);
-      return print(ids, cx);
-    }
+    auto ids = mm.get_model_ids_with_file(pattern);  // ids are all this prints
+    if (auto failed = query_failed(mm, cx)) return *failed;
+    return print(ids, cx);
   }
   template <class Storage, class Fetcher>
   std::optional<int> on_json_file(Storage& storage, Fetcher&, context& cx) {
@@ -258,17 +248,9 @@ struct list_command {
 
   template <class Manager>
   int run(Manager& mm, context& cx) {
-    if constexpr (hfmm::queryable_storage<std::decay_t<decltype(mm.storage())>>) {
-      auto ids = mm.storage().models_matching(query());  // ids are all this prints: nothing materialized
-      if (!ids) return cx.out.fail("reading the store " + cx.store, ids.error(), exit_error, store_detail(mm.storage()));
-      return with_file_command::print(*ids, cx);
-    } else {
-      auto models = mm.query_models(query());
-      if (auto failed = query_failed(mm, cx)) return *failed;
-      std::vector<std::string_view> ids;
-      for (const auto* m : models) ids.push_back(m->model_id);
-      return with_file_command::print(ids, cx);
-    }
+    auto ids = mm.query_model_ids(query());  // ids are all this prints
+    if (auto failed = query_failed(mm, cx)) return *failed;
+    return with_file_command::print(ids, cx);
   }
 };
 

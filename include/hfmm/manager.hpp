@@ -178,6 +178,10 @@ public:
   std::optional<std::string> get_model_file_hash(std::string_view id, std::string_view path) const;
   /// ASCII case-insensitive substring of any file path; each model once.
   std::vector<const model_metadata*> get_models_with_file(std::string_view pattern) const;
+  /// The ids of query_models' and get_models_with_file's answers. A queryable store gives
+  /// them without a model materialized (a common path names most of the catalog).
+  std::vector<std::string> query_model_ids(const record_query& q) const;
+  std::vector<std::string> get_model_ids_with_file(std::string_view pattern) const;
   /// Fetches the model's structure again; on failure the old one stays.
   /// Errors: model_not_found, the fetcher's, the storage's.
   result<void> refresh_repository_structure(std::string_view id, std::string_view branch = "main");

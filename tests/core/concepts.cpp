@@ -176,6 +176,8 @@ TEST_CASE("a manager over a queryable store asks it and never loads the catalog 
   auto with = mm.get_models_with_file("config");
   REQUIRE(with.size() == 1);
   CHECK(with[0] == a);
+  CHECK(mm.get_model_ids_with_file("config") == std::vector<std::string>{"org/a"});
+  CHECK(mm.query_model_ids({.text = "absent"}).empty());
   CHECK(mm.size() == 2);
   CHECK(mm.get_stats().total_models == 2);
   CHECK(mm.remove_model("org/b"));

@@ -95,7 +95,12 @@ void check_agreement(const hfmm::offline_model_manager& resident, const Queried&
   for (std::string pattern : {"config.json", "CONFIG", "safetensors", "model.safetensors", "tokenizer.json", "onnx/",
                               "a", "", "100%", "a_b", "_", "%", "\\", "Ä", "ä", "ünï", "nothing-like-this",
                               "\"quoted\" {", ",comma"})
-    CHECK_MESSAGE(ids_of(queried.get_models_with_file(pattern)) == ids_of(resident.get_models_with_file(pattern)), pattern);
+  {
+    auto expected = ids_of(resident.get_models_with_file(pattern));
+    CHECK_MESSAGE(ids_of(queried.get_models_with_file(pattern)) == expected, pattern);
+    CHECK_MESSAGE(queried.get_model_ids_with_file(pattern) == expected, pattern);
+    CHECK_MESSAGE(resident.get_model_ids_with_file(pattern) == expected, pattern);
+  }
   std::set<std::string> digests = {std::string(40, 'a'), std::string(63, '0') + "a", std::string(63, '1') + "a",
                                    std::string(40, 'f'), "not-a-digest", std::string(64, 'A')};
   for (std::size_t i = 0; i < all.size(); i += 7)
@@ -113,6 +118,15 @@ void check_agreement(const hfmm::offline_model_manager& resident, const Queried&
       {.tags = {"t"}},  // a part of a tag is not the tag
       {.tags = {"T1"}}};
   for (const auto& f : filters) CHECK(ids_of(queried.list_models(f)) == ids_of(resident.list_models(f)));
+  for (const auto& f : filters)
+    for (std::string text : {"", "m1", "ünï"})
+      for (auto input : {std::optional<hfmm::data_type>(), std::optional(hfmm::data_type::tokens)}) {
+        hfmm::record_query q{.filter = f, .text = text, .input = input};
+        auto expected = ids_of(resident.query_models(q));
+        CHECK(ids_of(queried.query_models(q)) == expected);
+        CHECK(queried.query_model_ids(q) == expected);
+        CHECK(resident.query_model_ids(q) == expected);
+      }
   for (std::string text : {"ünïcode", "ÜNÏCODE", "Ünï", "modell", "A MODEL", "m1", "t3", "vision", "ext", "\"", "\\", "%",
                            "_", "odd \"tag", ",", "", "absent-text"})
     CHECK_MESSAGE(ids_of(queried.search_models(text)) == ids_of(resident.search_models(text)), text);

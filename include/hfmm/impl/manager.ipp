@@ -460,6 +460,33 @@ std::optional<std::string> model_manager<S, F>::get_model_file_hash(std::string_
   return m ? get_file_hash_from_structure(m->repository_structure, path) : std::nullopt;
 }
 
+namespace detail {
+inline std::vector<std::string> ids_of(const std::vector<const model_metadata*>& models) {
+  std::vector<std::string> ids;
+  ids.reserve(models.size());
+  for (const auto* m : models) ids.push_back(m->model_id);
+  return ids;
+}
+}  // namespace detail
+
+template <hfmm::storage S, hfmm::fetcher F>
+std::vector<std::string> model_manager<S, F>::query_model_ids(const record_query& q) const {
+  if constexpr (queried) {
+    std::lock_guard lock(*materialized_.mutex);  // the store's one connection, and the error noted
+    return noted(storage_.models_matching(q), std::vector<std::string>());
+  }
+  return detail::ids_of(query_models(q));
+}
+
+template <hfmm::storage S, hfmm::fetcher F>
+std::vector<std::string> model_manager<S, F>::get_model_ids_with_file(std::string_view pattern) const {
+  if constexpr (queried) {
+    std::lock_guard lock(*materialized_.mutex);  // the store's one connection, and the error noted
+    return noted(storage_.models_with_path(pattern), std::vector<std::string>());
+  }
+  return detail::ids_of(get_models_with_file(pattern));
+}
+
 template <hfmm::storage S, hfmm::fetcher F>
 std::vector<const model_metadata*> model_manager<S, F>::get_models_with_file(std::string_view pattern) const {
   if constexpr (queried) {
