@@ -473,15 +473,8 @@ private:
       return {};
     };
     // Each distinct value read as a record's would be, so both modes count alike.
-    auto read_as_field = [&](std::string_view key, const sql_value& v) -> result<model_metadata> {
-      boost::json::object record{{"model_id", "stats"}, {"model_name", "stats"}};
-      for (auto f : model_fields)
-        if (f.key == key)
-          if (auto ok = put_field(record, f, v, "models", std::string(key)); !ok) return ok.error();
-      std::string why;
-      auto m = read_model(record, &why);
-      if (!m) return corrupt("models." + std::string(key) + ": " + why);
-      return m;
+    auto read_as_field = [&](std::string_view key, const sql_value& v) {
+      return read_record_columns(sql_value("stats"), {&key, 1}, {&v, 1});
     };
     auto ok = grouped("model_type", [&](const sql_value& v, std::size_t n) -> result<void> {
       auto m = read_as_field("model_type", v);
@@ -591,17 +584,26 @@ private:
         if (row[0]) out.push_back(std::move(*row[0]));
         continue;
       }
-      boost::json::object record{{"model_id", row[0].value_or("")}};
-      for (std::size_t i = 0; i < fields.size(); ++i)
-        for (auto f : model_fields)
-          if (f.key == fields[i])
-            if (auto ok = put_field(record, f, row[1 + i], "models", row[0]); !ok) return ok.error();
-      std::string why;
-      auto m = read_model(record, &why);
-      if (!m) return corrupt("model " + row[0].value_or("?") + ": " + why);
+      auto m = read_record_columns(row[0], fields, std::span(row).subspan(1));
+      if (!m) return m.error();
       if (q.matches(*m, folded_text)) out.push_back(std::move(m->model_id));
     }
     return out;
+  }
+
+  /// A model from some of its record's columns (`keys`, the record's field keys, and their
+  /// `values`), read as load reads a whole record; the other fields keep their defaults.
+  result<model_metadata> read_record_columns(const sql_value& id, std::span<const std::string_view> keys,
+                                             std::span<const sql_value> values) {
+    boost::json::object record{{"model_id", id.value_or("")}};
+    for (std::size_t i = 0; i < keys.size(); ++i)
+      for (auto f : model_fields)
+        if (f.key == keys[i])
+          if (auto ok = put_field(record, f, values[i], "models", id); !ok) return ok.error();
+    std::string why;
+    auto m = read_model(record, &why);
+    if (!m) return corrupt("model " + id.value_or("?") + ": " + why);
+    return m;
   }
 
   result<std::vector<model_metadata>> read_models(const std::string& where, std::span<const sql_value> params) {
