@@ -4,8 +4,11 @@
 // Hub's kind of duplication (one .gitattributes everywhere, shared tokenizers, case variants).
 #include "storage_support.hpp"
 
+#include <csignal>
 #include <random>
 #include <set>
+#include <sys/wait.h>
+#include <unistd.h>
 
 namespace {
 
@@ -315,6 +318,75 @@ TEST_CASE_TEMPLATE("a write that fails in a transaction the database already end
   CHECK(store.error_detail() == "the cause");
   CHECK_FALSE(store.contains("org/lost").value());
 }
+
+#ifdef HFMM_HAVE_DUCKDB
+TEST_CASE("duckdb: an import into an empty store commits in chunks, all or nothing even when killed") {
+  hfmm_test::scratch_dir dir;
+  random_catalog gen;
+  std::vector<hfmm::model_metadata> batch;
+  for (int id = 0; id < 4500; ++id) batch.push_back(gen.model(id));
+  hfmm::offline_model_manager resident(hfmm::memory_storage{});
+  REQUIRE(resident.add_models(batch));
+  REQUIRE(resident.export_metadata(dir / "catalog.json"));
+  auto text = hfmm_test::slurp(dir / "catalog.json");
+  hfmm_test::spit(dir / "truncated.json", text.substr(0, text.size() - 40));
+  const std::set<std::string> indexes = {"files_model_path", "files_path", "files_lfs_sha256", "files_oid"};
+  auto path = dir / "c.duckdb";
+  using manager = hfmm::model_manager<hfmm::duckdb_storage, hfmm::mock_fetcher>;
+  auto store = [&](hfmm::open_mode mode = hfmm::open_mode::read_write) {
+    hfmm::duckdb_storage s(path, mode);
+    s.set_bulk_commit_files(500);  // many commits in a catalog of 4500 models
+    return s;
+  };
+  auto unfinished_mark = [](hfmm::duckdb_storage& s) {
+    auto rows = s.backend().rows("SELECT table_name FROM information_schema.tables WHERE table_name = 'hfmm_import_unfinished'", {});
+    REQUIRE(rows);
+    return !rows->empty();
+  };
+  {
+    // Found bad at its end, after many commits: the store is empty again, with its indexes.
+    manager queried(store());
+    CHECK(queried.import_metadata(dir / "truncated.json").error() == hfmm::errc::storage_corrupt);
+    CHECK(queried.size() == 0);
+    CHECK(queried.get_model_ids_with_file("config.json").empty());
+    CHECK_FALSE(unfinished_mark(queried.storage()));
+    CHECK(hfmm_test::files_index_names(queried.storage()) == indexes);
+  }
+  // Killed after some commits (SIGKILL, nothing closed).
+  pid_t child = ::fork();
+  REQUIRE(child >= 0);
+  if (child == 0) {
+    auto s = store();
+    if (!s.open()) ::_exit(2);
+    (void)s.upsert_batches([&](const hfmm::batch_writer& write) -> hfmm::result<void> {
+      for (std::size_t first = 0; first + 100 <= batch.size(); first += 100) {
+        if (!write(std::span(batch).subspan(first, 100))) ::_exit(3);
+        if (first == 2000) ::kill(::getpid(), SIGKILL);
+      }
+      return {};
+    });
+    ::_exit(4);
+  }
+  int status = 0;
+  REQUIRE(::waitpid(child, &status, 0) == child);
+  REQUIRE(WIFSIGNALED(status));
+  {
+    auto reader = store(hfmm::open_mode::read_only);  // refuses the part of a catalog, says what to do
+    CHECK(reader.open().error() == hfmm::errc::storage_read_only);
+    CHECK_MESSAGE(reader.error_detail().find("open it once read-write") != std::string::npos, reader.error_detail());
+  }
+  {
+    manager queried(store());  // a read-write open empties it
+    CHECK(queried.size() == 0);
+    CHECK_FALSE(unfinished_mark(queried.storage()));
+    CHECK(hfmm_test::files_index_names(queried.storage()) == indexes);
+    REQUIRE(queried.import_metadata(dir / "catalog.json"));
+    CHECK_FALSE(unfinished_mark(queried.storage()));
+    CHECK(hfmm_test::files_index_names(queried.storage()) == indexes);
+    check_agreement(resident, queried);
+  }
+}
+#endif
 
 TEST_CASE_TEMPLATE("schema 3 (paths as text in files) is upgraded to the paths table, every answer kept", S,
                    HFMM_QUERYABLE_STORAGES) {

@@ -39,7 +39,8 @@ public:
       .column_exists = "SELECT column_name FROM information_schema.columns WHERE table_name = $1 AND column_name = $2",
       .model_files_index_columns = "model_id",
       .point_lookups_up_to = 16,
-      .files_index_names = "SELECT index_name FROM duckdb_indexes() WHERE table_name = 'files'"};
+      .files_index_names = "SELECT index_name FROM duckdb_indexes() WHERE table_name = 'files'",
+      .bulk_commit_files = 2'000'000};
 
   explicit duckdb_backend(target_type path) : path_(std::move(path)) {}
 
