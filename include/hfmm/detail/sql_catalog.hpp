@@ -855,6 +855,13 @@ private:
 
   static constexpr const char* unfinished_import_table = "hfmm_import_unfinished";
 
+  /// Whether the store holds the committed part of an import that did not finish (only where
+  /// the dialect commits imports in chunks).
+  result<bool> import_unfinished() {
+    if constexpr (Backend::dialect.bulk_commit_files == 0) return false;
+    return table_exists(unfinished_import_table);
+  }
+
   /// Empties a store holding the committed part of an import that did not finish (it began on
   /// an empty store), removes the mark, and puts back the indexes the import dropped.
   result<void> clear_unfinished_import() {
@@ -935,14 +942,12 @@ private:
                      std::to_string(sql_schema_version) + ": open it once read-write (any write command) to upgrade it";
       return errc::storage_read_only;
     }
-    if constexpr (Backend::dialect.bulk_commit_files > 0) {
-      auto unfinished = table_exists(unfinished_import_table);
-      if (!unfinished) return unfinished.error();
-      if (*unfinished) {
-        db_.detail() = "an import into it was stopped midway and left part of a catalog: open it once read-write (any "
-                       "write command) to empty it, then import again";
-        return errc::storage_read_only;
-      }
+    auto unfinished = import_unfinished();
+    if (!unfinished) return unfinished.error();
+    if (*unfinished) {
+      db_.detail() = "an import into it was stopped midway and left part of a catalog: open it once read-write (any "
+                     "write command) to empty it, then import again";
+      return errc::storage_read_only;
     }
     return {};
   }
@@ -954,12 +959,10 @@ private:
     auto ok = migrate_locked();
     if (Backend::dialect.migrate_unlock) (void)db_.exec(Backend::dialect.migrate_unlock);
     if (!ok) return ok;
-    if constexpr (Backend::dialect.bulk_commit_files > 0) {
-      auto unfinished = table_exists(unfinished_import_table);
-      if (!unfinished) return unfinished.error();
-      if (*unfinished)  // an import killed midway: the store was empty before it
-        if (auto cleared = clear_unfinished_import(); !cleared) return cleared;
-    }
+    auto unfinished = import_unfinished();
+    if (!unfinished) return unfinished.error();
+    if (*unfinished)  // an import killed midway: the store was empty before it
+      if (auto cleared = clear_unfinished_import(); !cleared) return cleared;
     if (auto built = build_missing_file_indexes(); !built) return built;
     // Outside the migration lock: the other processes opening the store do not wait for it.
     return ensure_path_search_index();
