@@ -13,7 +13,9 @@
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 
+#include <algorithm>
 #include <fstream>
+#include <mutex>
 #include <thread>
 
 namespace fs = std::filesystem;
@@ -324,8 +326,18 @@ TEST_CASE("serve: hub_fetcher pointed at a running server rebuilds the catalog")
   boost::asio::io_context io;
   boost::asio::ip::tcp::acceptor acceptor(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
   hfmm::serve_options o;
+  // The server logs a request after its answer is written, so the client can be done before the
+  // last entry is in: the test waits for it rather than stopping the server under it.
+  std::mutex log_mutex;
   std::vector<std::string> log;
-  o.on_request = [&](const hfmm::served_request& r) { log.push_back(r.method + " " + r.target + " " + std::to_string(r.status)); };
+  o.on_request = [&](const hfmm::served_request& r) {
+    std::lock_guard lock(log_mutex);
+    log.push_back(r.method + " " + r.target + " " + std::to_string(r.status));
+  };
+  auto logged = [&](std::string_view needle) {
+    std::lock_guard lock(log_mutex);
+    return std::ranges::any_of(log, [&](const std::string& line) { return line.find(needle) != std::string::npos; });
+  };
   hfmm::hub_server server(c.mm, o);
   boost::asio::co_spawn(io, server.async_serve(acceptor), boost::asio::detached);
   std::thread serving([&] { io.run(); });
@@ -354,8 +366,14 @@ TEST_CASE("serve: hub_fetcher pointed at a running server rebuilds the catalog")
   }
   auto absent = run_blocking(fetcher.async_fetch_model("org/absent", "main"));
   CHECK(absent.error() == hfmm::errc::repo_not_found);
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (!logged("org/absent") && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   boost::asio::post(io, [&] { acceptor.close(); io.stop(); });
   serving.join();
+  CHECK(logged("wzshiming/gpt2"));
+  CHECK(logged("FluidInference/parakeet-tdt-0.6b-v3-coreml"));
+  CHECK(logged("org/absent"));
   CHECK(log.size() >= 3);
 }
 
