@@ -577,6 +577,35 @@ TEST_CASE("postgres: a batch with more file rows than one statement carries is s
   CHECK(s.close());
 }
 
+TEST_CASE("postgres: a new store compares ids, paths and digests bytewise; a migrated one keeps one collation") {
+  hfmm_test::store_place<hfmm::postgres_storage> place;
+  if (!place.available()) return;
+  auto collated_c = [&](const std::string& table, const std::string& columns) {
+    return hfmm_test::postgres_count(place.db.conninfo, "SELECT COUNT(*) FROM information_schema.columns WHERE table_name = '" +
+                                                            table + "' AND column_name IN (" + columns +
+                                                            ") AND collation_name = 'C'");
+  };
+  auto s = place.make();
+  REQUIRE(s.open());
+  REQUIRE(s.upsert(named("org/a")));
+  CHECK(collated_c("models", "'model_id'") == 1);
+  CHECK(collated_c("paths", "'path'") == 1);
+  CHECK(collated_c("files", "'model_id', 'oid', 'lfs_sha256', 'xet_hash'") == 4);
+  CHECK(collated_c("paths", "'lower_path'") == 0);  // searched with LIKE and pg_trgm: the database's own
+  CHECK(collated_c("files", "'download_url'") == 0);
+  // A store from before (version 3, the database's collation throughout) is upgraded in it.
+  REQUIRE(s.backend().exec("ALTER TABLE models ALTER COLUMN model_id TYPE TEXT COLLATE \"default\""));
+  hfmm_test::downgrade_to_schema_3(s);
+  REQUIRE(s.close());
+  REQUIRE(s.open());
+  CHECK(s.schema_version().value() == 4);
+  CHECK(collated_c("models", "'model_id'") + collated_c("paths", "'path'") +
+            collated_c("files", "'model_id', 'oid', 'lfs_sha256', 'xet_hash'") == 0);
+  CHECK(s.models_with_path("CONFIG").value() == std::vector<std::string>{"org/a"});
+  CHECK(s.find_model("org/a").value().has_value());
+  CHECK(s.close());
+}
+
 TEST_CASE("postgres: path search has pg_trgm's index where the role may make it, and works without it") {
   hfmm_test::store_place<hfmm::postgres_storage> place;
   if (!place.available()) return;

@@ -59,6 +59,11 @@ using sql_rows = std::vector<sql_row>;
 struct sql_dialect {
   const char* json_type;    ///< JSON column type
   const char* bigint_type;  ///< 64-bit integers
+  /// Text compared only whole, never searched or shown sorted (model ids, paths, digests).
+  /// PostgreSQL's "C" collation compares bytes, which is also the order hfmm sorts paths in;
+  /// the database's own (C.UTF-8 or en_US.UTF-8) made the import's index builds sort at half
+  /// the speed. Only new stores get it: an older one works the same, its sorts slower.
+  const char* identifier_text_type = "TEXT";
   const char* table_exists; ///< a query with $1 = table name, returning a row when it exists
   const char* in_strings;   ///< " IN (…)" or " = ANY(…)" after a column: it is one of the strings listed in $1 (list_param)
   const char* in_numbers;   ///< the same for integers
@@ -118,11 +123,13 @@ enum file_column : std::size_t {
 struct sql_column {
   std::string_view name;
   bool integer, required;
+  /// Text compared only whole (ids, digests): the dialect's identifier_text_type.
+  bool identifier;
 };
 inline constexpr sql_column file_columns[file_column_count] = {
-    {"model_id", false, true}, {"path_id", true, true},      {"size", true, true},
-    {"oid", false, true},      {"lfs_sha256", false, false}, {"lfs_size", true, false},
-    {"pointer_size", true, false}, {"xet_hash", false, false}, {"download_url", false, false}};
+    {"model_id", false, true, true},     {"path_id", true, true, false},      {"size", true, true, false},
+    {"oid", false, true, true},          {"lfs_sha256", false, false, true},  {"lfs_size", true, false, false},
+    {"pointer_size", true, false, false}, {"xet_hash", false, false, true},   {"download_url", false, false, false}};
 /// The files columns over `files f` joined with `paths p`, the path's place taken by
 /// `path_column`: "f.model_id, p.path, f.size, ..." (as read) or with p.path_id (as stored).
 inline std::string files_select_list(std::string_view path_column = "p.path") {
@@ -791,7 +798,7 @@ private:
   /// The models table's column definitions, in model_row's order (DuckDB's appender relies on it).
   static std::string models_table_columns() {
     std::string json = Backend::dialect.json_type, big = Backend::dialect.bigint_type;
-    std::string text = "model_id TEXT PRIMARY KEY, position " + big + " NOT NULL";
+    std::string text = "model_id " + std::string(Backend::dialect.identifier_text_type) + " PRIMARY KEY, position " + big + " NOT NULL";
     for (auto f : record_columns) {
       text.append(", ").append(f.key).append(f.kind == field_kind::json ? " " + json : std::string(" TEXT"));
       // as the Python Model Manager's table declares them
@@ -806,18 +813,22 @@ private:
     return text;
   }
 
-  static std::string files_table_columns() {
+  /// `identifier_type`: the type of the identifier columns (a migrated store keeps its models
+  /// table's: a join of two collations cannot use the models key).
+  static std::string files_table_columns(std::string_view identifier_type = Backend::dialect.identifier_text_type) {
     std::string text;
     for (auto c : file_columns) {
-      text.append(text.empty() ? "" : ", ").append(c.name).append(c.integer ? " " + std::string(Backend::dialect.bigint_type) : " TEXT");
+      text.append(text.empty() ? "" : ", ").append(c.name).append(" ").append(c.integer      ? Backend::dialect.bigint_type
+                                                                              : c.identifier ? identifier_type
+                                                                                             : "TEXT");
       if (c.required) text += " NOT NULL";
     }
     return text;
   }
 
-  static std::string paths_table() {
-    return std::string(Backend::dialect.path_key_setup) + "CREATE TABLE paths (" + Backend::dialect.path_key +
-           ", path TEXT NOT NULL UNIQUE, lower_path TEXT NOT NULL);";
+  static std::string paths_table(std::string_view identifier_type = Backend::dialect.identifier_text_type) {
+    return std::string(Backend::dialect.path_key_setup) + "CREATE TABLE paths (" + Backend::dialect.path_key + ", path " +
+           std::string(identifier_type) + " NOT NULL UNIQUE, lower_path TEXT NOT NULL);";
   }
 
   /// The files table's indexes, name and columns: a bulk load into an empty table builds them
@@ -1005,7 +1016,7 @@ private:
   /// Version 3 to 4: the distinct paths into their table, the files table rebuilt with path ids
   /// (same rows, same indexes), in the caller's transaction.
   result<void> move_paths_to_their_table() {
-    if (auto ok = db_.exec(paths_table()); !ok) return ok;
+    if (auto ok = db_.exec(paths_table("TEXT")); !ok) return ok;
     auto distinct = db_.rows("SELECT DISTINCT path FROM files", {});
     if (!distinct) return distinct.error();
     std::vector<path_row> paths;
@@ -1013,7 +1024,7 @@ private:
     for (auto& r : *distinct)
       if (r[0]) paths.push_back({r[0], to_lower_ascii(*r[0])});
     if (auto ok = db_.insert_paths(paths); !ok) return ok;
-    return db_.exec("CREATE TABLE files_v4 (" + files_table_columns() + ");INSERT INTO files_v4 SELECT " + files_select_list("p.path_id") +
+    return db_.exec("CREATE TABLE files_v4 (" + files_table_columns("TEXT") + ");INSERT INTO files_v4 SELECT " + files_select_list("p.path_id") +
                     " FROM files f JOIN paths p ON p.path = f.path;DROP TABLE files;ALTER TABLE files_v4 RENAME TO files;" +
                     files_indexes() + "UPDATE hfmm_schema SET version = 4;");
   }

@@ -29,6 +29,7 @@ public:
   static constexpr sql_dialect dialect{
       .json_type = "JSONB",
       .bigint_type = "BIGINT",
+      .identifier_text_type = "TEXT COLLATE \"C\"",
       .table_exists = "SELECT table_name FROM information_schema.tables WHERE table_schema = current_schema() AND "
                       "table_name = $1",
       .in_strings = " = ANY(CAST($1 AS TEXT[]))",
@@ -148,7 +149,7 @@ public:
   }
 
   result<void> insert_paths(const std::vector<path_row>& rows) {
-    static constexpr sql_column columns[] = {{"path", false, true}, {"lower_path", false, true}};
+    static constexpr sql_column columns[] = {{"path", false, true, true}, {"lower_path", false, true, false}};
     static const std::string sql = "INSERT INTO paths (path, lower_path) SELECT * FROM jsonb_to_recordset($1::jsonb) AS x(" +
                                    record_types(columns) + ") ON CONFLICT (path) DO NOTHING";
     return insert_records(sql, rows, columns);
