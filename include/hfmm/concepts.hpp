@@ -145,6 +145,18 @@ concept batch_writing_storage = storage<S> && requires(S s, const std::function<
   { s.upsert_batches(produce) } -> std::same_as<result<void>>;
 };
 
+/// Takes one batch of a stream (see batch_reading_storage).
+using batch_reader = std::function<result<void>(std::span<const model_metadata>)>;
+
+/// A store that reads its whole catalog as a stream of batches: read_batches(consume) calls
+/// consume(batch) for each batch, in catalog order, all on one snapshot of the store, until the
+/// end or consume's first error (returned). Only the current batch is in memory (an export of a
+/// catalog larger than memory).
+template <class S>
+concept batch_reading_storage = storage<S> && requires(S s, const batch_reader& consume) {
+  { s.read_batches(consume) } -> std::same_as<result<void>>;
+};
+
 /// Where repository structures come from.
 template <class F>
 concept fetcher = std::movable<F> && requires(F f, std::string_view id, std::string_view revision) {

@@ -20,6 +20,8 @@
 #include <boost/json/value_to.hpp>
 
 #include <span>
+#include <string>
+#include <string_view>
 
 namespace hfmm {
 
@@ -39,6 +41,19 @@ namespace detail {
 result<model_metadata> read_model(const boost::json::value& jv, std::string* why = nullptr, std::string_view key = {});
 /// Writes a catalog (models in the given order) as the top-level object keyed by model_id.
 boost::json::object write_catalog(std::span<const model_metadata* const> models);
+/// The same text member by member, for a catalog larger than memory: add() appends a member and
+/// says when the text held has grown to a piece worth writing (about 1 MB); the caller writes
+/// text() and clears it. finish() closes the object.
+class catalog_text {
+public:
+  bool add(std::string_view model_id, const boost::json::value& record);
+  void finish();
+  std::string& text() noexcept { return text_; }
+
+private:
+  std::string text_;
+  bool first_ = true;
+};
 /// Whether `v` holds a number JSON text cannot carry (±inf or NaN, e.g. parsed from 1e999):
 /// serialized, it would make the file unreadable.
 bool holds_non_finite(const boost::json::value& v);

@@ -1,6 +1,7 @@
 #include <hfmm/hfmm.hpp>
 
 #include "../support/doctest_result.hpp"
+#include <limits>
 #include "../support/test_support.hpp"
 
 namespace {
@@ -97,6 +98,17 @@ struct archetype_batch_storage : archetype_queryable_storage {
     return ok;
   }
 };
+/// A queryable store that also reads its catalog in batches (of two models), counting them.
+struct archetype_reading_storage : archetype_queryable_storage {
+  int batches = 0;
+  hfmm::result<void> read_batches(const hfmm::batch_reader& consume) {
+    for (std::size_t first = 0; first < models.size(); first += 2) {
+      ++batches;
+      if (auto ok = consume(std::span(models).subspan(first, std::min<std::size_t>(2, models.size() - first))); !ok) return ok;
+    }
+    return {};
+  }
+};
 struct queryable_without_stats : archetype_queryable_storage {
   void stats() = delete;
 };
@@ -138,6 +150,10 @@ static_assert(!hfmm::queryable_storage<hfmm::json_file_storage>);  // the same (
 static_assert(hfmm::batch_writing_storage<archetype_batch_storage>);
 static_assert(!hfmm::batch_writing_storage<archetype_queryable_storage>);
 static_assert(!hfmm::batch_writing_storage<hfmm::memory_storage>);
+static_assert(hfmm::batch_reading_storage<archetype_reading_storage>);
+static_assert(!hfmm::batch_reading_storage<archetype_queryable_storage>);
+static_assert(!hfmm::batch_reading_storage<hfmm::memory_storage>);
+static_assert(!hfmm::batch_reading_storage<hfmm::json_file_storage>);
 static_assert(hfmm::fetcher<archetype_fetcher>);
 static_assert(!hfmm::revision_resolving_fetcher<archetype_fetcher>);
 static_assert(hfmm::revision_resolving_fetcher<hfmm::mock_fetcher>);
@@ -213,5 +229,38 @@ TEST_CASE("a manager over a batch-writing store streams an import into it, all o
   CHECK(mm.storage().batches == 1);
   CHECK(mm.size() == 2);
   CHECK(mm.get_model("org/b")->model_name == "b");
+  CHECK(loads == 0);
+}
+
+TEST_CASE("a manager over a batch-reading store exports batch by batch, never loading the catalog") {
+  hfmm_test::scratch_dir dir;
+  int loads = 0;
+  archetype_reading_storage store;
+  store.loads = &loads;
+  hfmm::model_manager<archetype_reading_storage, archetype_fetcher> mm(std::move(store));
+  for (const char* id : {"org/a", "org/b", "org/c"}) {
+    hfmm::model_metadata m{.model_id = id, .model_name = id};
+    REQUIRE(mm.add_model(m));
+  }
+  REQUIRE(mm.export_metadata(dir / "streamed.json"));
+  CHECK(mm.storage().batches == 2);
+  CHECK(loads == 0);
+  // It reads back as the catalog the store holds, in its order.
+  hfmm::model_manager<hfmm::json_file_storage, hfmm::mock_fetcher> back(hfmm::json_file_storage(dir / "streamed.json"));
+  REQUIRE(back.size() == 3);
+  std::vector<std::string> order;
+  for (const auto* m : back.list_models()) order.push_back(m->model_id);
+  CHECK(order == std::vector<std::string>{"org/a", "org/b", "org/c"});
+  for (const auto& m : mm.storage().models) CHECK(*back.get_model(m.model_id) == m);
+
+  // A record JSON cannot carry, found in the second batch: the export fails and the file it
+  // would have replaced is untouched, with no temp file left beside it.
+  hfmm::model_metadata bad{.model_id = "org/d", .model_name = "d"};
+  bad.performance_metrics = boost::json::object{{"latency", std::numeric_limits<double>::infinity()}};
+  REQUIRE(mm.add_model(bad));
+  auto before = hfmm_test::slurp(dir / "streamed.json");
+  CHECK(mm.export_metadata(dir / "streamed.json").error() == hfmm::errc::invalid_argument);
+  CHECK(hfmm_test::slurp(dir / "streamed.json") == before);
+  CHECK_FALSE(std::filesystem::exists(dir / "streamed.json.tmp"));
   CHECK(loads == 0);
 }

@@ -4,6 +4,7 @@
 // Hub's kind of duplication (one .gitattributes everywhere, shared tokenizers, case variants).
 #include "storage_support.hpp"
 
+#include <boost/json/parse.hpp>
 #include <csignal>
 #include <random>
 #include <set>
@@ -387,6 +388,40 @@ TEST_CASE("duckdb: an import into an empty store commits in chunks, all or nothi
   }
 }
 #endif
+
+TEST_CASE_TEMPLATE("an export from a queried store is read in batches on one snapshot and equals the resident export", S,
+                   HFMM_QUERYABLE_STORAGES) {
+  static_assert(hfmm::batch_reading_storage<S>);
+  hfmm_test::store_place<S> place;
+  if (!place.available()) return;
+  hfmm_test::scratch_dir dir;
+  random_catalog gen;
+  std::vector<hfmm::model_metadata> batch;
+  for (int id = 0; id < 300; ++id) batch.push_back(gen.model(id));
+  hfmm::offline_model_manager resident(hfmm::memory_storage{});
+  REQUIRE(resident.add_models(batch));
+  REQUIRE(resident.export_metadata(dir / "catalog.json"));
+  auto store = place.make();
+  store.set_read_batch_models(64);
+  hfmm::model_manager<S, hfmm::mock_fetcher> queried(std::move(store));
+  REQUIRE(queried.import_metadata(dir / "catalog.json"));
+  for (const char* gone : {"org0/m0", "org0/m150", "org4/m299"}) {  // gaps in the positions
+    REQUIRE(resident.remove_model(gone));
+    REQUIRE(queried.remove_model(gone));
+  }
+  REQUIRE(resident.export_metadata(dir / "resident.json"));
+  REQUIRE(queried.export_metadata(dir / "queried.json"));
+  auto read = [&](const char* name) { return boost::json::parse(hfmm_test::slurp(dir / name)); };
+  CHECK(read("queried.json") == read("resident.json"));
+  auto ids = [](const boost::json::value& v) {
+    std::vector<std::string> out;
+    for (const auto& kv : v.as_object()) out.emplace_back(kv.key());
+    return out;
+  };
+  CHECK(ids(read("queried.json")) == ids(read("resident.json")));  // catalog order
+  CHECK(read("queried.json").as_object().size() == resident.size());
+  CHECK(queried.size() == resident.size());
+}
 
 TEST_CASE_TEMPLATE("schema 3 (paths as text in files) is upgraded to the paths table, every answer kept", S,
                    HFMM_QUERYABLE_STORAGES) {

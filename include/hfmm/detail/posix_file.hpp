@@ -122,6 +122,29 @@ result<void> fsync_directory(const std::filesystem::path& file);
 /// and a crash leaves one of the two. On failure (a full disk) the target is untouched.
 result<void> atomic_replace(const std::filesystem::path& target, std::string_view data);
 
+/// atomic_replace for content written in pieces (a file larger than memory): the pieces go to
+/// "<target>.tmp" and commit() moves it into place. Destroyed uncommitted — a failure midway —
+/// it removes the temp file and the target is untouched.
+class atomic_file_writer {
+public:
+  static result<atomic_file_writer> create(const std::filesystem::path& target);
+  atomic_file_writer(atomic_file_writer&& o) noexcept
+      : target_(std::move(o.target_)), tmp_(std::move(o.tmp_)), fd_(std::move(o.fd_)), written_(o.written_),
+        committed_(std::exchange(o.committed_, true)) {}
+  atomic_file_writer& operator=(atomic_file_writer&&) = delete;
+  ~atomic_file_writer();
+  /// False once a write has failed (the disk full): commit() then fails too.
+  bool write(std::string_view data);
+  result<void> commit();
+
+private:
+  atomic_file_writer(std::filesystem::path target, std::filesystem::path tmp, unique_fd fd)
+      : target_(std::move(target)), tmp_(std::move(tmp)), fd_(std::move(fd)) {}
+  std::filesystem::path target_, tmp_;
+  unique_fd fd_;
+  bool written_ = true, committed_ = false;
+};
+
 /// An exclusive, non-blocking writer lock on `<store>.lock`; released on destruction.
 result<unique_fd> lock_exclusive(const std::filesystem::path& lock_path);
 

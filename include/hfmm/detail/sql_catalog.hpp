@@ -35,6 +35,7 @@
 #include <boost/json/serialize.hpp>
 
 #include <algorithm>
+#include <array>
 #include <charconv>
 #include <filesystem>
 #include <optional>
@@ -111,6 +112,10 @@ struct sql_dialect {
   /// next read-write open after a killed one. No other process sees the commits in between:
   /// the one backend that sets it (DuckDB) admits no other process while it writes.
   std::size_t bulk_commit_files = 0;
+  /// Models per batch of read_batches. Their files are found through the models' positions:
+  /// SQLite and PostgreSQL by index, DuckDB by a scan of the files table per batch (it answers
+  /// a semi-join so), hence larger batches there.
+  std::size_t read_batch_models = 1000;
 };
 
 /// The files table, one row per file, in this column order. download_url is NULL when it is
@@ -341,6 +346,29 @@ public:
     return snapshot([&] { return read_models(std::string(" WHERE model_id") + Backend::dialect.in_strings, {&list, 1}); });
   }
 
+  /// batch_reading_storage: the catalog in catalog order, dialect.read_batch_models models at a
+  /// time, on one snapshot.
+  result<void> read_batches(const batch_reader& consume) {
+    if (!open_) return errc::invalid_argument;
+    return snapshot([&]() -> result<void> {
+      auto positions = db_.rows("SELECT position FROM models ORDER BY position", {});
+      if (!positions) return positions.error();
+      const auto& at = *positions;
+      for (std::size_t first = 0, end = 0; first < at.size(); first = end) {
+        end = std::min(at.size(), first + read_batch_models_);
+        while (end < at.size() && at[end][0] == at[end - 1][0]) ++end;  // a position in one batch only
+        std::array<sql_value, 2> range{at[first][0], at[end - 1][0]};
+        auto batch = read_models(" WHERE model_id IN (SELECT model_id FROM models WHERE position BETWEEN CAST($1 AS " +
+                                     std::string(Backend::dialect.bigint_type) + ") AND CAST($2 AS " +
+                                     Backend::dialect.bigint_type + "))",
+                                 range);
+        if (!batch) return batch.error();
+        if (auto ok = consume(*batch); !ok) return ok;
+      }
+      return {};
+    });
+  }
+
   /// Every model's repository, branch and commit, in catalog order: what refresh_all reads.
   result<std::vector<model_pin>> model_pins() {
     if (!open_) return errc::invalid_argument;
@@ -468,6 +496,8 @@ public:
 
   /// Where the dialect commits an import in chunks: files per commit (tests use small ones).
   void set_bulk_commit_files(std::size_t files) noexcept { bulk_commit_files_ = files; }
+  /// read_batches' models per batch (dialect.read_batch_models; tests use small ones).
+  void set_read_batch_models(std::size_t models) noexcept { read_batch_models_ = models == 0 ? 1 : models; }
 
   result<void> erase(std::string_view id) {
     if (!open_) return errc::invalid_argument;
@@ -1268,6 +1298,7 @@ private:
   open_mode mode_;
   bool open_ = false;
   std::size_t bulk_commit_files_ = Backend::dialect.bulk_commit_files;
+  std::size_t read_batch_models_ = Backend::dialect.read_batch_models;
   bool in_transaction_ = false;  ///< a write transaction or a read snapshot is open
 };
 

@@ -3,6 +3,7 @@
 
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
 #include <boost/json/string.hpp>
 
 #include <algorithm>
@@ -463,6 +464,21 @@ HFMM_DECL result<model_metadata> read_model(const json::value& jv, std::string* 
   for (const auto& kv : o)
     if (!is_model_field(kv.key())) m.extra.emplace(kv.key(), kv.value());
   return m;
+}
+
+HFMM_DECL bool catalog_text::add(std::string_view model_id, const json::value& record) {
+  text_ += first_ ? "{" : ",";
+  first_ = false;
+  text_ += json::serialize(json::value(model_id));
+  text_ += ':';
+  text_ += json::serialize(record);
+  return text_.size() >= (1u << 20);
+}
+
+HFMM_DECL void catalog_text::finish() {
+  if (first_) text_ += "{";
+  first_ = false;
+  text_ += "}";
 }
 
 HFMM_DECL json::object write_catalog(std::span<const model_metadata* const> models) {

@@ -681,21 +681,15 @@ result<void> basic_json_file_storage<Codec>::erase(std::string_view id) {
 
 template <class Codec>
 result<void> basic_json_file_storage<Codec>::write_compacted(int out_fd, std::string* whole) {
-  std::string buffer;
+  detail::catalog_text out;
   bool io_ok = true;
   auto flush = [&] {
-    if (whole) whole->append(buffer);
-    else io_ok = io_ok && detail::write_all(out_fd, buffer);
-    buffer.clear();
+    if (whole) whole->append(out.text());
+    else io_ok = io_ok && detail::write_all(out_fd, out.text());
+    out.text().clear();
   };
-  bool first = true;
   auto emit = [&](std::string_view id, const boost::json::value& record) {
-    buffer += first ? "{" : ",";
-    first = false;
-    buffer += boost::json::serialize(boost::json::value(id));
-    buffer += ':';
-    buffer += boost::json::serialize(record);
-    if (buffer.size() >= detail::read_chunk_bytes) flush();
+    if (out.add(id, record)) flush();
   };
   // Journal models are read back by offset; consecutive ones mostly share a line.
   bool missing = false;
@@ -764,8 +758,7 @@ result<void> basic_json_file_storage<Codec>::write_compacted(int out_fd, std::st
   for (std::size_t e = 0; e < entries_.size(); ++e)
     if (!written[e])
       if (auto ok = emit_entry(e, nullptr); !ok) return ok;
-  if (first) buffer += "{";
-  buffer += "}";
+  out.finish();
   flush();
   return io_ok ? result<void>{} : result<void>(errc::storage_io);
 }

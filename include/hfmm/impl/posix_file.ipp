@@ -57,21 +57,37 @@ HFMM_DECL result<void> fsync_directory(const std::filesystem::path& file) {
 }
 
 HFMM_DECL result<void> atomic_replace(const std::filesystem::path& target, std::string_view data) {
+  auto out = atomic_file_writer::create(target);
+  if (!out) return out.error();
+  out->write(data);
+  return out->commit();
+}
+
+HFMM_DECL result<atomic_file_writer> atomic_file_writer::create(const std::filesystem::path& target) {
   auto tmp = target;
   tmp += ".tmp";
   unique_fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644));
   if (!fd) return errc::storage_io;
-  if (!write_all(fd.get(), data) || ::fsync(fd.get()) != 0) {
-    fd.reset();
-    ::unlink(tmp.c_str());
-    return errc::storage_io;
-  }
-  fd.reset();
-  if (::rename(tmp.c_str(), target.c_str()) != 0) {
-    ::unlink(tmp.c_str());
-    return errc::storage_io;
-  }
-  return fsync_directory(target);
+  return atomic_file_writer(target, std::move(tmp), std::move(fd));
+}
+
+HFMM_DECL atomic_file_writer::~atomic_file_writer() {
+  if (committed_) return;
+  fd_.reset();
+  ::unlink(tmp_.c_str());
+}
+
+HFMM_DECL bool atomic_file_writer::write(std::string_view data) {
+  written_ = written_ && fd_ && write_all(fd_.get(), data);
+  return written_;
+}
+
+HFMM_DECL result<void> atomic_file_writer::commit() {
+  if (!written_ || !fd_ || ::fsync(fd_.get()) != 0) return errc::storage_io;
+  fd_.reset();
+  if (::rename(tmp_.c_str(), target_.c_str()) != 0) return errc::storage_io;
+  committed_ = true;
+  return fsync_directory(target_);
 }
 
 HFMM_DECL result<unique_fd> lock_exclusive(const std::filesystem::path& lock_path) {

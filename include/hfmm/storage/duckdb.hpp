@@ -40,7 +40,8 @@ public:
       .model_files_index_columns = "model_id",
       .point_lookups_up_to = 16,
       .files_index_names = "SELECT index_name FROM duckdb_indexes() WHERE table_name = 'files'",
-      .bulk_commit_files = 2'000'000};
+      .bulk_commit_files = 2'000'000,
+      .read_batch_models = 10'000};
 
   explicit duckdb_backend(target_type path) : path_(std::move(path)) {}
 
