@@ -39,13 +39,13 @@ namespace detail {
 /// Reads one store record; on failure `why` names the field and what was wrong.
 /// A record of the store; `key` (its key in the file, when known) names it in `why`.
 result<model_metadata> read_model(const boost::json::value& jv, std::string* why = nullptr, std::string_view key = {});
-/// Writes a catalog (models in the given order) as the top-level object keyed by model_id.
-boost::json::object write_catalog(std::span<const model_metadata* const> models);
-/// The same text member by member, for a catalog larger than memory: add() appends a member and
-/// says when the text held has grown to a piece worth writing (about 1 MB); the caller writes
-/// text() and clears it. finish() closes the object.
+/// A catalog's text (the top-level object keyed by model_id, models in the order added) member
+/// by member, for a catalog larger than memory: add() appends a member and says when the text
+/// held has grown to a piece worth writing; the caller writes text() and clears it. finish()
+/// closes the object.
 class catalog_text {
 public:
+  static constexpr std::size_t piece_bytes = 1u << 20;
   bool add(std::string_view model_id, const boost::json::value& record);
   void finish();
   std::string& text() noexcept { return text_; }

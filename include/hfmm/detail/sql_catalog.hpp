@@ -62,8 +62,8 @@ struct sql_dialect {
   const char* bigint_type;  ///< 64-bit integers
   /// Text compared only whole, never searched or shown sorted (model ids, paths, digests).
   /// PostgreSQL's "C" collation compares bytes, which is also the order hfmm sorts paths in;
-  /// the database's own (C.UTF-8 or en_US.UTF-8) made the import's index builds sort at half
-  /// the speed. Only new stores get it: an older one works the same, its sorts slower.
+  /// the database's own (C.UTF-8 here) cost more to sort: a 100 000-model import built its
+  /// files indexes in 5.9 s against 4.4 s. Only new stores get it: an older one works the same.
   const char* identifier_text_type = "TEXT";
   const char* table_exists; ///< a query with $1 = table name, returning a row when it exists
   const char* in_strings;   ///< " IN (…)" or " = ANY(…)" after a column: it is one of the strings listed in $1 (list_param)

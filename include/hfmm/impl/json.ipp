@@ -472,24 +472,13 @@ HFMM_DECL bool catalog_text::add(std::string_view model_id, const json::value& r
   text_ += json::serialize(json::value(model_id));
   text_ += ':';
   text_ += json::serialize(record);
-  return text_.size() >= (1u << 20);
+  return text_.size() >= piece_bytes;
 }
 
 HFMM_DECL void catalog_text::finish() {
   if (first_) text_ += "{";
   first_ = false;
   text_ += "}";
-}
-
-HFMM_DECL json::object write_catalog(std::span<const model_metadata* const> models) {
-  json::object root;
-  root.reserve(models.size());
-  for (const auto* m : models) {
-    json::object record;
-    write_model_record(record, *m);
-    root[m->model_id] = std::move(record);
-  }
-  return root;
 }
 
 #endif  // HFMM_DEFINE_BODIES
