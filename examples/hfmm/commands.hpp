@@ -378,6 +378,30 @@ struct add_command {
   }
 };
 
+struct remove_command {
+  static constexpr const char* name = "remove";
+  static constexpr const char* about = "remove models from the catalog";
+  std::vector<std::string> ids;
+  void setup(CLI::App& c) { c.add_option("ID", ids, "model ids of the catalog (org/name)")->required(); }
+  template <class Manager>
+  int run(Manager& mm, context& cx) {
+    int code = exit_ok;
+    json::array items;
+    for (const auto& id : ids) {
+      if (auto removed = mm.remove_model(id); !removed) {
+        auto detail = removed.error() == hfmm::errc::model_not_found ? std::string_view() : store_detail(mm.storage());
+        code = std::max(code, cx.out.item_failed(items, id, removed.error(), detail));
+      } else if (cx.out.json) {
+        items.push_back({{"model_id", id}, {"ok", true}});
+      } else {
+        std::cout << "removed " << id << "\n";
+      }
+    }
+    if (cx.out.json) cx.out.batch(std::move(items));
+    return code;
+  }
+};
+
 struct refresh_command {
   static constexpr const char* name = "refresh";
   static constexpr const char* about = "fetch stored repositories again (all when no ID is given)";

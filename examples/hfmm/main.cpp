@@ -39,7 +39,7 @@ private:
   }
 };
 
-using all_commands = command_list<search_command, add_command, refresh_command, show_command, files_command,
+using all_commands = command_list<search_command, add_command, refresh_command, remove_command, show_command, files_command,
                                   hash_command, with_file_command, list_command, stats_command, verify_command, pull_command, serve_command, lock_command,
                                   audit_command, diff_command, similar_command, dupes_command, export_command,
                                   import_command, compact_command>;

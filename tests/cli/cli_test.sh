@@ -183,6 +183,14 @@ expect 0 "export" "$hfmm" export "$work/exported.json"
 expect 0 "import into another store" "$hfmm" --store "$work/other.json" import "$work/exported.json"
 expect 0 "the imported store answers" "$hfmm" --store "$work/other.json" hash google-bert/bert-base-uncased config.json
 expect 1 "import a missing file" "$hfmm" import "$work/missing.json"
+expect 0 "remove" "$hfmm" --store "$work/other.json" remove google-bert/bert-base-uncased
+contains "removed google-bert/bert-base-uncased" "remove says what it removed"
+expect 1 "a removed model is gone" "$hfmm" --store "$work/other.json" hash google-bert/bert-base-uncased config.json
+expect 0 "the other models stay" "$hfmm" --store "$work/other.json" hash wzshiming/gpt2 config.json
+expect 1 "remove a model not in the catalog, with one that is" "$hfmm" --store "$work/other.json" --json remove org/absent wzshiming/gpt2
+contains '"failed":1' "remove reports each id"
+contains '"code":"model_not_found"' "remove names what was not found"
+expect 1 "the listed model was removed all the same" "$hfmm" --store "$work/other.json" show wzshiming/gpt2
 
 # verify: a local copy that matches a hand-made catalog entry
 mkdir -p repo/sub

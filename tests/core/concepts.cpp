@@ -2,6 +2,7 @@
 
 #include "../support/doctest_result.hpp"
 #include <limits>
+#include <set>
 #include "../support/test_support.hpp"
 
 namespace {
@@ -109,6 +110,44 @@ struct archetype_reading_storage : archetype_queryable_storage {
     return {};
   }
 };
+/// A queryable store that also answers get_similar_models' questions, by brute force,
+/// counting the extents it was asked for.
+struct archetype_similarity_storage : archetype_queryable_storage {
+  std::size_t extents_asked = 0;
+  static std::set<std::string> contents_of(const hfmm::model_metadata& m) {
+    std::set<std::string> out;
+    if (m.repository_structure)
+      for (auto f : m.repository_structure->files) out.insert(f.lfs() ? f.lfs()->sha256 : f.oid());
+    return out;
+  }
+  hfmm::result<std::vector<hfmm::model_overlap>> model_overlaps(std::string_view id) {
+    std::vector<hfmm::model_overlap> out;
+    auto target = std::find_if(models.begin(), models.end(), [&](const auto& m) { return m.model_id == id; });
+    if (target == models.end() || !target->repository_structure) return out;
+    auto target_contents = contents_of(*target);
+    for (const auto& m : models) {
+      if (m.model_id == id || !m.repository_structure) continue;
+      hfmm::model_overlap o{.model_id = m.model_id};
+      for (auto f : m.repository_structure->files) o.shared_paths += target->repository_structure->files.contains(f.path());
+      for (const auto& c : contents_of(m)) o.shared_contents += target_contents.contains(c);
+      if (o.shared_paths || o.shared_contents) out.push_back(o);
+    }
+    return out;
+  }
+  hfmm::result<std::vector<hfmm::model_extent>> model_extents(std::span<const std::string> ids) {
+    extents_asked += ids.size();
+    std::vector<hfmm::model_extent> out;
+    for (const auto& id : ids) {
+      auto& e = out.emplace_back();
+      for (const auto& m : models)
+        if (m.model_id == id && m.repository_structure) e = {m.repository_structure->files.size(), contents_of(m).size()};
+    }
+    return out;
+  }
+};
+struct similarity_without_extents : archetype_similarity_storage {
+  void model_extents() = delete;
+};
 struct queryable_without_stats : archetype_queryable_storage {
   void stats() = delete;
 };
@@ -154,6 +193,11 @@ static_assert(hfmm::batch_reading_storage<archetype_reading_storage>);
 static_assert(!hfmm::batch_reading_storage<archetype_queryable_storage>);
 static_assert(!hfmm::batch_reading_storage<hfmm::memory_storage>);
 static_assert(!hfmm::batch_reading_storage<hfmm::json_file_storage>);
+static_assert(hfmm::similarity_storage<archetype_similarity_storage>);
+static_assert(!hfmm::similarity_storage<similarity_without_extents>);
+static_assert(!hfmm::similarity_storage<archetype_queryable_storage>);
+static_assert(!hfmm::similarity_storage<hfmm::memory_storage>);
+static_assert(!hfmm::similarity_storage<hfmm::json_file_storage>);
 static_assert(hfmm::fetcher<archetype_fetcher>);
 static_assert(!hfmm::revision_resolving_fetcher<archetype_fetcher>);
 static_assert(hfmm::revision_resolving_fetcher<hfmm::mock_fetcher>);
@@ -262,5 +306,63 @@ TEST_CASE("a manager over a batch-reading store exports batch by batch, never lo
   CHECK(mm.export_metadata(dir / "streamed.json").error() == hfmm::errc::invalid_argument);
   CHECK(hfmm_test::slurp(dir / "streamed.json") == before);
   CHECK_FALSE(std::filesystem::exists(dir / "streamed.json.tmp"));
+  CHECK(loads == 0);
+}
+
+TEST_CASE("a manager over a similarity store ranks as the resident one, asking only the extents it needs") {
+  int loads = 0;
+  archetype_similarity_storage store;
+  store.loads = &loads;
+  hfmm::model_manager<archetype_similarity_storage, archetype_fetcher> queried(std::move(store));
+  hfmm::offline_model_manager resident(hfmm::memory_storage{});
+  // The target holds three files. m1 and m3 are copies of it (a tie: the earlier first), m2 has
+  // its paths with other weights; m4..m60 share only .gitattributes, each with its own files.
+  auto model = [](int i, std::string_view weights, int own_files) {
+    hfmm::model_metadata m{.model_id = "org/m" + std::to_string(i)};
+    m.repository_structure = hfmm::repo_structure{.model_id = m.model_id};
+    auto& files = m.repository_structure->files;
+    files.insert(".gitattributes", {.size = 5, .oid = std::string(40, 'a')});
+    if (!weights.empty()) {
+      files.insert("config.json", {.size = 10, .oid = std::string(40, 'c')});
+      files.insert("model.bin", {.size = 7, .oid = std::string(weights)});
+    }
+    for (int f = 0; f < own_files; ++f)
+      files.insert("part-" + std::to_string(f) + ".bin", {.size = 7, .oid = std::string(38, 'd') + std::to_string(10 + f)});
+    return m;
+  };
+  auto weights = std::string(40, 'e'), other_weights = std::string(40, 'f');
+  std::vector<hfmm::model_metadata> all{model(0, weights, 0), model(1, weights, 0), model(2, other_weights, 0),
+                                        model(3, weights, 0)};
+  for (int i = 4; i <= 60; ++i) all.push_back(model(i, "", i % 7));
+  all.push_back({.model_id = "org/no-structure"});
+  for (const auto& m : all) {
+    REQUIRE(queried.add_model(m));
+    REQUIRE(resident.add_model(m));
+  }
+  for (std::size_t limit : {1, 3, 10, 100}) {
+    auto q = queried.get_similar_models("org/m0", limit), r = resident.get_similar_models("org/m0", limit);
+    REQUIRE(q.size() == r.size());
+    CHECK(q.size() == std::min<std::size_t>(limit, 60));
+    for (std::size_t i = 0; i < q.size(); ++i) {
+      CHECK(q[i].model->model_id == r[i].model->model_id);
+      CHECK(q[i].path_jaccard == r[i].path_jaccard);
+      CHECK(q[i].content_jaccard == r[i].content_jaccard);
+    }
+  }
+  auto top = queried.get_similar_models("org/m0", 3);
+  REQUIRE(top.size() == 3);
+  CHECK(top[0].model->model_id == "org/m1");  // the earlier of the tie
+  CHECK(top[1].model->model_id == "org/m3");
+  CHECK(top[2].model->model_id == "org/m2");
+  // The best bounds are asked first: after the first 16 extents no other model can enter the
+  // top 3 (each of the rest scores at most 1/3 + 1/3), so none of them is read.
+  queried.storage().extents_asked = 0;
+  CHECK(queried.get_similar_models("org/m0", 3).size() == 3);
+  CHECK(queried.storage().extents_asked == 16);
+  queried.storage().extents_asked = 0;
+  CHECK(queried.get_similar_models("org/m0", 100).size() == 60);
+  CHECK(queried.storage().extents_asked == 60);
+  CHECK(queried.get_similar_models("org/no-structure").empty());
+  CHECK(queried.get_similar_models("org/absent").empty());
   CHECK(loads == 0);
 }

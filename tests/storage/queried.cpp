@@ -144,14 +144,16 @@ void check_agreement(const hfmm::offline_model_manager& resident, const Queried&
   CHECK(qd.reclaimable_bytes == rd.reclaimable_bytes);
   REQUIRE(qd.groups.size() == rd.groups.size());
   for (std::size_t g = 0; g < qd.groups.size(); ++g) CHECK(matches_of(qd.groups[g].files) == matches_of(rd.groups[g].files));
-  if (!all.empty()) {
-    auto qs = queried.get_similar_models(all.front()->model_id, 5), rs = resident.get_similar_models(all.front()->model_id, 5);
-    REQUIRE(qs.size() == rs.size());
-    for (std::size_t i = 0; i < qs.size(); ++i) {
-      CHECK(qs[i].model->model_id == rs[i].model->model_id);
-      CHECK(qs[i].path_jaccard == rs[i].path_jaccard);
+  for (std::size_t t = 0; t < all.size(); t += 5)
+    for (std::size_t limit : {1, 5, 1000}) {
+      auto qs = queried.get_similar_models(all[t]->model_id, limit), rs = resident.get_similar_models(all[t]->model_id, limit);
+      REQUIRE(qs.size() == rs.size());
+      for (std::size_t i = 0; i < qs.size(); ++i) {
+        CHECK(qs[i].model->model_id == rs[i].model->model_id);
+        CHECK(qs[i].path_jaccard == rs[i].path_jaccard);
+        CHECK(qs[i].content_jaccard == rs[i].content_jaccard);
+      }
     }
-  }
   CHECK(!queried.query_error());
 }
 

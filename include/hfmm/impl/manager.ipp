@@ -979,49 +979,111 @@ duplicate_report model_manager<S, F>::get_duplicate_report() const {
   return r;
 }
 
+namespace detail {
+/// |A ∩ B| / |A ∪ B| from the sizes: the one formula both modes rank by, so they tie alike.
+inline double jaccard(std::size_t common, std::size_t a, std::size_t b) {
+  auto all = a + b - common;
+  return all == 0 ? 0.0 : static_cast<double>(common) / static_cast<double>(all);
+}
+
+/// The distinct contents of a structure's files, sorted.
+inline std::vector<std::string> distinct_contents(const repo_structure& s) {
+  std::vector<std::string> keys;
+  keys.reserve(s.files.size());
+  for (auto f : s.files) keys.push_back(content_key(f));
+  std::sort(keys.begin(), keys.end());
+  keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
+  return keys;
+}
+
+/// How many elements two sorted ranges share.
+template <class It, class Less>
+std::size_t common_count(It a, It a_end, It b, It b_end, Less less) {
+  std::size_t common = 0;
+  while (a != a_end && b != b_end) {
+    if (less(*a, *b)) ++a;
+    else if (less(*b, *a)) ++b;
+    else ++a, ++b, ++common;
+  }
+  return common;
+}
+}  // namespace detail
+
 template <hfmm::storage S, hfmm::fetcher F>
 std::vector<similar_model> model_manager<S, F>::get_similar_models(std::string_view id, std::size_t limit) const {
   std::vector<similar_model> out;
   const auto* target = get_model(id);
   if (!target || !target->repository_structure || limit == 0) return out;
-  auto content_set = [](const repo_structure& s) {
-    std::vector<std::string> keys;
-    keys.reserve(s.files.size());
-    for (auto f : s.files) keys.push_back(detail::content_key(f));
-    std::sort(keys.begin(), keys.end());
-    keys.erase(std::unique(keys.begin(), keys.end()), keys.end());
-    return keys;
-  };
-  auto jaccard = [](auto a_begin, auto a_end, auto b_begin, auto b_end, auto less) {
-    std::size_t common = 0, a_size = 0, b_size = 0;
-    auto a = a_begin, b = b_begin;
-    while (a != a_end && b != b_end) {
-      if (less(*a, *b)) ++a, ++a_size;
-      else if (less(*b, *a)) ++b, ++b_size;
-      else ++a, ++b, ++common, ++a_size, ++b_size;
-    }
-    a_size += static_cast<std::size_t>(std::distance(a, a_end));
-    b_size += static_cast<std::size_t>(std::distance(b, b_end));
-    auto all = a_size + b_size - common;
-    return all == 0 ? 0.0 : static_cast<double>(common) / static_cast<double>(all);
-  };
   const auto& ts = *target->repository_structure;
-  auto target_content = content_set(ts);
-  auto path_less = [](const file_ref& x, const file_ref& y) { return x.path() < y.path(); };
-  auto read = for_each_model([&](const model_metadata& m) {
-    if (&m == target || !m.repository_structure) return;  // materialized once: the same pointer
-    const auto& s = *m.repository_structure;
-    double pj = jaccard(ts.files.begin(), ts.files.end(), s.files.begin(), s.files.end(), path_less);
-    auto other = content_set(s);
-    double cj = jaccard(target_content.begin(), target_content.end(), other.begin(), other.end(), std::less<>{});
-    if (pj > 0 || cj > 0) out.push_back({&m, pj, cj});
-  });
-  if (!read) noted_error(read.error());
-  std::stable_sort(out.begin(), out.end(), [](const similar_model& a, const similar_model& b) {
-    return a.path_jaccard + a.content_jaccard > b.path_jaccard + b.content_jaccard;
-  });
-  if (out.size() > limit) out.resize(limit);
-  return out;
+  auto target_contents = detail::distinct_contents(ts);
+  if constexpr (queried && similarity_storage<S>) {
+    // The store names the models sharing anything with the target and how much they share.
+    // Their extents (files, contents) are asked best bound first: a model's score is at most
+    // shared_paths / |target files| + shared_contents / |target contents| (its own extent only
+    // lowers it), so once `limit` scores beat the next bound, no model left can enter.
+    std::lock_guard lock(*materialized_.mutex);
+    auto overlaps = noted(storage_.model_overlaps(id), std::vector<model_overlap>());
+    auto bound = [&](const model_overlap& o) {  // the score of a model holding nothing more than it shares
+      return detail::jaccard(o.shared_paths, ts.files.size(), o.shared_paths) +
+             detail::jaccard(o.shared_contents, target_contents.size(), o.shared_contents);
+    };
+    std::vector<std::size_t> order(overlaps.size());  // catalog places, best bound first
+    for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+    std::stable_sort(order.begin(), order.end(), [&](auto a, auto b) { return bound(overlaps[a]) > bound(overlaps[b]); });
+    struct scored {
+      std::size_t place;  // in catalog order
+      double paths, contents;
+    };
+    std::vector<scored> best;  // the `limit` best so far, best first, earlier in the catalog first on a tie
+    auto rank = [](const scored& a, const scored& b) {
+      auto sa = a.paths + a.contents, sb = b.paths + b.contents;
+      return sa != sb ? sa > sb : a.place < b.place;
+    };
+    std::size_t next = 0;
+    // Batches grow fast: a list of ids costs DuckDB one scan of the files table whatever its
+    // length, while 16 or fewer are point look-ups.
+    for (std::size_t batch = 16; next < order.size(); batch = std::min<std::size_t>(batch * 16, 4096)) {
+      if (best.size() == limit && bound(overlaps[order[next]]) < best.back().paths + best.back().contents) break;
+      auto end = std::min(order.size(), next + batch);
+      std::vector<std::string> ids;
+      for (auto i = next; i < end; ++i) ids.push_back(overlaps[order[i]].model_id);
+      auto extents = noted(storage_.model_extents(ids), std::vector<model_extent>());
+      if (extents.size() != ids.size()) return out;  // the store failed: query_error() says why
+      for (auto i = next; i < end; ++i) {
+        const auto& o = overlaps[order[i]];
+        const auto& e = extents[i - next];
+        best.push_back({order[i], detail::jaccard(o.shared_paths, ts.files.size(), e.files),
+                        detail::jaccard(o.shared_contents, target_contents.size(), e.contents)});
+      }
+      std::sort(best.begin(), best.end(), rank);
+      if (best.size() > limit) best.resize(limit);
+      next = end;
+    }
+    std::vector<std::string> ids;
+    for (const auto& b : best) ids.push_back(overlaps[b.place].model_id);
+    auto models = materialize(ids);  // in the order of ids, less any removed meanwhile
+    for (std::size_t i = 0, m = 0; i < best.size() && m < models.size(); ++i)
+      if (models[m]->model_id == ids[i]) out.push_back({models[m++], best[i].paths, best[i].contents});
+    return out;
+  } else {
+    auto path_less = [](const file_ref& x, const file_ref& y) { return x.path() < y.path(); };
+    auto read = for_each_model([&](const model_metadata& m) {
+      if (&m == target || !m.repository_structure) return;  // materialized once: the same pointer
+      const auto& s = *m.repository_structure;
+      auto paths = detail::common_count(ts.files.begin(), ts.files.end(), s.files.begin(), s.files.end(), path_less);
+      auto other = detail::distinct_contents(s);
+      auto contents = detail::common_count(target_contents.begin(), target_contents.end(), other.begin(), other.end(), std::less<>{});
+      double pj = detail::jaccard(paths, ts.files.size(), s.files.size());
+      double cj = detail::jaccard(contents, target_contents.size(), other.size());
+      if (pj > 0 || cj > 0) out.push_back({&m, pj, cj});
+    });
+    if (!read) noted_error(read.error());
+    std::stable_sort(out.begin(), out.end(), [](const similar_model& a, const similar_model& b) {
+      return a.path_jaccard + a.content_jaccard > b.path_jaccard + b.content_jaccard;
+    });
+    if (out.size() > limit) out.resize(limit);
+    return out;
+  }
 }
 
 }  // namespace hfmm
