@@ -160,7 +160,8 @@ concept batch_reading_storage = storage<S> && requires(S s, const batch_reader& 
 /// Another model as get_similar_models sees it against a target (similarity_storage).
 struct model_overlap {
   std::string model_id;
-  std::size_t shared_paths = 0;     ///< its files at a path the target also has
+  std::size_t files = 0;            ///< its files
+  std::size_t shared_paths = 0;     ///< of those, at a path the target also has
   std::size_t shared_contents = 0;  ///< distinct contents (LFS SHA-256, else git oid) the target also holds
   bool operator==(const model_overlap&) const = default;
 };
@@ -174,8 +175,9 @@ struct model_extent {
 
 /// A store that answers get_similar_models' two questions, so that it reads the models sharing
 /// something with the target and materializes only the answer: model_overlaps(id), every other
-/// model sharing a path or a content with `id`, in catalog order; model_extents(ids), each
-/// listed model's extent, in the order of `ids` (a model not stored: zero files).
+/// model sharing a path or a content with `id`, in catalog order, with its file count;
+/// model_extents(ids), each listed model's files and distinct contents, in the order of `ids`
+/// (a model not stored: zeros).
 template <class S>
 concept similarity_storage = storage<S> && requires(S s, std::string_view id, std::span<const std::string> ids) {
   { s.model_overlaps(id) } -> std::same_as<result<std::vector<model_overlap>>>;

@@ -127,7 +127,7 @@ struct archetype_similarity_storage : archetype_queryable_storage {
     auto target_contents = contents_of(*target);
     for (const auto& m : models) {
       if (m.model_id == id || !m.repository_structure) continue;
-      hfmm::model_overlap o{.model_id = m.model_id};
+      hfmm::model_overlap o{.model_id = m.model_id, .files = m.repository_structure->files.size()};
       for (auto f : m.repository_structure->files) o.shared_paths += target->repository_structure->files.contains(f.path());
       for (const auto& c : contents_of(m)) o.shared_contents += target_contents.contains(c);
       if (o.shared_paths || o.shared_contents) out.push_back(o);
@@ -362,6 +362,18 @@ TEST_CASE("a manager over a similarity store ranks as the resident one, asking o
   queried.storage().extents_asked = 0;
   CHECK(queried.get_similar_models("org/m0", 100).size() == 60);
   CHECK(queried.storage().extents_asked == 60);
+  // 30 more copies of the target: ties at the top are settled in catalog order, and a model
+  // that could at best tie the last of the answer, later in the catalog, is not read either.
+  for (int i = 61; i <= 90; ++i) {
+    REQUIRE(queried.add_model(model(i, weights, 0)));
+    REQUIRE(resident.add_model(model(i, weights, 0)));
+  }
+  queried.storage().extents_asked = 0;
+  auto copies = queried.get_similar_models("org/m0", 5), expected = resident.get_similar_models("org/m0", 5);
+  CHECK(queried.storage().extents_asked == 16);
+  REQUIRE(copies.size() == 5);
+  for (std::size_t i = 0; i < 5; ++i) CHECK(copies[i].model->model_id == expected[i].model->model_id);
+  CHECK(copies[4].model->model_id == "org/m63");
   CHECK(queried.get_similar_models("org/no-structure").empty());
   CHECK(queried.get_similar_models("org/absent").empty());
   CHECK(loads == 0);

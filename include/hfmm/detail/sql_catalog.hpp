@@ -433,13 +433,14 @@ public:
   }
 
   /// similarity_storage: the other models sharing a path or a content with `id`, in catalog
-  /// order. Shared paths come through files_path, shared contents through the digest indexes
-  /// (an LFS file's content is its SHA-256, another file's its oid), so only the files of
-  /// what the target holds are read.
+  /// order, with their file counts. Shared paths come through files_path, shared contents
+  /// through the digest indexes (an LFS file's content is its SHA-256, another file's its oid),
+  /// the counts through a model's files index.
   result<std::vector<model_overlap>> model_overlaps(std::string_view id) {
     if (!open_) return errc::invalid_argument;
     static const std::string sql =
-        "SELECT o.model_id, m.position, SUM(o.shared_paths), SUM(o.shared_contents) FROM ("
+        "SELECT o.model_id, m.position, SUM(o.shared_paths), SUM(o.shared_contents), "
+        "(SELECT COUNT(*) FROM files c WHERE c.model_id = o.model_id) FROM ("
         "SELECT f.model_id, COUNT(*) AS shared_paths, 0 AS shared_contents FROM files f "
         "WHERE f.path_id IN (SELECT path_id FROM files WHERE model_id = $1) GROUP BY f.model_id "
         "UNION ALL SELECT f.model_id, 0, COUNT(DISTINCT f.lfs_sha256) FROM files f "
@@ -455,8 +456,8 @@ public:
     out.reserve(rows->size());
     for (auto& r : *rows)
       if (r[0])
-        out.push_back({std::move(*r[0]), static_cast<std::size_t>(parse_u64(r[2]).value_or(0)),
-                       static_cast<std::size_t>(parse_u64(r[3]).value_or(0))});
+        out.push_back({std::move(*r[0]), static_cast<std::size_t>(parse_u64(r[4]).value_or(0)),
+                       static_cast<std::size_t>(parse_u64(r[2]).value_or(0)), static_cast<std::size_t>(parse_u64(r[3]).value_or(0))});
     return out;
   }
 

@@ -1017,14 +1017,16 @@ std::vector<similar_model> model_manager<S, F>::get_similar_models(std::string_v
   const auto& ts = *target->repository_structure;
   auto target_contents = detail::distinct_contents(ts);
   if constexpr (queried && similarity_storage<S>) {
-    // The store names the models sharing anything with the target and how much they share.
-    // Their extents (files, contents) are asked best bound first: a model's score is at most
-    // shared_paths / |target files| + shared_contents / |target contents| (its own extent only
-    // lowers it), so once `limit` scores beat the next bound, no model left can enter.
+    // The store names the models sharing anything with the target, how much they share and
+    // their file counts: the path score is exact. Their distinct contents are asked best bound
+    // first: the content score is at most shared_contents / |target contents| (more contents
+    // of its own only lower it), so once `limit` scores beat the next bound (or tie it earlier
+    // in the catalog), no model left can enter. At 100 000 models that asked 272 models'
+    // contents where the bound without the file counts asked 8 464.
     std::lock_guard lock(*materialized_.mutex);
     auto overlaps = noted(storage_.model_overlaps(id), std::vector<model_overlap>());
-    auto bound = [&](const model_overlap& o) {  // the score of a model holding nothing more than it shares
-      return detail::jaccard(o.shared_paths, ts.files.size(), o.shared_paths) +
+    auto bound = [&](const model_overlap& o) {  // its contents being no more than those it shares
+      return detail::jaccard(o.shared_paths, ts.files.size(), o.files) +
              detail::jaccard(o.shared_contents, target_contents.size(), o.shared_contents);
     };
     std::vector<std::size_t> order(overlaps.size());  // catalog places, best bound first
@@ -1043,7 +1045,10 @@ std::vector<similar_model> model_manager<S, F>::get_similar_models(std::string_v
     // Batches grow fast: a list of ids costs DuckDB one scan of the files table whatever its
     // length, while 16 or fewer are point look-ups.
     for (std::size_t batch = 16; next < order.size(); batch = std::min<std::size_t>(batch * 16, 4096)) {
-      if (best.size() == limit && bound(overlaps[order[next]]) < best.back().paths + best.back().contents) break;
+      if (best.size() == limit) {
+        auto last = best.back().paths + best.back().contents, at_most = bound(overlaps[order[next]]);
+        if (at_most < last || (at_most == last && order[next] > best.back().place)) break;  // equal bounds: catalog order
+      }
       auto end = std::min(order.size(), next + batch);
       std::vector<std::string> ids;
       for (auto i = next; i < end; ++i) ids.push_back(overlaps[order[i]].model_id);
@@ -1052,7 +1057,7 @@ std::vector<similar_model> model_manager<S, F>::get_similar_models(std::string_v
       for (auto i = next; i < end; ++i) {
         const auto& o = overlaps[order[i]];
         const auto& e = extents[i - next];
-        best.push_back({order[i], detail::jaccard(o.shared_paths, ts.files.size(), e.files),
+        best.push_back({order[i], detail::jaccard(o.shared_paths, ts.files.size(), o.files),
                         detail::jaccard(o.shared_contents, target_contents.size(), e.contents)});
       }
       std::sort(best.begin(), best.end(), rank);

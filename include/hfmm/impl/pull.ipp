@@ -672,7 +672,8 @@ struct partial_download {
     return r;
   }
 
-  /// fsyncs and renames the partial file into place when its digest is the expected one.
+  /// Renames the partial file into place when its digest is the expected one. It does not
+  /// fsync: a blob lost to a crash before write-back is what `hfmm verify` finds.
   result<void> finish() {
     hashing.drain(sink);
     auto actual = digest.hex_final();
