@@ -166,9 +166,8 @@ struct model_overlap {
   bool operator==(const model_overlap&) const = default;
 };
 
-/// A model's size as get_similar_models measures it.
+/// What get_similar_models needs of a model beyond its overlap: the content score's denominator.
 struct model_extent {
-  std::size_t files = 0;
   std::size_t contents = 0;  ///< distinct contents among its files
   bool operator==(const model_extent&) const = default;
 };
@@ -176,8 +175,8 @@ struct model_extent {
 /// A store that answers get_similar_models' two questions, so that it reads the models sharing
 /// something with the target and materializes only the answer: model_overlaps(id), every other
 /// model sharing a path or a content with `id`, in catalog order, with its file count;
-/// model_extents(ids), each listed model's files and distinct contents, in the order of `ids`
-/// (a model not stored: zeros).
+/// model_extents(ids), each listed model's distinct contents, in the order of `ids` (a model not
+/// stored: zero).
 template <class S>
 concept similarity_storage = storage<S> && requires(S s, std::string_view id, std::span<const std::string> ids) {
   { s.model_overlaps(id) } -> std::same_as<result<std::vector<model_overlap>>>;

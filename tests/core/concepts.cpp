@@ -140,7 +140,7 @@ struct archetype_similarity_storage : archetype_queryable_storage {
     for (const auto& id : ids) {
       auto& e = out.emplace_back();
       for (const auto& m : models)
-        if (m.model_id == id && m.repository_structure) e = {m.repository_structure->files.size(), contents_of(m).size()};
+        if (m.model_id == id && m.repository_structure) e.contents = contents_of(m).size();
     }
     return out;
   }

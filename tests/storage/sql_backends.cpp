@@ -529,6 +529,30 @@ TEST_CASE("sqlite: a read-only reader is not blocked by the writer, sees its com
   CHECK(reader->size() == 2);
 }
 
+TEST_CASE("sqlite: the models at a path are read from files_path alone; an import's index builds leave the writer's cache") {
+  hfmm_test::scratch_dir dir;
+  hfmm::sqlite_storage s(dir / "c.sqlite");
+  REQUIRE(s.open());
+  std::vector<hfmm::model_metadata> models = {named("org/a"), named("org/b")};
+  // Into an empty store: the indexes are dropped for the load and built after it.
+  REQUIRE(s.upsert_batches([&](const hfmm::batch_writer& write) { return write(models); }));
+  auto index = s.backend().rows("SELECT sql FROM sqlite_master WHERE name = 'files_path'", {});
+  REQUIRE(index);
+  REQUIRE(index->size() == 1);
+  auto sql = (*index)[0][0].value_or("");
+  CHECK_MESSAGE(sql.find("(path_id, model_id)") != std::string::npos, sql);
+  auto plan = s.backend().rows("EXPLAIN QUERY PLAN SELECT model_id FROM files WHERE path_id = 1", {});
+  REQUIRE(plan);
+  std::string steps;
+  for (const auto& row : *plan) steps += row.back().value_or("") + "; ";
+  CHECK_MESSAGE(steps.find("COVERING INDEX files_path") != std::string::npos, steps);
+  auto cache = s.backend().rows("PRAGMA cache_size", {});  // the index builds' smaller cache is undone
+  REQUIRE(cache);
+  CHECK((*cache)[0][0] == hfmm::detail::sql_value("-65536"));
+  CHECK(s.models_with_path("CONFIG").value() == std::vector<std::string>{"org/a", "org/b"});
+  CHECK(s.close());
+}
+
 TEST_CASE("sqlite: a read-only open of an older schema asks for one read-write open, changes nothing") {
   hfmm_test::scratch_dir dir;
   auto path = dir / "old.sqlite";

@@ -1025,13 +1025,13 @@ std::vector<similar_model> model_manager<S, F>::get_similar_models(std::string_v
     // contents where the bound without the file counts asked 8 464.
     std::lock_guard lock(*materialized_.mutex);
     auto overlaps = noted(storage_.model_overlaps(id), std::vector<model_overlap>());
-    auto bound = [&](const model_overlap& o) {  // its contents being no more than those it shares
-      return detail::jaccard(o.shared_paths, ts.files.size(), o.files) +
-             detail::jaccard(o.shared_contents, target_contents.size(), o.shared_contents);
-    };
+    std::vector<double> bound(overlaps.size());  // its contents being no more than those it shares
+    for (std::size_t i = 0; i < overlaps.size(); ++i)
+      bound[i] = detail::jaccard(overlaps[i].shared_paths, ts.files.size(), overlaps[i].files) +
+                 detail::jaccard(overlaps[i].shared_contents, target_contents.size(), overlaps[i].shared_contents);
     std::vector<std::size_t> order(overlaps.size());  // catalog places, best bound first
     for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
-    std::stable_sort(order.begin(), order.end(), [&](auto a, auto b) { return bound(overlaps[a]) > bound(overlaps[b]); });
+    std::stable_sort(order.begin(), order.end(), [&](auto a, auto b) { return bound[a] > bound[b]; });
     struct scored {
       std::size_t place;  // in catalog order
       double paths, contents;
@@ -1046,7 +1046,7 @@ std::vector<similar_model> model_manager<S, F>::get_similar_models(std::string_v
     // length, while 16 or fewer are point look-ups.
     for (std::size_t batch = 16; next < order.size(); batch = std::min<std::size_t>(batch * 16, 4096)) {
       if (best.size() == limit) {
-        auto last = best.back().paths + best.back().contents, at_most = bound(overlaps[order[next]]);
+        auto last = best.back().paths + best.back().contents, at_most = bound[order[next]];
         if (at_most < last || (at_most == last && order[next] > best.back().place)) break;  // equal bounds: catalog order
       }
       auto end = std::min(order.size(), next + batch);
@@ -1060,8 +1060,9 @@ std::vector<similar_model> model_manager<S, F>::get_similar_models(std::string_v
         best.push_back({order[i], detail::jaccard(o.shared_paths, ts.files.size(), o.files),
                         detail::jaccard(o.shared_contents, target_contents.size(), e.contents)});
       }
-      std::sort(best.begin(), best.end(), rank);
-      if (best.size() > limit) best.resize(limit);
+      auto kept = std::min(best.size(), limit);
+      std::partial_sort(best.begin(), best.begin() + static_cast<std::ptrdiff_t>(kept), best.end(), rank);
+      best.resize(kept);
       next = end;
     }
     std::vector<std::string> ids;

@@ -38,6 +38,7 @@ public:
       .path_key_setup = "CREATE SEQUENCE paths_path_id;",
       .column_exists = "SELECT column_name FROM information_schema.columns WHERE table_name = $1 AND column_name = $2",
       .model_files_index_columns = "model_id",
+      .path_files_index_columns = "path_id",
       .point_lookups_up_to = 16,
       .files_index_names = "SELECT index_name FROM duckdb_indexes() WHERE table_name = 'files'",
       .bulk_commit_files = 2'000'000,

@@ -24,6 +24,11 @@ namespace detail {
 class sqlite_backend {
 public:
   using target_type = std::filesystem::path;
+  /// A writer's page cache of 64 MB (SQLite's default is 2 MB): an import into a store that
+  /// has models inserts into its indexes at random and otherwise re-reads and spills pages
+  /// through the WAL; 20 000 models (480 000 files) imported in 5.7 s instead of 11.5 s. Pages
+  /// are cached only as they are touched, so one-shot commands stay small.
+  static constexpr const char* writer_cache_size = "PRAGMA cache_size=-65536";
   static constexpr sql_dialect dialect{
       .json_type = "TEXT",
       .bigint_type = "INTEGER",
@@ -32,7 +37,12 @@ public:
       .in_numbers = " IN (SELECT value FROM json_each($1))",
       .path_key = "path_id INTEGER PRIMARY KEY",
       .path_key_setup = "",
-      .column_exists = "SELECT name FROM pragma_table_info($1) WHERE name = $2"};
+      .column_exists = "SELECT name FROM pragma_table_info($1) WHERE name = $2",
+      // An import's index builds sort 24 M rows per index at 1 000 000 models. With the
+      // writer's 64 MB page cache they took 9.8 s at 100 000 models (2.4 M files), with
+      // SQLite's default 2 MB 6.1 s, and with a helper thread for the sorter 5.3 s.
+      .before_index_builds = "PRAGMA cache_size=-2000; PRAGMA threads=2",
+      .after_index_builds = writer_cache_size};
 
   explicit sqlite_backend(target_type path) : path_(std::move(path)) {}
 
@@ -61,16 +71,13 @@ public:
       return e;
     }
     sqlite3_busy_timeout(db, 5000);
-    // A writer's page cache of 64 MB (SQLite's default is 2 MB): a bulk import's random index
-    // inserts otherwise re-read and spill pages through the WAL; 20 000 models (480 000 files)
-    // import in 5.7 s instead of 11.5 s. Pages are cached only as they are touched, so one-shot
-    // commands stay small.
     // Reading the schema first: a file that is not a database fails here, untouched.
     if (auto ok = exec("PRAGMA schema_version"); !ok) {
       disconnect();
       return ok;
     }
-    if (auto ok = exec(writer ? "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; PRAGMA cache_size=-65536" : "PRAGMA foreign_keys=ON");
+    if (auto ok = exec(writer ? std::string("PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON; ") + writer_cache_size
+                              : std::string("PRAGMA foreign_keys=ON"));
         !ok) {
       disconnect();
       return ok;
@@ -152,7 +159,9 @@ private:
     sqlite3_clear_bindings(stmt);
     for (std::size_t i = 0; i < params.size(); ++i) {
       int index = static_cast<int>(i + 1);
-      int rc = params[i] ? sqlite3_bind_text(stmt, index, params[i]->data(), static_cast<int>(params[i]->size()), SQLITE_TRANSIENT)
+      // SQLITE_STATIC: the caller's values outlive the statement's steps (run and rows step
+      // it before returning), so SQLite need not copy every column of every row.
+      int rc = params[i] ? sqlite3_bind_text(stmt, index, params[i]->data(), static_cast<int>(params[i]->size()), SQLITE_STATIC)
                          : sqlite3_bind_null(stmt, index);
       if (rc != SQLITE_OK) return fail();
     }
