@@ -428,6 +428,37 @@ TEST_CASE_TEMPLATE("an export from a queried store is read in batches on one sna
   CHECK(queried.size() == resident.size());
 }
 
+TEST_CASE_TEMPLATE("a files index an earlier hfmm made on other columns is made again by a read-write open", S,
+                   HFMM_QUERYABLE_STORAGES) {
+  hfmm_test::store_place<S> place;
+  if (!place.available()) return;
+  using backend = std::remove_cvref_t<decltype(place.make().backend())>;
+  // files_path was on path_id alone; DuckDB's files_model_path on (model_id, path_id).
+  constexpr bool path_index_changed = std::string_view(backend::dialect.path_files_index_columns) != "path_id";
+  const std::string name = path_index_changed ? "files_path" : "files_model_path";
+  const std::string earlier = path_index_changed ? "path_id" : "model_id, path_id";
+  hfmm::offline_model_manager resident(hfmm::memory_storage{});
+  random_catalog gen;
+  std::vector<hfmm::model_metadata> batch;
+  for (int id = 0; id < 40; ++id) batch.push_back(gen.model(id));
+  REQUIRE(resident.add_models(batch));
+  std::string today;
+  {
+    auto store = place.make();
+    REQUIRE(store.open());
+    REQUIRE(store.upsert_many(batch));
+    today = hfmm_test::files_index_definitions(store).at(name);
+    REQUIRE(store.backend().exec("DROP INDEX " + name + "; CREATE INDEX " + name + " ON files (" + earlier + ");"));
+    CHECK(hfmm_test::files_index_definitions(store).at(name) != today);
+    REQUIRE(store.close());
+  }
+  hfmm::model_manager<S, hfmm::mock_fetcher> reopened(place.make());
+  auto definitions = hfmm_test::files_index_definitions(reopened.storage());
+  CHECK(definitions.at(name) == today);
+  CHECK(definitions.size() == 4);
+  check_agreement(resident, reopened);
+}
+
 TEST_CASE_TEMPLATE("schema 3 (paths as text in files) is upgraded to the paths table, every answer kept", S,
                    HFMM_QUERYABLE_STORAGES) {
   hfmm_test::store_place<S> place;

@@ -20,6 +20,7 @@
 #endif
 
 #include <cstdlib>
+#include <map>
 #include <set>
 
 #include "../support/skip.hpp"
@@ -93,18 +94,22 @@ void downgrade_to_schema_3(S& storage) {
   REQUIRE(storage.schema_version().value() == 3);
 }
 
-/// The names of the files table's indexes, from the database's own catalog.
+/// The files table's indexes, name to CREATE INDEX text, from the database's own catalog.
+template <class S>
+std::map<std::string, std::string> files_index_definitions(S& storage) {
+  using backend = std::remove_cvref_t<decltype(storage.backend())>;
+  auto rows = storage.backend().rows(backend::dialect.files_index_definitions, {});
+  REQUIRE(rows);
+  std::map<std::string, std::string> definitions;
+  for (const auto& r : *rows) definitions[r[0].value_or("")] = r[1].value_or("");
+  return definitions;
+}
+
+/// The names of the files table's indexes.
 template <class S>
 std::set<std::string> files_index_names(S& storage) {
-  using backend = std::remove_cvref_t<decltype(storage.backend())>;
-  std::string_view json = backend::dialect.json_type;
-  const char* sql = json == "TEXT"    ? "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'files'"
-                    : json == "JSON" ? "SELECT index_name FROM duckdb_indexes() WHERE table_name = 'files'"
-                                     : "SELECT indexname FROM pg_indexes WHERE tablename = 'files'";
-  auto rows = storage.backend().rows(sql, {});
-  REQUIRE(rows);
   std::set<std::string> names;
-  for (const auto& r : *rows) names.insert(r[0].value_or(""));
+  for (const auto& [name, definition] : files_index_definitions(storage)) names.insert(name);
   return names;
 }
 

@@ -100,18 +100,19 @@ struct sql_dialect {
   /// The columns of the index of a path's files (files_path). With model_id in it, the models
   /// holding a path are read from the index alone: at 1 000 000 models SQLite counted the 5.7 M
   /// files at a model's paths in 0.19 s, and took 8.2 s to read their model ids from the table.
-  /// DuckDB: on path_id alone, for the reason above. A store made before keeps its index on
-  /// path_id: the same queries, slower.
+  /// DuckDB: on path_id alone, for the reason above. A store made before has it on path_id
+  /// alone; repair_file_indexes makes it again.
   const char* path_files_index_columns = "path_id, model_id";
   /// Up to this many values, a lookup asks `column = $1` once per value: DuckDB answers an
   /// equality from an ART index, and a list (a semi-join) by scanning the whole table.
   std::size_t point_lookups_up_to = 0;
-  /// The names of the files table's indexes. Where set, an import into an empty store builds
-  /// them after its load has committed, one transaction each, and a read-write open builds one
-  /// that is missing (a process killed between the two). DuckDB builds an ART index in memory:
-  /// inside the load's transaction the four of them came on top of the uncommitted load, 12.4
-  /// GB at 24 M files.
-  const char* files_index_names = nullptr;
+  /// The files table's indexes: a row each, its name and its CREATE INDEX text.
+  const char* files_index_definitions;
+  /// An import into an empty store builds the files indexes after its load has committed, one
+  /// transaction each (a read-write open builds one that is missing: a process killed between
+  /// the two). DuckDB builds an ART index in memory: inside the load's transaction the four of
+  /// them came on top of the uncommitted load, 12.4 GB at 24 M files.
+  bool indexes_built_after_load = false;
   /// Run before and after an import builds the files indexes of an empty store (nullptr:
   /// nothing). SQLite's sorter is faster with a small page cache and a helper thread.
   const char* before_index_builds = nullptr;
@@ -522,7 +523,7 @@ public:
   result<void> upsert_batches(const std::function<result<void>(const batch_writer&)>& produce) {
     if (!open_) return errc::invalid_argument;
     if (mode_ == open_mode::read_only) return refuse_write();
-    constexpr bool indexes_after_commit = Backend::dialect.files_index_names != nullptr;
+    constexpr bool indexes_after_commit = Backend::dialect.indexes_built_after_load;
     bool bulk = false, chunked = false;
     std::size_t written = 0, files_since_commit = 0;
     auto loaded = transaction([&]() -> result<void> {
@@ -565,7 +566,7 @@ public:
       return loaded;
     }
     if (!indexes_after_commit || !bulk) return loaded;
-    if (auto ok = build_missing_file_indexes(); !ok) return ok;
+    if (auto ok = repair_file_indexes(); !ok) return ok;
     return refresh_statistics(bulk, written);
   }
 
@@ -960,21 +961,36 @@ private:
     return sql;
   }
 
-  /// Where the dialect builds the files indexes after an import's load: each one missing, in
-  /// a transaction of its own (one index in memory at a time).
-  result<void> build_missing_file_indexes() {
-    if constexpr (Backend::dialect.files_index_names == nullptr) {
-      return {};
-    } else {
-      auto present = db_.rows(Backend::dialect.files_index_names, {});
-      if (!present) return present.error();
-      for (const auto& index : file_indexes) {
-        sql_value name(index.first);
-        if (std::none_of(present->begin(), present->end(), [&](const sql_row& r) { return r[0] == name; }))
-          if (auto ok = transaction([&] { return db_.exec(create_file_index(index.first, index.second)); }); !ok) return ok;
+  /// Each files index missing (an import killed after its load committed) is built, and one
+  /// an earlier hfmm made on other columns (files_path was on path_id alone; DuckDB's
+  /// files_model_path on model_id, path_id) is made again; each in a transaction of its own
+  /// (one index in memory at a time). At 1 000 000 models an index takes tens of seconds, once.
+  result<void> repair_file_indexes() {
+    auto present = db_.rows(Backend::dialect.files_index_definitions, {});
+    if (!present) return present.error();
+    auto columns_of = [](std::string_view definition) {  // "… ON files (a, b)" → "a,b"
+      auto open = definition.rfind('('), close = definition.rfind(')');
+      std::string columns;
+      if (open == std::string_view::npos || close == std::string_view::npos || close < open) return columns;
+      for (char c : definition.substr(open + 1, close - open - 1))
+        if (c != ' ' && c != '"') columns += c;
+      return columns;
+    };
+    for (const auto& index : file_indexes) {
+      std::string name = index.first, columns = index.second;
+      sql_value key(name);
+      auto found = std::find_if(present->begin(), present->end(), [&key](const sql_row& r) { return r[0] == key; });
+      bool missing = found == present->end();
+      if (!missing && found->size() > 1 && (*found)[1] && columns_of(*(*found)[1]) != columns_of("(" + columns + ")")) {
+        // Dropped in a transaction of its own: DuckDB 1.4 aborts committing a drop and a create
+        // of one name together, and PostgreSQL readers wait only for the drop, not the build.
+        if (auto ok = transaction([&] { return db_.exec("DROP INDEX " + name); }); !ok) return ok;
+        missing = true;
       }
-      return {};
+      if (missing)
+        if (auto ok = transaction([&] { return db_.exec(create_file_index(name, columns)); }); !ok) return ok;
     }
+    return {};
   }
 
   static constexpr const char* unfinished_import_table = "hfmm_import_unfinished";
@@ -993,7 +1009,7 @@ private:
       return db_.exec(std::string("DELETE FROM files; DELETE FROM models; DELETE FROM paths; DROP TABLE IF EXISTS ") +
                       unfinished_import_table);
     });
-    return cleared ? build_missing_file_indexes() : cleared;
+    return cleared ? repair_file_indexes() : cleared;
   }
 
   /// Statistics after an import, not after refresh's batches of 100 (ANALYZE reads a sample
@@ -1083,11 +1099,6 @@ private:
     auto ok = migrate_locked();
     if (Backend::dialect.migrate_unlock) (void)db_.exec(Backend::dialect.migrate_unlock);
     if (!ok) return ok;
-    auto unfinished = import_unfinished();
-    if (!unfinished) return unfinished.error();
-    if (*unfinished)  // an import killed midway: the store was empty before it
-      if (auto cleared = clear_unfinished_import(); !cleared) return cleared;
-    if (auto built = build_missing_file_indexes(); !built) return built;
     // Outside the migration lock: the other processes opening the store do not wait for it.
     return ensure_path_search_index();
   }
@@ -1120,6 +1131,11 @@ private:
         if (auto ok = transaction([&] { return move_paths_to_their_table(); }); !ok) return ok;
       }
     }
+    auto unfinished = import_unfinished();
+    if (!unfinished) return unfinished.error();
+    if (*unfinished)  // an import killed midway: the store was empty before it
+      if (auto cleared = clear_unfinished_import(); !cleared) return cleared;
+    if (auto repaired = repair_file_indexes(); !repaired) return repaired;  // under the lock: one process does it
     auto python = table_exists("model_metadata");
     if (!python) return python.error();
     if (*python) return import_python_table();

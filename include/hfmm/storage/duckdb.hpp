@@ -40,7 +40,8 @@ public:
       .model_files_index_columns = "model_id",
       .path_files_index_columns = "path_id",
       .point_lookups_up_to = 16,
-      .files_index_names = "SELECT index_name FROM duckdb_indexes() WHERE table_name = 'files'",
+      .files_index_definitions = "SELECT index_name, sql FROM duckdb_indexes() WHERE table_name = 'files'",
+      .indexes_built_after_load = true,
       .bulk_commit_files = 2'000'000,
       .read_batch_models = 10'000};
 

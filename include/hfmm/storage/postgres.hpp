@@ -49,7 +49,9 @@ public:
                            "CREATE INDEX IF NOT EXISTS paths_lower_trgm ON paths USING gin (lower_path gin_trgm_ops)",
       .path_search_index_exists = "SELECT 1 FROM pg_indexes WHERE schemaname = current_schema() AND "
                                   "indexname = 'paths_lower_trgm'",
-      .path_search_index_claim = "SELECT CASE WHEN pg_try_advisory_xact_lock(7236833651) THEN 't' ELSE 'f' END"};
+      .path_search_index_claim = "SELECT CASE WHEN pg_try_advisory_xact_lock(7236833651) THEN 't' ELSE 'f' END",
+      .files_index_definitions = "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema() AND "
+                                 "tablename = 'files'"};
 
   explicit postgres_backend(target_type conninfo) : conninfo_(std::move(conninfo)) {}
 

@@ -38,6 +38,7 @@ public:
       .path_key = "path_id INTEGER PRIMARY KEY",
       .path_key_setup = "",
       .column_exists = "SELECT name FROM pragma_table_info($1) WHERE name = $2",
+      .files_index_definitions = "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'files'",
       // An import's index builds sort 24 M rows per index at 1 000 000 models. With the
       // writer's 64 MB page cache they took 9.8 s at 100 000 models (2.4 M files), with
       // SQLite's default 2 MB 6.1 s, and with a helper thread for the sorter 5.3 s.
