@@ -536,10 +536,7 @@ TEST_CASE("sqlite: the models at a path are read from files_path alone; an impor
   std::vector<hfmm::model_metadata> models = {named("org/a"), named("org/b")};
   // Into an empty store: the indexes are dropped for the load and built after it.
   REQUIRE(s.upsert_batches([&](const hfmm::batch_writer& write) { return write(models); }));
-  auto index = s.backend().rows("SELECT sql FROM sqlite_master WHERE name = 'files_path'", {});
-  REQUIRE(index);
-  REQUIRE(index->size() == 1);
-  auto sql = (*index)[0][0].value_or("");
+  auto sql = hfmm_test::files_index_definitions(s).at("files_path");
   CHECK_MESSAGE(sql.find("(path_id, model_id)") != std::string::npos, sql);
   auto plan = s.backend().rows("EXPLAIN QUERY PLAN SELECT model_id FROM files WHERE path_id = 1", {});
   REQUIRE(plan);

@@ -948,12 +948,21 @@ private:
     return std::string("CREATE INDEX ").append(name).append(" ON files (").append(columns).append(");");
   }
   /// An import's load into an empty store done, its files indexes (in the load's transaction).
+  /// The dialect's settings for the builds are undone whether the builds succeed or not.
   result<void> build_file_indexes() {
     if (Backend::dialect.before_index_builds)
       if (auto ok = db_.exec(Backend::dialect.before_index_builds); !ok) return ok;
+    result<void> built;
     for (auto [name, columns] : file_indexes)
-      if (auto ok = db_.exec(create_file_index(name, columns)); !ok) return ok;
-    return Backend::dialect.after_index_builds ? db_.exec(Backend::dialect.after_index_builds) : result<void>{};
+      if (built = db_.exec(create_file_index(name, columns)); !built) break;
+    if (!Backend::dialect.after_index_builds) return built;
+    if (!built) {  // the build's message is the one to report
+      auto why = std::move(db_.detail());
+      (void)db_.exec(Backend::dialect.after_index_builds);
+      db_.detail() = std::move(why);
+      return built;
+    }
+    return db_.exec(Backend::dialect.after_index_builds);
   }
   static std::string files_indexes() {
     std::string sql;
@@ -968,29 +977,33 @@ private:
   result<void> repair_file_indexes() {
     auto present = db_.rows(Backend::dialect.files_index_definitions, {});
     if (!present) return present.error();
-    auto columns_of = [](std::string_view definition) {  // "… ON files (a, b)" → "a,b"
-      auto open = definition.rfind('('), close = definition.rfind(')');
-      std::string columns;
-      if (open == std::string_view::npos || close == std::string_view::npos || close < open) return columns;
-      for (char c : definition.substr(open + 1, close - open - 1))
-        if (c != ' ' && c != '"') columns += c;
-      return columns;
-    };
-    for (const auto& index : file_indexes) {
-      std::string name = index.first, columns = index.second;
-      sql_value key(name);
-      auto found = std::find_if(present->begin(), present->end(), [&key](const sql_row& r) { return r[0] == key; });
+    for (auto [name, columns] : file_indexes) {
+      auto found = std::find_if(present->begin(), present->end(), [name = name](const sql_row& r) { return r[0] == sql_value(name); });
       bool missing = found == present->end();
-      if (!missing && found->size() > 1 && (*found)[1] && columns_of(*(*found)[1]) != columns_of("(" + columns + ")")) {
+      if (!missing && (*found)[1] && index_columns(*(*found)[1]) != index_columns(columns)) {
         // Dropped in a transaction of its own: DuckDB 1.4 aborts committing a drop and a create
         // of one name together, and PostgreSQL readers wait only for the drop, not the build.
-        if (auto ok = transaction([&] { return db_.exec("DROP INDEX " + name); }); !ok) return ok;
+        if (auto ok = transaction([&, name = name] { return db_.exec(std::string("DROP INDEX ") + name); }); !ok) return ok;
         missing = true;
       }
       if (missing)
-        if (auto ok = transaction([&] { return db_.exec(create_file_index(name, columns)); }); !ok) return ok;
+        if (auto ok = transaction([&, name = name, columns = columns] { return db_.exec(create_file_index(name, columns)); }); !ok)
+          return ok;
     }
     return {};
+  }
+
+  /// An index's columns as written in a CREATE INDEX text or a column list, for comparison:
+  /// `… ON files (a, "b")` and `a, b` both give `a,b`.
+  static std::string index_columns(std::string_view text) {
+    if (auto close = text.rfind(')'); close != std::string_view::npos) {
+      auto open = text.rfind('(', close);
+      text = open == std::string_view::npos ? std::string_view{} : text.substr(open + 1, close - open - 1);
+    }
+    std::string columns;
+    for (char c : text)
+      if (c != ' ' && c != '"') columns += c;
+    return columns;
   }
 
   static constexpr const char* unfinished_import_table = "hfmm_import_unfinished";

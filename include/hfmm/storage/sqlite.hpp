@@ -41,7 +41,8 @@ public:
       .files_index_definitions = "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'files'",
       // An import's index builds sort 24 M rows per index at 1 000 000 models. With the
       // writer's 64 MB page cache they took 9.8 s at 100 000 models (2.4 M files), with
-      // SQLite's default 2 MB 6.1 s, and with a helper thread for the sorter 5.3 s.
+      // SQLite's default 2 MB 6.1 s, and with a helper thread for the sorter 5.3 s. The
+      // helper thread stays allowed afterwards: only sorts that large start it.
       .before_index_builds = "PRAGMA cache_size=-2000; PRAGMA threads=2",
       .after_index_builds = writer_cache_size};
 
