@@ -563,3 +563,45 @@ TEST_CASE_TEMPLATE("queried mode: a result naming most of a large catalog reads 
   CHECK(!mm.query_error());
 }
 #endif
+
+#if defined(HFMM_HAVE_SQLITE) || defined(HFMM_HAVE_DUCKDB)
+// The stores a reader opens read-only (PostgreSQL's readers open it as writers do).
+#define HFMM_READ_ONLY_STORAGES HFMM_QUERYABLE_DROP_FIRST(unused HFMM_TEST_STORAGE_SQLITE HFMM_TEST_STORAGE_DUCKDB)
+
+TEST_CASE_TEMPLATE("a read-only open reads the schema version first, and tells a database without a catalog from one "
+                   "whose files indexes an import has not built yet",
+                   S, HFMM_READ_ONLY_STORAGES) {
+  hfmm_test::store_place<S> place;
+  using backend = std::remove_cvref_t<decltype(std::declval<S&>().backend())>;
+  {  // a database of someone else's: no hfmm_schema table
+    backend other(place.path);
+    REQUIRE(other.connect(hfmm::open_mode::read_write));
+    REQUIRE(other.exec("CREATE TABLE notes (a BIGINT)"));
+    other.disconnect();
+  }
+  auto bytes = place.bytes();
+  {
+    S reader(place.path, hfmm::open_mode::read_only);
+    CHECK(reader.open().error() == hfmm::errc::storage_read_only);
+    CHECK_MESSAGE(reader.error_detail().find("a write (hfmm add, import) creates one") != std::string::npos, reader.error_detail());
+  }
+  CHECK(place.bytes() == bytes);
+  hfmm_test::store_place<S> loaded;
+  {  // an import's load committed, its files indexes not built: readers read it (slower)
+    S writer(loaded.path);
+    REQUIRE(writer.open());
+    hfmm::model_metadata m{.model_id = "org/a"};
+    m.repository_structure = hfmm::repo_structure{.model_id = m.model_id, .commit_sha = std::string(40, 'c')};
+    m.repository_structure->files.insert("config.json", {.size = 10, .oid = std::string(40, 'a')});
+    REQUIRE(writer.upsert(m));
+    REQUIRE(writer.backend().exec("DROP INDEX files_oid"));
+    REQUIRE(writer.close());
+  }
+  S reader(loaded.path, hfmm::open_mode::read_only);
+  REQUIRE(reader.open());
+  CHECK(reader.model_count().value() == 1);
+  CHECK(reader.models_with_path("CONFIG").value() == std::vector<std::string>{"org/a"});
+  CHECK(hfmm_test::files_index_names(reader).count("files_oid") == 0);  // nothing rebuilt it
+  CHECK(reader.close());
+}
+#endif

@@ -978,9 +978,9 @@ private:
     auto present = db_.rows(Backend::dialect.files_index_definitions, {});
     if (!present) return present.error();
     for (auto [name, columns] : file_indexes) {
-      auto found = std::find_if(present->begin(), present->end(), [name = name](const sql_row& r) { return r[0] == sql_value(name); });
-      bool missing = found == present->end();
-      if (!missing && (*found)[1] && index_columns(*(*found)[1]) != index_columns(columns)) {
+      const sql_row* found = index_row(*present, name);
+      bool missing = !found;
+      if (found && (*found)[1] && index_columns(*(*found)[1]) != index_columns(columns)) {
         // Dropped in a transaction of its own: DuckDB 1.4 aborts committing a drop and a create
         // of one name together, and PostgreSQL readers wait only for the drop, not the build.
         if (auto ok = transaction([&, name = name] { return db_.exec(std::string("DROP INDEX ") + name); }); !ok) return ok;
@@ -991,6 +991,12 @@ private:
           return ok;
     }
     return {};
+  }
+
+  /// The row of index `name` among the dialect's files_index_definitions, or nullptr.
+  static const sql_row* index_row(const sql_rows& definitions, const char* name) {
+    auto found = std::find_if(definitions.begin(), definitions.end(), [&](const sql_row& r) { return r[0] == sql_value(name); });
+    return found == definitions.end() ? nullptr : &*found;
   }
 
   /// An index's columns as written in a CREATE INDEX text or a column list, for comparison:
@@ -1009,10 +1015,19 @@ private:
   static constexpr const char* unfinished_import_table = "hfmm_import_unfinished";
 
   /// Whether the store holds the committed part of an import that did not finish (only where
-  /// the dialect commits imports in chunks).
+  /// the dialect commits imports in chunks). Such an import dropped the files indexes before
+  /// its first commit and builds them after its last: with all of them there, the mark cannot
+  /// be, and the catalog is not asked for it (DuckDB: 0.5 ms for the indexes, 7 ms for a table).
   result<bool> import_unfinished() {
-    if constexpr (Backend::dialect.bulk_commit_files == 0) return false;
-    return table_exists(unfinished_import_table);
+    if constexpr (Backend::dialect.bulk_commit_files == 0) {
+      return false;
+    } else {
+      auto present = db_.rows(Backend::dialect.files_index_definitions, {});
+      if (!present) return {boost::system::in_place_error, present.error()};
+      if (std::all_of(std::begin(file_indexes), std::end(file_indexes), [&](const auto& index) { return index_row(*present, index.first); }))
+        return false;
+      return table_exists(unfinished_import_table);
+    }
   }
 
   /// Empties a store holding the committed part of an import that did not finish (it began on
@@ -1080,15 +1095,21 @@ private:
 
   /// A read-only open changes nothing: the schema must be this hfmm's already. (The Python
   /// Model Manager's table is imported by a read-write open only.)
+  /// The version is read first and the database's catalog asked only where that fails: DuckDB
+  /// answers any question about which tables exist in about 7 ms, a plain query in 1 ms.
   result<void> check_schema() {
-    auto has_schema = table_exists("hfmm_schema");
-    if (!has_schema) return has_schema.error();
-    if (!*has_schema) {
+    auto v = schema_version();
+    if (!v) {  // no hfmm_schema table, or a database that cannot answer
+      auto failed = std::move(db_.detail());
+      auto has_schema = table_exists("hfmm_schema");
+      if (!has_schema) return has_schema.error();
+      if (*has_schema) {
+        db_.detail() = std::move(failed);
+        return v.error();
+      }
       db_.detail() = "no hfmm catalog in it yet: a write (hfmm add, import) creates one";
       return errc::storage_read_only;
     }
-    auto v = schema_version();
-    if (!v) return v.error();
     if (*v > sql_schema_version) return newer_schema(*v);
     if (*v < sql_schema_version) {
       db_.detail() = "it has hfmm schema version " + std::to_string(*v) + ", this hfmm reads " +
