@@ -477,7 +477,7 @@ TEST_CASE_TEMPLATE("schema 3 (paths as text in files) is upgraded to the paths t
   }
   auto store = place.make();
   REQUIRE(store.open());
-  CHECK(store.schema_version().value() == 4);
+  CHECK(store.schema_version().value() == hfmm::detail::sql_schema_version);
   // Each distinct path once, beside its lower-cased form.
   std::set<std::string> distinct;
   for (const auto& m : batch)
@@ -497,6 +497,59 @@ TEST_CASE_TEMPLATE("schema 3 (paths as text in files) is upgraded to the paths t
   auto more = gen.model(61);  // and it takes writes in the new layout
   REQUIRE(upgraded.add_model(more));
   REQUIRE(resident.add_model(more));
+  check_agreement(resident, upgraded);
+}
+
+TEST_CASE_TEMPLATE("schema 4 (no file count and bytes in the models rows) is upgraded, every answer kept", S,
+                   HFMM_QUERYABLE_STORAGES) {
+  hfmm_test::store_place<S> place;
+  if (!place.available()) return;
+  hfmm::offline_model_manager resident(hfmm::memory_storage{});
+  random_catalog gen;
+  std::vector<hfmm::model_metadata> batch;
+  for (int id = 0; id < 60; ++id) batch.push_back(gen.model(id));
+  hfmm::model_metadata empty{.model_id = "org/empty-structure"};  // a structure without files: 0 and 0
+  empty.repository_structure = hfmm::repo_structure{.model_id = empty.model_id, .commit_sha = std::string(40, 'e')};
+  batch.push_back(empty);
+  batch.push_back({.model_id = "org/no-structure"});  // no structure: NULL and NULL
+  REQUIRE(resident.add_models(batch));
+  {
+    auto store = place.make();
+    REQUIRE(store.open());
+    REQUIRE(store.upsert_many(batch));
+    hfmm_test::downgrade_to_schema_4(store);
+    REQUIRE(store.close());
+  }
+  {
+    auto store = place.make();
+    REQUIRE(store.open());
+    CHECK(store.schema_version().value() == 5);
+    auto totals = store.backend().rows("SELECT model_id, file_count, total_size FROM models", {});
+    REQUIRE(totals);
+    CHECK(totals->size() == batch.size());
+    for (const auto& row : *totals) {
+      auto m = std::find_if(batch.begin(), batch.end(), [&](const auto& b) { return b.model_id == row[0]; });
+      REQUIRE(m != batch.end());
+      if (!m->repository_structure) {
+        CHECK_FALSE(row[1]);
+        CHECK_FALSE(row[2]);
+        continue;
+      }
+      CHECK(row[1] == hfmm::detail::sql_value(std::to_string(m->repository_structure->total_files())));
+      CHECK(row[2] == hfmm::detail::sql_value(std::to_string(m->repository_structure->total_size())));
+    }
+    REQUIRE(store.close());
+  }
+  hfmm::model_manager<S, hfmm::mock_fetcher> upgraded(place.make());
+  check_agreement(resident, upgraded);
+  auto changed = gen.model(3);  // a model written again in the new layout keeps its totals right
+  if (!changed.repository_structure) changed.repository_structure = hfmm::repo_structure{.model_id = changed.model_id};
+  changed.repository_structure->files.insert("added.bin", {.size = 123456, .oid = std::string(40, 'd')});
+  REQUIRE(upgraded.add_model(changed));
+  REQUIRE(resident.add_model(changed));
+  check_agreement(resident, upgraded);
+  REQUIRE(upgraded.remove_model(changed.model_id));
+  REQUIRE(resident.remove_model(changed.model_id));
   check_agreement(resident, upgraded);
 }
 

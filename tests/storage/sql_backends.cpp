@@ -42,7 +42,7 @@ TEST_CASE("sqlite: a version-1 database is upgraded in place, its rows kept") {
   }
   hfmm::sqlite_storage s(path);
   REQUIRE(s.open());
-  CHECK(s.schema_version().value() == 4);  // through 2 (history, unknown keys), 3 (model info), 4 (paths table)
+  CHECK(s.schema_version().value() == 5);  // through 2 (history, unknown keys), 3 (model info), 4 (paths table), 5 (totals)
   auto models = s.load();
   REQUIRE(models);
   REQUIRE(models->size() == 1);
@@ -567,7 +567,7 @@ TEST_CASE("sqlite: a read-only open of an older schema asks for one read-write o
   CHECK(hfmm_test::slurp(path) == bytes);
   hfmm::sqlite_storage upgrade(path);
   REQUIRE(upgrade.open());
-  CHECK(upgrade.schema_version().value() == 4);
+  CHECK(upgrade.schema_version().value() == hfmm::detail::sql_schema_version);
   REQUIRE(upgrade.close());
   CHECK(reader.open());
 }
@@ -619,7 +619,7 @@ TEST_CASE("postgres: a new store compares ids, paths and digests bytewise; a mig
   hfmm_test::downgrade_to_schema_3(s);
   REQUIRE(s.close());
   REQUIRE(s.open());
-  CHECK(s.schema_version().value() == 4);
+  CHECK(s.schema_version().value() == hfmm::detail::sql_schema_version);
   CHECK(collated_c("models", "'model_id'") + collated_c("paths", "'path'") +
             collated_c("files", "'model_id', 'oid', 'lfs_sha256', 'xet_hash'") == 0);
   CHECK(s.models_with_path("CONFIG").value() == std::vector<std::string>{"org/a"});

@@ -73,10 +73,25 @@ bool raise_schema_version(S storage) {
   return true;
 }
 
+/// Rewrites an open SQL store in the layout of schema version 4, as hfmm wrote it before the
+/// models rows held their file count and bytes. (DuckDB alters no table an index depends on.)
+template <class S>
+void downgrade_to_schema_4(S& storage) {
+  const char* indexes[][2] = {{"models_model_type", "model_type"}, {"models_architecture", "architecture"}, {"models_position", "position"}};
+  std::string sql;
+  for (auto [name, column] : indexes) sql.append("DROP INDEX ").append(name).append(";");
+  sql += "ALTER TABLE models DROP COLUMN file_count; ALTER TABLE models DROP COLUMN total_size;";
+  for (auto [name, column] : indexes) sql.append("CREATE INDEX ").append(name).append(" ON models (").append(column).append(");");
+  sql += "UPDATE hfmm_schema SET version = 4;";
+  REQUIRE(storage.backend().exec(sql));
+  REQUIRE(storage.schema_version().value() == 4);
+}
+
 /// Rewrites an open SQL store in the layout of schema version 3, as hfmm wrote it before the
-/// paths table (the models table is the same in both): files hold their path as text.
+/// paths table (the models table as in version 4): files hold their path as text.
 template <class S>
 void downgrade_to_schema_3(S& storage) {
+  downgrade_to_schema_4(storage);
   using backend = std::remove_cvref_t<decltype(storage.backend())>;
   std::string big = backend::dialect.bigint_type;
   std::string sql =

@@ -17,7 +17,6 @@
 #include <algorithm>
 #include <array>
 #include <filesystem>
-#include <initializer_list>
 #include <memory>
 #include <type_traits>
 
@@ -169,14 +168,13 @@ public:
                        "DELETE FROM models_stage");
         !ok)
       return ok;
-    // the integer columns: position and has_structure (a write's row has the position second)
-    if (auto ok = append("temp", "models_stage", rows, {1, 1 + column_of(has_structure)}); !ok) return ok;
+    if (auto ok = append("temp", "models_stage", rows, is_integer_model_column); !ok) return ok;
     return exec("INSERT INTO models (" + models_columns() + ") SELECT " + models_columns() + " FROM models_stage" +
                 models_on_conflict());
   }
 
   result<void> insert_files(const std::vector<file_row>& rows) {
-    return append(nullptr, "files", rows, {file_path, file_size, file_lfs_size, file_pointer_size});
+    return append(nullptr, "files", rows, [](std::size_t c) { return file_columns[c].integer; });
   }
 
   /// As upsert_models: a few rows one statement each, many through a staged Appender.
@@ -185,15 +183,14 @@ public:
     if (auto ok = exec("CREATE TEMP TABLE IF NOT EXISTS paths_stage (path VARCHAR, lower_path VARCHAR); DELETE FROM paths_stage");
         !ok)
       return ok;
-    if (auto ok = append("temp", "paths_stage", rows, {}); !ok) return ok;
+    if (auto ok = append("temp", "paths_stage", rows, [](std::size_t) { return false; }); !ok) return ok;
     return exec("INSERT INTO paths (path, lower_path) SELECT path, lower_path FROM paths_stage ON CONFLICT (path) DO NOTHING");
   }
 
 private:
-  /// Appends rows to `table`; the columns listed in `integers` are BIGINT.
-  template <class Row>
-  result<void> append(const char* catalog, const char* table, const std::vector<Row>& rows,
-                      std::initializer_list<std::size_t> integers) {
+  /// Appends rows to `table`; the columns for which `is_integer(column)` holds are BIGINT.
+  template <class Row, class IsInteger>
+  result<void> append(const char* catalog, const char* table, const std::vector<Row>& rows, IsInteger is_integer) {
     duckdb_appender appender = nullptr;
     if (duckdb_appender_create_ext(conn_.get(), catalog, nullptr, table, &appender) != DuckDBSuccess) {
       detail_ = path_.string() + ": " + (appender ? duckdb_appender_error(appender) : "cannot append");
@@ -204,7 +201,7 @@ private:
     for (const auto& r : rows) {
       for (std::size_t c = 0; c < r.size() && ok; ++c) {
         if (!r[c]) ok = duckdb_append_null(appender) == DuckDBSuccess;
-        else if (std::find(integers.begin(), integers.end(), c) != integers.end())
+        else if (is_integer(c))
           ok = duckdb_append_int64(appender, static_cast<int64_t>(parse_u64(r[c]).value_or(0))) == DuckDBSuccess;
         else ok = duckdb_append_varchar_length(appender, r[c]->data(), r[c]->size()) == DuckDBSuccess;
       }
