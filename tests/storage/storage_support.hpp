@@ -22,6 +22,7 @@
 #include <cstdlib>
 #include <map>
 #include <set>
+#include <utility>
 
 #include "../support/skip.hpp"
 
@@ -77,7 +78,8 @@ bool raise_schema_version(S storage) {
 /// models rows held their file count and bytes. (DuckDB alters no table an index depends on.)
 template <class S>
 void downgrade_to_schema_4(S& storage) {
-  const char* indexes[][2] = {{"models_model_type", "model_type"}, {"models_architecture", "architecture"}, {"models_position", "position"}};
+  const std::pair<const char*, const char*> indexes[] = {
+      {"models_model_type", "model_type"}, {"models_architecture", "architecture"}, {"models_position", "position"}};
   std::string sql;
   for (auto [name, column] : indexes) sql.append("DROP INDEX ").append(name).append(";");
   sql += "ALTER TABLE models DROP COLUMN file_count; ALTER TABLE models DROP COLUMN total_size;";
